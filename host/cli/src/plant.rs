@@ -1,0 +1,47 @@
+//! A simulated plant on local ports: an oven PLC and an MQTT broker.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use baton_connectors::config::{MqttConfig, PlcConfig};
+use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
+
+use crate::settings::Settings;
+
+/// Name under which the simulated oven PLC is configured.
+pub const PLC_NAME: &str = "oven-1";
+/// Name under which the embedded broker is configured.
+pub const MQTT_NAME: &str = "plant";
+
+/// The running simulation; it stops when dropped (the broker at process exit).
+pub struct Plant {
+    /// The oven PLC.
+    pub plc: SimulatedPlc,
+    /// The broker.
+    pub broker: EmbeddedBroker,
+}
+
+impl Plant {
+    /// Start both on free local ports, the oven ticking every `tick`.
+    pub async fn start(tick: Duration) -> anyhow::Result<Self> {
+        let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), Some(tick))
+            .await
+            .context("starting the simulated PLC")?;
+        let broker = tokio::task::spawn_blocking(|| EmbeddedBroker::start(0))
+            .await
+            .context("starting the embedded MQTT broker")??;
+        Ok(Self { plc, broker })
+    }
+
+    /// Add `oven-1` and `plant` to the settings, unless already configured.
+    pub fn configure(&self, settings: &mut Settings) {
+        settings
+            .plc
+            .entry(PLC_NAME.into())
+            .or_insert_with(|| PlcConfig::new(self.plc.url()));
+        settings
+            .mqtt
+            .entry(MQTT_NAME.into())
+            .or_insert_with(|| MqttConfig::new(self.broker.url()));
+    }
+}

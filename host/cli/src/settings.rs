@@ -1,0 +1,73 @@
+//! `baton.toml`: named connections and runtime settings.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use baton_connectors::ConnectorsConfig;
+use baton_connectors::config::{MqttConfig, PlcConfig};
+use baton_runtime::RuntimeConfig;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// The host configuration file. Unknown keys are errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// PLC devices by name.
+    #[serde(default)]
+    pub plc: BTreeMap<String, PlcConfig>,
+    /// MQTT brokers by name.
+    #[serde(default)]
+    pub mqtt: BTreeMap<String, MqttConfig>,
+    /// Runtime limits and caches.
+    #[serde(default)]
+    pub runtime: RuntimeConfig,
+}
+
+impl Settings {
+    /// Read `path`, or `./baton.toml` if it exists, or use defaults.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None if Path::new("baton.toml").exists() => "baton.toml".into(),
+            None => return Ok(Self::default()),
+        };
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+    }
+
+    /// The connection tables.
+    pub fn connectors(&self) -> ConnectorsConfig {
+        ConnectorsConfig {
+            plc: self.plc.clone(),
+            mqtt: self.mqtt.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors_with_the_file_name() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "[runtime]\nmax_instance = 3\n").unwrap();
+        let e = format!("{:#}", Settings::load(Some(file.path())).unwrap_err());
+        assert!(e.contains("unknown field `max_instance`"), "{e}");
+        assert!(e.contains(&file.path().display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn reads_connections_and_limits() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            "[plc.oven-1]\nurl = \"tcp://127.0.0.1:1502\"\n[runtime.defaults]\ncpu = \"2s\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(file.path())).unwrap();
+        assert_eq!(s.plc["oven-1"].url, "tcp://127.0.0.1:1502");
+        assert_eq!(s.runtime.defaults.cpu, std::time::Duration::from_secs(2));
+    }
+}

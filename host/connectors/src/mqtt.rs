@@ -1,0 +1,70 @@
+//! MQTT access: the client trait tasks publish and receive through, and its errors.
+
+mod connection;
+
+use std::time::Duration;
+
+pub use baton_grant::mqtt::TopicFilter;
+pub use connection::MqttConnection;
+
+use crate::BoxFuture;
+
+/// MQTT delivery guarantee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QoS {
+    /// At most once.
+    AtMostOnce,
+    /// At least once.
+    AtLeastOnce,
+    /// Exactly once.
+    ExactlyOnce,
+}
+
+/// A message received from a broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic it was published on.
+    pub topic: String,
+    /// Its payload.
+    pub payload: Vec<u8>,
+    /// Whether the broker delivered it as a retained message.
+    pub retain: bool,
+}
+
+/// Why an MQTT call failed. Mirrors the WIT `mqtt-error` variants a broker can cause.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MqttError {
+    /// The broker did not acknowledge in time.
+    #[error("the broker did not acknowledge in time")]
+    Timeout,
+    /// Not connected to the broker right now.
+    #[error("broker unavailable: {0}")]
+    Unavailable(String),
+    /// A malformed topic or filter, or an oversized payload.
+    #[error("invalid request: {0}")]
+    InvalidArgument(String),
+}
+
+/// A broker connection the runtime can publish and receive through.
+pub trait MqttClient: Send + Sync {
+    /// Whether the broker is connected right now.
+    fn is_connected(&self) -> bool {
+        true
+    }
+
+    /// Publish and, for QoS 1 and 2, wait for the broker's acknowledgement.
+    fn publish(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+    ) -> BoxFuture<'_, Result<(), MqttError>>;
+
+    /// Wait up to `timeout` for the next message matching `filter`.
+    fn receive(
+        &self,
+        filter: TopicFilter,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<Option<Message>, MqttError>>;
+}

@@ -1,0 +1,395 @@
+//! One MQTT broker connection through rumqttc.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, SubscribeReasonCode};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{Message, MqttClient, MqttError, QoS, TopicFilter};
+use crate::BoxFuture;
+use crate::config::{ConfigError, MqttConfig};
+
+/// Longest wait between reconnect attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Room for the fixed header and topic on top of the payload limit.
+const PACKET_OVERHEAD: usize = 64 * 1024;
+
+/// A reconnecting MQTT 3.1.1 client for one named broker.
+///
+/// A background task drives rumqttc's event loop. It tracks whether the broker
+/// is connected (so calls fail fast with `unavailable` while it is not),
+/// matches acknowledgements to the one request in flight, hands incoming
+/// messages to waiting receivers, and re-subscribes after a reconnect.
+pub struct MqttConnection {
+    name: String,
+    client: AsyncClient,
+    shared: Arc<Shared>,
+    /// One publish/subscribe at a time, so an acknowledgement can be matched to
+    /// its request by packet id without guessing.
+    in_flight: tokio::sync::Mutex<()>,
+    ack_timeout: Duration,
+    max_payload: usize,
+    task: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    next_receiver: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    connected: bool,
+    last_error: String,
+    pending: Option<Pending>,
+    receivers: HashMap<u64, (TopicFilter, mpsc::Sender<Message>)>,
+    /// Active subscriptions and how many receivers use each.
+    subscriptions: HashMap<String, usize>,
+}
+
+struct Pending {
+    kind: PendingKind,
+    /// The packet id, once rumqttc has sent the packet.
+    pkid: Option<u16>,
+    done: oneshot::Sender<Result<(), MqttError>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum PendingKind {
+    Publish(QoS),
+    Subscribe,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The state holds no invariant a panic could break half-way.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl MqttConnection {
+    /// Start connecting to the broker in the background. Must be called inside a tokio runtime.
+    pub fn connect(name: &str, config: &MqttConfig) -> Result<Self, ConfigError> {
+        let error = |reason: String| ConfigError {
+            kind: "mqtt",
+            name: name.to_string(),
+            reason,
+        };
+        let (host, port) = config.endpoint().map_err(error)?;
+        let client_id = config
+            .client_id
+            .clone()
+            .unwrap_or_else(|| format!("baton-{name}-{}", std::process::id()));
+        let mut options = MqttOptions::new(client_id, host, port);
+        options.set_keep_alive(config.keep_alive.max(Duration::from_secs(1)));
+        options.set_clean_session(true);
+        let packet = config.max_payload.saturating_add(PACKET_OVERHEAD);
+        options.set_max_packet_size(packet, packet);
+        if let Some(user) = &config.username {
+            options.set_credentials(user, config.password.clone().unwrap_or_default());
+        }
+        let (client, eventloop) = AsyncClient::new(options, 64);
+        let shared = Arc::new(Shared::default());
+        shared.lock().last_error = "not connected yet".into();
+        let task = tokio::spawn(drive(
+            name.to_string(),
+            eventloop,
+            client.clone(),
+            shared.clone(),
+        ));
+        Ok(Self {
+            name: name.to_string(),
+            client,
+            shared,
+            in_flight: tokio::sync::Mutex::new(()),
+            ack_timeout: config.ack_timeout,
+            max_payload: config.max_payload,
+            task,
+        })
+    }
+
+    /// Whether the broker is connected right now.
+    pub fn is_connected(&self) -> bool {
+        self.shared.lock().connected
+    }
+
+    /// Wait until the broker is connected, up to `timeout`.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.is_connected() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.is_connected()
+    }
+
+    fn unavailable(&self) -> MqttError {
+        let state = self.shared.lock();
+        MqttError::Unavailable(format!(
+            "not connected to broker `{}` ({})",
+            self.name, state.last_error
+        ))
+    }
+
+    /// Send one request and wait for its acknowledgement.
+    async fn acknowledged(
+        &self,
+        kind: PendingKind,
+        send: impl std::future::Future<Output = Result<(), rumqttc::ClientError>>,
+    ) -> Result<(), MqttError> {
+        let _one_at_a_time = self.in_flight.lock().await;
+        let (done, ack) = oneshot::channel();
+        {
+            let mut state = self.shared.lock();
+            if !state.connected {
+                drop(state);
+                return Err(self.unavailable());
+            }
+            state.pending = Some(Pending { kind, pkid: None, done });
+        }
+        let result = async {
+            send.await.map_err(|e| MqttError::Unavailable(e.to_string()))?;
+            match tokio::time::timeout(self.ack_timeout, ack).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(self.unavailable()),
+                Err(_) => Err(MqttError::Timeout),
+            }
+        }
+        .await;
+        self.shared.lock().pending = None;
+        result
+    }
+
+    async fn publish_inner(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<(), MqttError> {
+        baton_grant::mqtt::validate_topic(&topic)
+            .map_err(|e| MqttError::InvalidArgument(format!("topic `{topic}`: {e}")))?;
+        if payload.len() > self.max_payload {
+            return Err(MqttError::InvalidArgument(format!(
+                "payload of {} bytes is over the {} byte limit of connection `{}`",
+                payload.len(),
+                self.max_payload,
+                self.name
+            )));
+        }
+        let send = self.client.publish(topic, to_rumqttc(qos), retain, payload);
+        self.acknowledged(PendingKind::Publish(qos), send).await
+    }
+
+    async fn receive_inner(
+        &self,
+        filter: TopicFilter,
+        timeout: Duration,
+    ) -> Result<Option<Message>, MqttError> {
+        let (tx, mut rx) = mpsc::channel(16);
+        let id = self.shared.next_receiver.fetch_add(1, Ordering::Relaxed);
+        let first = {
+            let mut state = self.shared.lock();
+            if !state.connected {
+                drop(state);
+                return Err(self.unavailable());
+            }
+            state.receivers.insert(id, (filter.clone(), tx));
+            let users = state.subscriptions.entry(filter.to_string()).or_default();
+            *users += 1;
+            *users == 1
+        };
+        // Unregisters (and unsubscribes) however this call ends, even if the task is cancelled.
+        let _guard = ReceiverGuard {
+            connection: self,
+            id,
+            filter: filter.to_string(),
+        };
+        if first {
+            let send = self.client.subscribe(filter.to_string(), rumqttc::QoS::AtLeastOnce);
+            self.acknowledged(PendingKind::Subscribe, send).await?;
+        }
+        match tokio::time::timeout(timeout, rx.recv()).await {
+            Ok(Some(message)) => Ok(Some(message)),
+            Ok(None) => Err(self.unavailable()),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
+struct ReceiverGuard<'a> {
+    connection: &'a MqttConnection,
+    id: u64,
+    filter: String,
+}
+
+impl Drop for ReceiverGuard<'_> {
+    fn drop(&mut self) {
+        let mut state = self.connection.shared.lock();
+        state.receivers.remove(&self.id);
+        if let Some(users) = state.subscriptions.get_mut(&self.filter) {
+            *users -= 1;
+            if *users == 0 {
+                state.subscriptions.remove(&self.filter);
+                // Best effort: a failed unsubscribe only leaves messages that nobody reads.
+                let _ = self.connection.client.try_unsubscribe(self.filter.clone());
+            }
+        }
+    }
+}
+
+impl Drop for MqttConnection {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl MqttClient for MqttConnection {
+    fn is_connected(&self) -> bool {
+        MqttConnection::is_connected(self)
+    }
+
+    fn publish(
+        &self,
+        topic: String,
+        payload: Vec<u8>,
+        qos: QoS,
+        retain: bool,
+    ) -> BoxFuture<'_, Result<(), MqttError>> {
+        Box::pin(self.publish_inner(topic, payload, qos, retain))
+    }
+
+    fn receive(
+        &self,
+        filter: TopicFilter,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<Option<Message>, MqttError>> {
+        Box::pin(self.receive_inner(filter, timeout))
+    }
+}
+
+fn to_rumqttc(qos: QoS) -> rumqttc::QoS {
+    match qos {
+        QoS::AtMostOnce => rumqttc::QoS::AtMostOnce,
+        QoS::AtLeastOnce => rumqttc::QoS::AtLeastOnce,
+        QoS::ExactlyOnce => rumqttc::QoS::ExactlyOnce,
+    }
+}
+
+/// Drive the event loop forever, reconnecting with back-off.
+async fn drive(name: String, mut eventloop: EventLoop, client: AsyncClient, shared: Arc<Shared>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match eventloop.poll().await {
+            Ok(event) => {
+                if let Event::Incoming(Packet::ConnAck(_)) = event {
+                    tracing::info!(connection = %name, "mqtt connected");
+                    backoff = Duration::from_millis(100);
+                    let filters: Vec<String> = {
+                        let mut state = shared.lock();
+                        state.connected = true;
+                        state.subscriptions.keys().cloned().collect()
+                    };
+                    // A clean session forgets subscriptions; restore those still in use.
+                    if !filters.is_empty() {
+                        let topics = filters
+                            .into_iter()
+                            .map(|f| rumqttc::SubscribeFilter::new(f, rumqttc::QoS::AtLeastOnce));
+                        let _ = client.try_subscribe_many(topics);
+                    }
+                }
+                handle(&shared, event);
+            }
+            Err(error) => {
+                let message = error.to_string();
+                let mut state = shared.lock();
+                if state.connected {
+                    tracing::warn!(connection = %name, error = %message, "mqtt connection lost");
+                }
+                state.connected = false;
+                state.last_error = message.clone();
+                if let Some(pending) = state.pending.take() {
+                    let _ = pending.done.send(Err(MqttError::Unavailable(message)));
+                }
+                drop(state);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+fn handle(shared: &Shared, event: Event) {
+    let mut state = shared.lock();
+    match event {
+        Event::Outgoing(Outgoing::Publish(pkid)) => {
+            if let Some(p) = state.pending.as_mut().filter(|p| p.pkid.is_none()) {
+                if p.kind == PendingKind::Publish(QoS::AtMostOnce) {
+                    finish(&mut state, Ok(()));
+                } else if matches!(p.kind, PendingKind::Publish(_)) {
+                    p.pkid = Some(pkid);
+                }
+            }
+        }
+        Event::Outgoing(Outgoing::Subscribe(pkid)) => {
+            if let Some(p) = state.pending.as_mut() {
+                if p.kind == PendingKind::Subscribe && p.pkid.is_none() {
+                    p.pkid = Some(pkid);
+                }
+            }
+        }
+        Event::Incoming(Packet::PubAck(ack)) => {
+            acked(&mut state, ack.pkid, PendingKind::Publish(QoS::AtLeastOnce), Ok(()))
+        }
+        Event::Incoming(Packet::PubComp(ack)) => {
+            acked(&mut state, ack.pkid, PendingKind::Publish(QoS::ExactlyOnce), Ok(()))
+        }
+        Event::Incoming(Packet::SubAck(ack)) => {
+            let result = if ack.return_codes.iter().any(|c| *c == SubscribeReasonCode::Failure) {
+                Err(MqttError::InvalidArgument(
+                    "the broker refused the subscription".into(),
+                ))
+            } else {
+                Ok(())
+            };
+            acked(&mut state, ack.pkid, PendingKind::Subscribe, result)
+        }
+        Event::Incoming(Packet::Publish(publish)) => {
+            let topic = String::from_utf8_lossy(&publish.topic).into_owned();
+            for (filter, tx) in state.receivers.values() {
+                if filter.matches(&topic) {
+                    // A full receiver already has a message to return; extra ones are dropped.
+                    let _ = tx.try_send(Message {
+                        topic: topic.clone(),
+                        payload: publish.payload.to_vec(),
+                        retain: publish.retain,
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+fn acked(state: &mut State, pkid: u16, kind: PendingKind, result: Result<(), MqttError>) {
+    if state
+        .pending
+        .as_ref()
+        .is_some_and(|p| p.kind == kind && p.pkid == Some(pkid))
+    {
+        finish(state, result);
+    }
+}
+
+fn finish(state: &mut State, result: Result<(), MqttError>) {
+    if let Some(pending) = state.pending.take() {
+        let _ = pending.done.send(result);
+    }
+}

@@ -1,0 +1,120 @@
+//! The grants of one workflow node.
+
+use serde::{Deserialize, Serialize};
+
+use crate::http::HttpGrant;
+use crate::mqtt::{MqttGrant, TopicFilter};
+use crate::plc::{Access, Area, PlcGrant};
+use crate::{Denied, http, mqtt, plc};
+
+/// Everything one node's task may reach. The default grants nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// PLC devices and address ranges.
+    #[serde(default)]
+    pub plc: Vec<PlcGrant>,
+    /// MQTT connections and topic filters.
+    #[serde(default)]
+    pub mqtt: Vec<MqttGrant>,
+    /// HTTP endpoint patterns.
+    #[serde(default)]
+    pub http: Vec<HttpGrant>,
+    /// Whether the task gets a private scratch directory, mounted at `/scratch`
+    /// and deleted when the attempt ends.
+    #[serde(default)]
+    pub scratch: bool,
+}
+
+impl Grants {
+    /// Check a PLC call.
+    pub fn check_plc(
+        &self,
+        device: &str,
+        access: Access,
+        area: Area,
+        address: u16,
+        count: u16,
+    ) -> Result<(), Denied> {
+        plc::check(&self.plc, device, access, area, address, count)
+    }
+
+    /// Check an MQTT publish.
+    pub fn check_publish(&self, connection: &str, topic: &str) -> Result<(), Denied> {
+        mqtt::check_publish(&self.mqtt, connection, topic)
+    }
+
+    /// Check an MQTT subscription.
+    pub fn check_subscribe(&self, connection: &str, filter: &TopicFilter) -> Result<(), Denied> {
+        mqtt::check_subscribe(&self.mqtt, connection, filter)
+    }
+
+    /// Check an HTTP request; on success returns the grant that allowed it, so
+    /// that the resolved address can be checked against it too.
+    pub fn check_http(
+        &self,
+        https: bool,
+        host: &str,
+        port: u16,
+        path: &str,
+    ) -> Result<&HttpGrant, Denied> {
+        http::check(&self.http, https, host, port, path)
+    }
+
+    /// The PLC devices and MQTT connections these grants name, so that a
+    /// workflow can be checked against the host's configured connections.
+    pub fn connections(&self) -> (Vec<&str>, Vec<&str>) {
+        (
+            self.plc.iter().map(|g| g.device.as_str()).collect(),
+            self.mqtt.iter().map(|g| g.connection.as_str()).collect(),
+        )
+    }
+
+    /// Problems that parsing alone does not catch, such as a write grant on a
+    /// read-only area. Each names the entry at fault.
+    pub fn problems(&self) -> Vec<String> {
+        self.plc
+            .iter()
+            .enumerate()
+            .flat_map(|(i, g)| g.problems().into_iter().map(move |p| format!("plc[{i}]: {p}")))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_design_example_from_yaml() {
+        let yaml = r#"
+plc:  [{ device: oven-1, read: ["holding:0-99", "coil:0-15"], write: ["coil:3"] }]
+mqtt: [{ connection: plant, publish: ["plant/line1/+/status"], subscribe: ["plant/line1/cmd/#"] }]
+http: ["https://mes.local:443/api/*"]
+"#;
+        let g: Grants = serde_yaml_ng::from_str(yaml).unwrap();
+        assert!(g.check_plc("oven-1", Access::Write, Area::Coil, 3, 1).is_ok());
+        assert!(g.check_plc("oven-1", Access::Write, Area::Coil, 2, 1).is_err());
+        assert!(g.check_publish("plant", "plant/line1/oven/status").is_ok());
+        assert!(g.check_http(true, "mes.local", 443, "/api/batch").is_ok());
+        assert!(!g.scratch);
+        assert!(g.problems().is_empty());
+    }
+
+    #[test]
+    fn bad_entries_are_named_in_the_error() {
+        let e = serde_json::from_str::<Grants>(r#"{"plc":[{"device":"d","read":["holding:5-1"]}]}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("holding:5-1"), "{e}");
+        let e = serde_json::from_str::<Grants>(r#"{"plcs":[]}"#).unwrap_err();
+        assert!(e.to_string().contains("unknown field `plcs`"), "{e}");
+    }
+
+    #[test]
+    fn empty_grants_deny_everything() {
+        let g = Grants::default();
+        assert!(g.check_plc("oven-1", Access::Read, Area::Holding, 0, 1).is_err());
+        assert!(g.check_publish("plant", "a").is_err());
+        assert!(g.check_http(false, "example.com", 80, "/").is_err());
+    }
+}

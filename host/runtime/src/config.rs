@@ -1,0 +1,88 @@
+//! Runtime configuration and per-attempt limits.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Bounds on one task attempt. Every bound has a default and can be
+/// overridden per workflow node; hitting one fails the attempt with a
+/// specific [`Failure`](crate::Failure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Total linear memory (and table space) the instance may use, in bytes.
+    pub memory: u64,
+    /// CPU time the guest may spend executing, measured in epoch ticks.
+    #[serde(with = "humantime_serde")]
+    pub cpu: Duration,
+    /// Wall-clock time for the whole attempt, host calls included.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Largest output, in bytes of JSON.
+    pub output: usize,
+    /// Most log lines kept for the attempt; later ones are counted and dropped.
+    pub log_lines: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            memory: 128 << 20,
+            cpu: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            output: 1 << 20,
+            log_lines: 1000,
+        }
+    }
+}
+
+/// How the runtime itself is set up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Where compiled artifacts are cached; `None` compiles on every load.
+    pub cache_dir: Option<PathBuf>,
+    /// Largest component accepted, in bytes.
+    pub max_component_size: usize,
+    /// Most task instances alive at once (pooling allocator slots).
+    pub max_instances: u32,
+    /// Largest memory limit any node may ask for, in bytes; the size of one
+    /// pooling allocator slot.
+    pub max_memory: u64,
+    /// Parent directory of per-attempt scratch directories.
+    pub scratch_dir: Option<PathBuf>,
+    /// Limits applied when a node does not override them.
+    pub defaults: Limits,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            max_component_size: 64 << 20,
+            max_instances: 200,
+            max_memory: 1 << 30,
+            scratch_dir: None,
+            defaults: Limits::default(),
+        }
+    }
+}
+
+/// How often the engine's epoch advances; the granularity of CPU limits and
+/// of yielding between guests.
+pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_parse_human_durations_and_keep_defaults() {
+        let limits: Limits = serde_json::from_str(r#"{"cpu": "250ms", "memory": 1048576}"#).unwrap();
+        assert_eq!(limits.cpu, Duration::from_millis(250));
+        assert_eq!(limits.memory, 1 << 20);
+        assert_eq!(limits.timeout, Limits::default().timeout);
+        assert!(serde_json::from_str::<Limits>(r#"{"cpus": "1s"}"#).is_err());
+    }
+}

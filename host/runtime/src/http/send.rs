@@ -1,0 +1,134 @@
+//! Send one request over a fresh connection to an already vetted address.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Poll, ready};
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
+
+use super::IoFuture;
+
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
+
+trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static> Stream for T {}
+
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+            };
+            Arc::new(
+                rustls::ClientConfig::builder_with_provider(Arc::new(
+                    rustls::crypto::ring::default_provider(),
+                ))
+                .with_safe_default_protocol_versions()
+                .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+                .unwrap_or_else(|_| {
+                    // The ring provider supports the default versions; this is unreachable in practice.
+                    rustls::ClientConfig::builder()
+                        .with_root_certificates(rustls::RootCertStore::empty())
+                        .with_no_client_auth()
+                }),
+            )
+        })
+        .clone()
+}
+
+async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Error> {
+    let mut last = Error::ConnectionRefused;
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => return Ok(stream),
+            Ok(Err(e)) => last = Error::Connect(e),
+            Err(_) => last = Error::ConnectionTimeout,
+        }
+    }
+    Err(last)
+}
+
+pub(super) async fn send(
+    mut request: http::Request<WasiBody>,
+    addrs: &[SocketAddr],
+    https: bool,
+    host: &str,
+    options: Option<RequestOptions>,
+) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
+    let connect_timeout = options
+        .and_then(|o| o.connect_timeout)
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+    let first_byte_timeout = options
+        .and_then(|o| o.first_byte_timeout)
+        .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT);
+    let tcp = connect(addrs, connect_timeout).await?;
+    let stream: Box<dyn Stream> = if https {
+        let bare = host.trim_matches(['[', ']']);
+        let name = match bare.parse::<std::net::IpAddr>() {
+            Ok(ip) => rustls::pki_types::ServerName::from(ip),
+            Err(_) => rustls::pki_types::ServerName::try_from(bare.to_string())
+                .map_err(|_| Error::HttpRequestUriInvalid)?,
+        };
+        let connector = tokio_rustls::TlsConnector::from(tls_config());
+        let tls = tokio::time::timeout(connect_timeout, connector.connect(name, tcp))
+            .await
+            .map_err(|_| Error::ConnectionTimeout)?
+            .map_err(Error::Tls)?;
+        Box::new(tls)
+    } else {
+        Box::new(tcp)
+    };
+    let (mut sender, conn) = tokio::time::timeout(
+        connect_timeout,
+        hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)),
+    )
+    .await
+    .map_err(|_| Error::ConnectionTimeout)??;
+
+    // Not talking to a proxy: the request line carries only the path.
+    let path = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    *request.uri_mut() = path.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
+
+    let mut response = Box::pin(async move {
+        tokio::time::timeout(first_byte_timeout, sender.send_request(request))
+            .await
+            .map_err(|_| Error::ConnectionReadTimeout)?
+            .map_err(Error::from)
+    });
+    let mut conn = Some(conn);
+    // Drive the connection while waiting for the response head.
+    let response = std::future::poll_fn(|cx| match response.as_mut().poll(cx) {
+        Poll::Ready(r) => Poll::Ready(r),
+        Poll::Pending => {
+            let Some(c) = conn.as_mut() else {
+                return Poll::Pending;
+            };
+            let done = ready!(Pin::new(c).poll(cx));
+            conn = None;
+            match done {
+                Ok(()) => response.as_mut().poll(cx),
+                Err(e) => Poll::Ready(Err(Error::from(e))),
+            }
+        }
+    })
+    .await?;
+    let io: IoFuture = Box::new(async move {
+        match conn {
+            Some(c) => c.await.map_err(Error::from),
+            None => Ok(()),
+        }
+    });
+    Ok((response.map(|body| body.map_err(Error::from).boxed_unsync()), io))
+}

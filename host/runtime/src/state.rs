@@ -1,0 +1,193 @@
+//! The data each attempt's store holds, and its resource limiter.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use baton_connectors::Connectors;
+use baton_grant::Grants;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::attempt::{LogLevel, LogLine};
+use crate::http::HttpHooks;
+
+/// Longest log line or denial message kept, in bytes.
+const MAX_LINE: usize = 4096;
+
+/// Everything one attempt's guest can reach through the host.
+pub(crate) struct TaskState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) http_hooks: HttpHooks,
+    pub(crate) table: ResourceTable,
+    pub(crate) limiter: Limiter,
+    pub(crate) grants: Arc<Grants>,
+    pub(crate) connectors: Connectors,
+    pub(crate) interlock: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) journal: Journal,
+    /// Epoch ticks the guest has run for; compared against the CPU budget.
+    pub(crate) ticks: u64,
+}
+
+impl WasiView for TaskState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for TaskState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}
+
+/// Log lines and denials of one attempt. Shared with HTTP requests, which
+/// finish outside the store.
+#[derive(Clone)]
+pub(crate) struct Journal {
+    inner: Arc<Mutex<JournalInner>>,
+}
+
+#[derive(Default)]
+pub(crate) struct JournalInner {
+    pub(crate) lines: Vec<LogLine>,
+    pub(crate) dropped: usize,
+    pub(crate) denials: Vec<String>,
+    max_lines: usize,
+}
+
+impl Journal {
+    pub(crate) fn new(max_lines: usize) -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(JournalInner {
+                max_lines,
+                ..JournalInner::default()
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, JournalInner> {
+        // Only appends happen under the lock; a poisoned journal is still readable.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn log(&self, level: LogLevel, mut message: String) {
+        truncate(&mut message);
+        let mut inner = self.lock();
+        if inner.lines.len() < inner.max_lines {
+            inner.lines.push(LogLine { level, message });
+        } else {
+            inner.dropped += 1;
+        }
+    }
+
+    /// Record a refused capability call; it is also logged as a warning on the attempt.
+    pub(crate) fn deny(&self, mut reason: String) {
+        truncate(&mut reason);
+        tracing::warn!(%reason, "capability denied");
+        let mut inner = self.lock();
+        // Denials are few and matter; they are kept even past the log line limit.
+        inner.denials.push(reason.clone());
+        inner.lines.push(LogLine {
+            level: LogLevel::Warn,
+            message: format!("denied: {reason}"),
+        });
+    }
+
+    pub(crate) fn take(&self) -> JournalInner {
+        std::mem::take(&mut *self.lock())
+    }
+}
+
+fn truncate(s: &mut String) {
+    if s.len() > MAX_LINE {
+        let mut end = MAX_LINE;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+        s.push_str("… (truncated)");
+    }
+}
+
+/// Bounds memory and table growth of one instance, across all its memories.
+pub(crate) struct Limiter {
+    pub(crate) memory_limit: u64,
+    memory_used: u64,
+    /// Set when a growth past the limit was refused, for a precise failure message.
+    pub(crate) exceeded: Option<u64>,
+}
+
+/// Table elements are pointer-sized; cap tables well above what real guests use.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl Limiter {
+    pub(crate) fn new(memory_limit: u64) -> Self {
+        Self {
+            memory_limit,
+            memory_used: 0,
+            exceeded: None,
+        }
+    }
+}
+
+/// Marker error for a memory growth past the limit; it turns into a trap.
+#[derive(Debug)]
+pub(crate) struct MemoryLimitExceeded;
+
+impl std::fmt::Display for MemoryLimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("memory limit exceeded")
+    }
+}
+
+impl std::error::Error for MemoryLimitExceeded {}
+
+/// Marker error for running out of CPU budget; it turns into a trap.
+#[derive(Debug)]
+pub(crate) struct CpuLimitExceeded;
+
+impl std::fmt::Display for CpuLimitExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CPU time limit exceeded")
+    }
+}
+
+impl std::error::Error for CpuLimitExceeded {}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let growth = desired.saturating_sub(current) as u64;
+        let total = self.memory_used.saturating_add(growth);
+        if total > self.memory_limit {
+            self.exceeded = Some(total);
+            // Trap rather than return -1 from memory.grow: most guests abort on
+            // allocation failure anyway, and a trap says precisely why.
+            return Err(wasmtime::Error::new(MemoryLimitExceeded));
+        }
+        self.memory_used = total;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
