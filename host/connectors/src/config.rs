@@ -43,7 +43,7 @@ pub struct PlcConfig {
 pub struct MqttConfig {
     /// `mqtt://HOST[:PORT]`; the port defaults to 1883.
     pub url: String,
-    /// Client id; defaults to `baton-<name>-<process id>`.
+    /// Client id; defaults to `baton-<name>-<process id>-<n>`, unique per connection.
     #[serde(default)]
     pub client_id: Option<String>,
     /// User name, if the broker requires one.

@@ -1,4 +1,6 @@
 //! Host bindings for the `baton:plugin/task` world: generated here and nowhere else.
+//!
+//! Public only so that benchmarks can drive the same world through raw wasmtime.
 #![allow(missing_docs)]
 
 wasmtime::component::bindgen!({

@@ -32,7 +32,8 @@ pub mod config;
 pub mod plugin;
 
 mod artifact;
-mod bindings;
+#[doc(hidden)]
+pub mod bindings;
 mod error;
 mod host;
 mod http;

@@ -224,7 +224,7 @@ impl Runtime {
             .allow_ip_name_lookup(false);
         let mut scratch_error = None;
         if let Some(dir) = scratch {
-            if let Err(e) = wasi.preopened_dir(dir, "/scratch", FsPerms::all()) {
+            if let Err(e) = wasi.preopened_dir(dir, "/scratch", FsPerms::ReadWrite) {
                 scratch_error = Some(format!("{e:#}"));
             }
         }

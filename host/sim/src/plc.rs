@@ -34,7 +34,7 @@ impl SimulatedPlc {
             let server = Server::new(listener);
             let on_connected = |stream, socket_addr| {
                 let service = service.clone();
-                async move { accept_tcp_connection(stream, socket_addr, |_| Ok(Some(service))) }
+                async move { accept_tcp_connection(stream, socket_addr, move |_| Ok(Some(service.clone()))) }
             };
             if let Err(e) = server
                 .serve(&on_connected, |e| tracing::debug!(error = %e, "simulated plc connection ended"))

@@ -84,7 +84,7 @@ impl MqttConnection {
         let client_id = config
             .client_id
             .clone()
-            .unwrap_or_else(|| format!("baton-{name}-{}", std::process::id()));
+            .unwrap_or_else(|| default_client_id(name));
         let mut options = MqttOptions::new(client_id, host, port);
         options.set_keep_alive(config.keep_alive.max(Duration::from_secs(1)));
         options.set_clean_session(true);
@@ -275,6 +275,13 @@ impl MqttClient for MqttConnection {
     }
 }
 
+/// Unique per connection: a broker disconnects the older of two clients with one id.
+fn default_client_id(name: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    format!("baton-{name}-{}-{n}", std::process::id())
+}
+
 fn to_rumqttc(qos: QoS) -> rumqttc::QoS {
     match qos {
         QoS::AtMostOnce => rumqttc::QoS::AtMostOnce,
@@ -308,21 +315,23 @@ async fn drive(name: String, mut eventloop: EventLoop, client: AsyncClient, shar
                 handle(&shared, event);
             }
             Err(error) => {
-                let message = error.to_string();
-                let mut state = shared.lock();
-                if state.connected {
-                    tracing::warn!(connection = %name, error = %message, "mqtt connection lost");
-                }
-                state.connected = false;
-                state.last_error = message.clone();
-                if let Some(pending) = state.pending.take() {
-                    let _ = pending.done.send(Err(MqttError::Unavailable(message)));
-                }
-                drop(state);
+                lost(&name, &shared, error.to_string());
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+fn lost(name: &str, shared: &Shared, message: String) {
+    let mut state = shared.lock();
+    if state.connected {
+        tracing::warn!(connection = %name, error = %message, "mqtt connection lost");
+    }
+    state.connected = false;
+    state.last_error = message.clone();
+    if let Some(pending) = state.pending.take() {
+        let _ = pending.done.send(Err(MqttError::Unavailable(message)));
     }
 }
 
@@ -362,7 +371,7 @@ fn handle(shared: &Shared, event: Event) {
             acked(&mut state, ack.pkid, PendingKind::Subscribe, result)
         }
         Event::Incoming(Packet::Publish(publish)) => {
-            let topic = String::from_utf8_lossy(&publish.topic).into_owned();
+            let topic = publish.topic.clone();
             for (filter, tx) in state.receivers.values() {
                 if filter.matches(&topic) {
                     // A full receiver already has a message to return; extra ones are dropped.

@@ -1,0 +1,98 @@
+//! The `baton` binary, run as a vendor would run it.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::process::{Command, Output};
+
+fn baton(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .env_remove("BATON_CONFIG")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .unwrap();
+    eprintln!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+#[test]
+fn task_run_reads_the_simulated_oven() {
+    let out = baton(&[
+        "task", "run", "modbus-read", "--simulate",
+        "--config", "{device: oven-1, kind: holding, address: 10}",
+        "--grants", "{plc: [{device: oven-1, read: [\"holding:10\"]}]}",
+    ]);
+    assert!(out.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value, serde_json::json!({"values": [20]}));
+}
+
+#[test]
+fn task_run_reports_a_denial_and_fails() {
+    let out = baton(&[
+        "task", "run", "modbus-write", "--simulate", "--json",
+        "--config", "{device: oven-1, kind: coil, address: 4, values: [true]}",
+        "--grants", "{plc: [{device: oven-1, write: [\"coil:3\"]}]}",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["output"], serde_json::Value::Null);
+    assert_eq!(doc["error"]["retryable"], serde_json::json!(false));
+    assert!(doc["denials"][0].as_str().unwrap().contains("write of coil:4 is not granted"), "{doc}");
+}
+
+#[test]
+fn task_run_takes_a_wasm_file_and_config_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = dir.path().join("transform.wasm");
+    std::fs::write(&wasm, baton_plugins_wasm("transform")).unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "range: { value: /t, min: 150, max: 200 }\n").unwrap();
+    let out = baton(&[
+        "task", "run", wasm.to_str().unwrap(),
+        "--config", &format!("@{}", config.display()),
+        "--input", "{\"t\": 172}",
+    ]);
+    assert!(out.status.success());
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["in_range"], serde_json::json!(true));
+}
+
+#[test]
+fn inspect_rejects_a_bad_file_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.wasm");
+    std::fs::write(&path, b"\0asm\x01\0\0\0").unwrap();
+    let out = baton(&["plugin", "inspect", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("core WebAssembly module, not a component"));
+}
+
+#[test]
+fn inspect_shows_imports_and_schema() {
+    let out = baton(&["plugin", "inspect", "mqtt-publish"]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["name"], serde_json::json!("mqtt-publish"));
+    assert!(doc["imports"].as_array().unwrap().iter().any(|i| i.as_str().unwrap().starts_with("baton:plugin/mqtt@0.1")));
+    assert_eq!(doc["config_schema"]["required"], serde_json::json!(["connection", "topic"]));
+}
+
+#[test]
+fn unknown_plugin_names_the_built_in_ones() {
+    let out = baton(&["task", "run", "modbus-reed"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("built-in: modbus-read, modbus-write"));
+}
+
+#[test]
+fn demo_heats_the_oven_and_publishes() {
+    let out = baton(&["demo", "--heat-ms", "600"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Subscriber received on plant/line1/oven/status"), "{text}");
+    assert!(text.contains("coil 4 is still off"), "{text}");
+}
+
+fn baton_plugins_wasm(name: &str) -> &'static [u8] {
+    baton_plugins::find(name).unwrap().wasm
+}

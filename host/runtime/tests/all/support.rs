@@ -1,0 +1,217 @@
+//! Shared helpers: a runtime wired to a simulated PLC, an MQTT broker and an HTTP server.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use baton_connectors::config::{MqttConfig, PlcConfig};
+use baton_connectors::{Connectors, ConnectorsConfig};
+use baton_grant::Grants;
+use baton_runtime::{Attempt, Limits, Plugin, Runtime, RuntimeConfig, TaskContext, TaskRequest};
+use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
+use serde_json::Value;
+
+/// The broker every test talks to: Mosquitto when `BATON_TEST_MQTT_URL` is
+/// set, otherwise one embedded broker for the whole test binary (it cannot be stopped).
+pub fn broker_url() -> String {
+    if let Ok(url) = std::env::var("BATON_TEST_MQTT_URL") {
+        return url;
+    }
+    static BROKER: OnceLock<EmbeddedBroker> = OnceLock::new();
+    BROKER
+        .get_or_init(|| EmbeddedBroker::start(0).expect("start embedded broker"))
+        .url()
+}
+
+/// A runtime whose `oven-1` is a fresh simulated PLC and whose `plant` is the test broker.
+pub struct Env {
+    pub runtime: Runtime,
+    pub plc: SimulatedPlc,
+}
+
+impl Env {
+    pub async fn new() -> Self {
+        Self::with_config(RuntimeConfig::default()).await
+    }
+
+    pub async fn with_config(config: RuntimeConfig) -> Self {
+        let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), None)
+            .await
+            .unwrap();
+        let url = tokio::task::spawn_blocking(broker_url).await.unwrap();
+        let mut connectors = ConnectorsConfig::default();
+        connectors.plc.insert("oven-1".into(), PlcConfig::new(plc.url()));
+        connectors.mqtt.insert("plant".into(), MqttConfig::new(url));
+        let connectors = Connectors::from_config(&connectors).unwrap();
+        assert!(connectors.wait_connected(Duration::from_secs(10)).await, "broker not reachable");
+        let runtime = Runtime::new(config, connectors).unwrap();
+        Self { runtime, plc }
+    }
+
+    pub fn oven(&self) -> &Oven {
+        self.plc.oven()
+    }
+
+    pub async fn first_party(&self, name: &str) -> Plugin {
+        let plugin = baton_plugins::find(name).unwrap();
+        self.runtime.load(plugin.wasm).await.unwrap()
+    }
+
+    pub async fn program(&self, path: &str) -> Plugin {
+        self.runtime.load(&std::fs::read(path).unwrap()).await.unwrap()
+    }
+
+    pub async fn run(&self, plugin: &Plugin, config: Value, input: Value, grants: Value) -> Attempt {
+        self.run_with(plugin, config, input, grants, Limits::default()).await
+    }
+
+    pub async fn run_with(&self, plugin: &Plugin, config: Value, input: Value, grants: Value, limits: Limits) -> Attempt {
+        self.runtime.run(plugin, request(config, input, grants, limits)).await
+    }
+}
+
+pub fn request(config: Value, input: Value, grants: Value, limits: Limits) -> TaskRequest {
+    let grants: Grants = serde_json::from_value(grants).unwrap();
+    TaskRequest {
+        context: TaskContext {
+            run_id: "run-1".into(),
+            node_id: "node-1".into(),
+            attempt: 1,
+            idempotency_key: "run-1/node-1".into(),
+        },
+        config: config.to_string(),
+        input: input.to_string(),
+        grants: Arc::new(grants),
+        limits,
+    }
+}
+
+/// The output of a successful attempt, parsed; panics with the failure otherwise.
+pub fn output(attempt: &Attempt) -> Value {
+    match &attempt.result {
+        Ok(text) => serde_json::from_str(text).unwrap(),
+        Err(f) => panic!("attempt failed: {f}; logs: {:?}", attempt.logs),
+    }
+}
+
+/// A topic no other test uses.
+pub fn unique_topic(prefix: &str) -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("baton-test/{}/{prefix}/{n}", std::process::id())
+}
+
+/// An independent MQTT subscriber, as a SCADA system would be.
+pub struct Subscriber {
+    rx: tokio::sync::mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl Subscriber {
+    pub async fn new(filter: &str) -> Self {
+        let url = tokio::task::spawn_blocking(broker_url).await.unwrap();
+        let (host, port) = MqttConfig::new(url).endpoint().unwrap();
+        let id = format!("test-sub-{}", unique_topic("id").replace('/', "-"));
+        let options = rumqttc::MqttOptions::new(id, host, port);
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
+        client.subscribe(filter, rumqttc::QoS::AtLeastOnce).await.unwrap();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let mut ready_tx = Some(ready_tx);
+        let task = tokio::spawn(async move {
+            let _client = client;
+            loop {
+                match eventloop.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::SubAck(_))) => {
+                        if let Some(r) = ready_tx.take() {
+                            let _ = r.send(());
+                        }
+                    }
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                        let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(10), ready_rx).await.unwrap().unwrap();
+        Self { rx, _task: task }
+    }
+
+    pub async fn next(&mut self, timeout: Duration) -> Option<(String, Vec<u8>)> {
+        tokio::time::timeout(timeout, self.rx.recv()).await.ok().flatten()
+    }
+}
+
+/// Publish one message from an independent client.
+pub async fn publish(topic: &str, payload: &[u8]) {
+    let url = tokio::task::spawn_blocking(broker_url).await.unwrap();
+    let (host, port) = MqttConfig::new(url).endpoint().unwrap();
+    let id = format!("test-pub-{}", unique_topic("id").replace('/', "-"));
+    let (client, mut eventloop) = rumqttc::AsyncClient::new(rumqttc::MqttOptions::new(id, host, port), 16);
+    client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
+        if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) =
+            tokio::time::timeout(Duration::from_secs(1), eventloop.poll()).await.unwrap_or(Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::PingReq)))
+        {
+            return;
+        }
+    }
+    panic!("publish to {topic} was not acknowledged");
+}
+
+/// A request as the local HTTP server saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// A real HTTP server on 127.0.0.1 that records every request and answers 201 with JSON.
+pub struct HttpServer {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl HttpServer {
+    pub async fn start() -> Self {
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let record = seen.clone();
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let record = record.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+                record.lock().unwrap().push(Seen {
+                    method: parts.method.to_string(),
+                    path: parts.uri.path().to_string(),
+                    headers: parts
+                        .headers
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                        .collect(),
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                });
+                (
+                    axum::http::StatusCode::CREATED,
+                    [("content-type", "application/json")],
+                    r#"{"accepted":true}"#,
+                )
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, seen }
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
