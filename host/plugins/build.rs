@@ -1,6 +1,12 @@
 //! Compiles the guest workspace in `plugins/` to wasm32-wasip2 and generates
 //! `plugins.rs`, which embeds the first-party plugins and names the test programs.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a build script reports failure by panicking"
+)]
+
 use std::env;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -26,16 +32,32 @@ const TEST_PROGRAMS: &[(&str, &str)] = &[
 ];
 
 fn main() {
-    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest.join("../..").canonicalize().expect("workspace root exists");
+    let manifest =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest
+        .join("../..")
+        .canonicalize()
+        .expect("workspace root exists");
     let plugins = root.join("plugins");
-    for watched in ["plugins/Cargo.toml", "plugins/Cargo.lock", "sdk-guest/Cargo.toml", "sdk-guest/src", "wit"] {
+    for watched in [
+        "plugins/Cargo.toml",
+        "plugins/Cargo.lock",
+        "sdk-guest/Cargo.toml",
+        "sdk-guest/src",
+        "wit",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
     for (_, krate) in FIRST_PARTY {
-        println!("cargo:rerun-if-changed={}", plugins.join(krate.replace('_', "-")).display());
+        println!(
+            "cargo:rerun-if-changed={}",
+            plugins.join(krate.replace('_', "-")).display()
+        );
     }
-    println!("cargo:rerun-if-changed={}", plugins.join("test-programs").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("test-programs").display()
+    );
 
     ensure_target();
 
@@ -61,20 +83,33 @@ fn main() {
     }
     let status = build.status().expect("run cargo to build the wasm plugins");
     if !status.success() {
-        panic!("building the wasm plugins in {} failed (see the errors above)", plugins.display());
+        panic!(
+            "building the wasm plugins in {} failed (see the errors above)",
+            plugins.display()
+        );
     }
 
     let built = target_dir.join(TARGET).join("release");
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
-    let mut code = String::from("/// The first-party plugins, by plugin name.\npub static FIRST_PARTY: &[FirstParty] = &[\n");
+    let mut code = String::from(
+        "/// The first-party plugins, by plugin name.\npub static FIRST_PARTY: &[FirstParty] = &[\n",
+    );
     for (name, krate) in FIRST_PARTY {
         let file = copy(&built.join(format!("{krate}.wasm")), &out);
-        writeln!(code, "    FirstParty {{ name: {name:?}, wasm: include_bytes!({file:?}) }},").unwrap();
+        writeln!(
+            code,
+            "    FirstParty {{ name: {name:?}, wasm: include_bytes!({file:?}) }},"
+        )
+        .unwrap();
     }
     code.push_str("];\n\n/// Paths of guest programs built for tests.\n#[doc(hidden)]\npub mod test_programs {\n");
     for (constant, file) in TEST_PROGRAMS {
         let path = copy(&built.join(file), &out);
-        writeln!(code, "    /// `{file}`\n    pub const {constant}: &str = {path:?};").unwrap();
+        writeln!(
+            code,
+            "    /// `{file}`\n    pub const {constant}: &str = {path:?};"
+        )
+        .unwrap();
     }
     code.push_str("}\n");
     std::fs::write(out.join("plugins.rs"), code).expect("write plugins.rs");
@@ -88,7 +123,10 @@ fn copy(from: &Path, out: &Path) -> String {
     };
     let to = out.join(name);
     if let Err(e) = std::fs::copy(from, &to) {
-        panic!("expected the guest build to produce {}: {e}", from.display());
+        panic!(
+            "expected the guest build to produce {}: {e}",
+            from.display()
+        );
     }
     to.display().to_string()
 }

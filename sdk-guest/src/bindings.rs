@@ -1,7 +1,7 @@
 //! Bindings generated from the `baton:plugin/task` world.
 //!
 //! Most plugins never touch these directly; the modules of this crate wrap them.
-#![allow(missing_docs)]
+#![allow(missing_docs, clippy::too_many_arguments)]
 
 wit_bindgen::generate!({
     world: "task",

@@ -162,7 +162,8 @@ mod wasi {
     use super::{HttpError, Request, Response};
     use crate::bindings::wasi::http::outgoing_handler;
     use crate::bindings::wasi::http::types::{
-        ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
+        ErrorCode, Fields, IncomingBody, Method, OutgoingBody, OutgoingRequest, RequestOptions,
+        Scheme,
     };
     use crate::bindings::wasi::io::streams::StreamError;
 
@@ -187,12 +188,18 @@ mod wasi {
             other => Method::Other(other.to_string()),
         };
         let invalid = |what: &str| HttpError::Invalid(format!("{what} of `{}`", request.url));
-        outgoing.set_method(&method).map_err(|()| invalid("method"))?;
+        outgoing
+            .set_method(&method)
+            .map_err(|()| invalid("method"))?;
         outgoing
             .set_scheme(Some(if https { &Scheme::Https } else { &Scheme::Http }))
             .map_err(|()| invalid("scheme"))?;
-        outgoing.set_authority(Some(authority)).map_err(|()| invalid("authority"))?;
-        outgoing.set_path_with_query(Some(path)).map_err(|()| invalid("path"))?;
+        outgoing
+            .set_authority(Some(authority))
+            .map_err(|()| invalid("authority"))?;
+        outgoing
+            .set_path_with_query(Some(path))
+            .map_err(|()| invalid("path"))?;
         let body = outgoing.body().map_err(|()| invalid("body"))?;
         let options = request.timeout.map(|t| {
             let options = RequestOptions::new();
@@ -249,7 +256,11 @@ mod wasi {
             }
         }
         let _ = IncomingBody::finish(incoming);
-        Ok(Response { status, headers, body: bytes })
+        Ok(Response {
+            status,
+            headers,
+            body: bytes,
+        })
     }
 
     fn error_code(code: ErrorCode) -> HttpError {
@@ -269,7 +280,9 @@ mod wasi {
         } else if let Some(rest) = url.strip_prefix("http://") {
             (false, rest)
         } else {
-            return Err(HttpError::Invalid(format!("`{url}` is not an http:// or https:// URL")));
+            return Err(HttpError::Invalid(format!(
+                "`{url}` is not an http:// or https:// URL"
+            )));
         };
         let (authority, path) = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], &rest[i..]),

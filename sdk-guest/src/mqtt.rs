@@ -14,18 +14,38 @@ use crate::testing::mqtt as host;
 
 /// Publish raw bytes. With `Qos::AtLeastOnce` or `Qos::ExactlyOnce` this
 /// returns once the broker has acknowledged the message.
-pub fn publish(connection: &str, topic: &str, payload: &[u8], qos: Qos, retain: bool) -> Result<(), MqttError> {
+pub fn publish(
+    connection: &str,
+    topic: &str,
+    payload: &[u8],
+    qos: Qos,
+    retain: bool,
+) -> Result<(), MqttError> {
     host::publish(connection, topic, payload, qos, retain)
 }
 
 /// Publish a value as JSON with at-least-once delivery.
-pub fn publish_json<T: serde::Serialize>(connection: &str, topic: &str, value: &T) -> Result<(), crate::Error> {
+pub fn publish_json<T: serde::Serialize>(
+    connection: &str,
+    topic: &str,
+    value: &T,
+) -> Result<(), crate::Error> {
     let payload = serde_json::to_vec(value)?;
-    Ok(publish(connection, topic, &payload, Qos::AtLeastOnce, false)?)
+    Ok(publish(
+        connection,
+        topic,
+        &payload,
+        Qos::AtLeastOnce,
+        false,
+    )?)
 }
 
 /// Wait up to `timeout` for the next message matching `filter`.
-pub fn receive(connection: &str, filter: &str, timeout: Duration) -> Result<Option<Message>, MqttError> {
+pub fn receive(
+    connection: &str,
+    filter: &str,
+    timeout: Duration,
+) -> Result<Option<Message>, MqttError> {
     let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
     host::receive(connection, filter, ms)
 }

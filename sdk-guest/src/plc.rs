@@ -11,7 +11,11 @@ use crate::bindings::baton::plugin::plc as host;
 use crate::testing::plc as host;
 
 /// Read holding registers (function code 3).
-pub fn read_holding_registers(device: &str, address: u16, count: u16) -> Result<Vec<u16>, PlcError> {
+pub fn read_holding_registers(
+    device: &str,
+    address: u16,
+    count: u16,
+) -> Result<Vec<u16>, PlcError> {
     host::read_holding_registers(device, address, count)
 }
 

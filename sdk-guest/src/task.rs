@@ -68,7 +68,11 @@ pub fn run<T: Task>(ctx: TaskContext, config: &str, input: &str) -> Result<Strin
     run_typed::<T>(&ctx.into(), config, input).map_err(TaskError::from)
 }
 
-pub(crate) fn run_typed<T: Task>(ctx: &Context, config: &str, input: &str) -> Result<String, Error> {
+pub(crate) fn run_typed<T: Task>(
+    ctx: &Context,
+    config: &str,
+    input: &str,
+) -> Result<String, Error> {
     let config: T::Config = serde_json::from_str(or_null(config))
         .map_err(|e| Error::fatal(format!("invalid config: {e}")))?;
     let input: T::Input = serde_json::from_str(or_null(input))

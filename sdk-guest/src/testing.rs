@@ -69,7 +69,13 @@ pub struct DeviceSetup<'a> {
 
 impl DeviceSetup<'_> {
     fn with(&self, f: impl FnOnce(&mut Device)) -> &Self {
-        f(self.host.state.borrow_mut().devices.entry(self.name.clone()).or_default());
+        f(self
+            .host
+            .state
+            .borrow_mut()
+            .devices
+            .entry(self.name.clone())
+            .or_default());
         self
     }
 
@@ -130,8 +136,15 @@ impl Host {
 
     /// Set up (or create) the device called `name`.
     pub fn device(&self, name: &str) -> DeviceSetup<'_> {
-        self.state.borrow_mut().devices.entry(name.to_string()).or_default();
-        DeviceSetup { host: self, name: name.to_string() }
+        self.state
+            .borrow_mut()
+            .devices
+            .entry(name.to_string())
+            .or_default();
+        DeviceSetup {
+            host: self,
+            name: name.to_string(),
+        }
     }
 
     /// Refuse every call naming this device or connection, as an ungranted one.
@@ -143,7 +156,11 @@ impl Host {
     pub fn queue_message(&self, connection: &str, topic: &str, payload: &[u8]) {
         self.state.borrow_mut().inbox.push_back((
             connection.to_string(),
-            crate::mqtt::Message { topic: topic.to_string(), payload: payload.to_vec(), retain: false },
+            crate::mqtt::Message {
+                topic: topic.to_string(),
+                payload: payload.to_vec(),
+                retain: false,
+            },
         ));
     }
 
@@ -151,12 +168,20 @@ impl Host {
     pub fn respond(&self, url_prefix: &str, status: u16, body: &str) {
         self.state.borrow_mut().responses.push((
             url_prefix.to_string(),
-            crate::http::Response { status, headers: Vec::new(), body: body.as_bytes().to_vec() },
+            crate::http::Response {
+                status,
+                headers: Vec::new(),
+                body: body.as_bytes().to_vec(),
+            },
         ));
     }
 
     /// Run one attempt of `T` with JSON config and input.
-    pub fn run<T: Task>(&self, config: serde_json::Value, input: serde_json::Value) -> Result<serde_json::Value, Error> {
+    pub fn run<T: Task>(
+        &self,
+        config: serde_json::Value,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
         let ctx = Context {
             run_id: "test-run".into(),
             node_id: "test-node".into(),
@@ -172,12 +197,24 @@ impl Host {
 
     /// A holding register's current value.
     pub fn holding(&self, device: &str, address: u16) -> Option<u16> {
-        self.state.borrow().devices.get(device)?.holding.get(&address).copied()
+        self.state
+            .borrow()
+            .devices
+            .get(device)?
+            .holding
+            .get(&address)
+            .copied()
     }
 
     /// A coil's current value.
     pub fn coil(&self, device: &str, address: u16) -> Option<bool> {
-        self.state.borrow().devices.get(device)?.coils.get(&address).copied()
+        self.state
+            .borrow()
+            .devices
+            .get(device)?
+            .coils
+            .get(&address)
+            .copied()
     }
 
     /// Everything published so far.
@@ -206,7 +243,10 @@ pub(crate) mod plc {
             if s.denied.contains(name) {
                 return Err(PlcError::Denied(format!("device `{name}` is not granted")));
             }
-            let d = s.devices.get_mut(name).ok_or_else(|| PlcError::UnknownDevice(name.to_string()))?;
+            let d = s
+                .devices
+                .get_mut(name)
+                .ok_or_else(|| PlcError::UnknownDevice(name.to_string()))?;
             if d.offline {
                 return Err(PlcError::Unavailable(format!("device `{name}` is offline")));
             }
@@ -215,7 +255,13 @@ pub(crate) mod plc {
     }
 
     fn read<T: Copy + Default>(map: &BTreeMap<u16, T>, address: u16, count: u16) -> Vec<T> {
-        (0..count).map(|i| map.get(&(address.wrapping_add(i))).copied().unwrap_or_default()).collect()
+        (0..count)
+            .map(|i| {
+                map.get(&(address.wrapping_add(i)))
+                    .copied()
+                    .unwrap_or_default()
+            })
+            .collect()
     }
 
     fn write<T: Copy>(map: &mut BTreeMap<u16, T>, address: u16, values: &[T]) {
@@ -248,10 +294,18 @@ pub(crate) mod mqtt {
     use super::{Published, with};
     use crate::mqtt::{Message, MqttError, Qos};
 
-    pub fn publish(connection: &str, topic: &str, payload: &[u8], _qos: Qos, retain: bool) -> Result<(), MqttError> {
+    pub fn publish(
+        connection: &str,
+        topic: &str,
+        payload: &[u8],
+        _qos: Qos,
+        retain: bool,
+    ) -> Result<(), MqttError> {
         with(|s| {
             if s.denied.contains(connection) {
-                return Err(MqttError::Denied(format!("connection `{connection}` is not granted")));
+                return Err(MqttError::Denied(format!(
+                    "connection `{connection}` is not granted"
+                )));
             }
             s.published.push(Published {
                 connection: connection.to_string(),
@@ -263,10 +317,16 @@ pub(crate) mod mqtt {
         })
     }
 
-    pub fn receive(connection: &str, filter: &str, _timeout_ms: u32) -> Result<Option<Message>, MqttError> {
+    pub fn receive(
+        connection: &str,
+        filter: &str,
+        _timeout_ms: u32,
+    ) -> Result<Option<Message>, MqttError> {
         with(|s| {
             if s.denied.contains(connection) {
-                return Err(MqttError::Denied(format!("connection `{connection}` is not granted")));
+                return Err(MqttError::Denied(format!(
+                    "connection `{connection}` is not granted"
+                )));
             }
             let _ = filter;
             let position = s.inbox.iter().position(|(c, _)| c == connection);

@@ -32,7 +32,8 @@ impl Settings {
             None if Path::new("baton.toml").exists() => "baton.toml".into(),
             None => return Ok(Self::default()),
         };
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("in {}", path.display()))
     }
 

@@ -10,16 +10,25 @@ fn baton(args: &[&str]) -> Output {
         .current_dir(env!("CARGO_TARGET_TMPDIR"))
         .output()
         .unwrap();
-    eprintln!("stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    eprintln!(
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
 #[test]
 fn task_run_reads_the_simulated_oven() {
     let out = baton(&[
-        "task", "run", "modbus-read", "--simulate",
-        "--config", "{device: oven-1, kind: holding, address: 10}",
-        "--grants", "{plc: [{device: oven-1, read: [\"holding:10\"]}]}",
+        "task",
+        "run",
+        "modbus-read",
+        "--simulate",
+        "--config",
+        "{device: oven-1, kind: holding, address: 10}",
+        "--grants",
+        "{plc: [{device: oven-1, read: [\"holding:10\"]}]}",
     ]);
     assert!(out.status.success());
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -29,15 +38,27 @@ fn task_run_reads_the_simulated_oven() {
 #[test]
 fn task_run_reports_a_denial_and_fails() {
     let out = baton(&[
-        "task", "run", "modbus-write", "--simulate", "--json",
-        "--config", "{device: oven-1, kind: coil, address: 4, values: [true]}",
-        "--grants", "{plc: [{device: oven-1, write: [\"coil:3\"]}]}",
+        "task",
+        "run",
+        "modbus-write",
+        "--simulate",
+        "--json",
+        "--config",
+        "{device: oven-1, kind: coil, address: 4, values: [true]}",
+        "--grants",
+        "{plc: [{device: oven-1, write: [\"coil:3\"]}]}",
     ]);
     assert_eq!(out.status.code(), Some(1));
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["output"], serde_json::Value::Null);
     assert_eq!(doc["error"]["retryable"], serde_json::json!(false));
-    assert!(doc["denials"][0].as_str().unwrap().contains("write of coil:4 is not granted"), "{doc}");
+    assert!(
+        doc["denials"][0]
+            .as_str()
+            .unwrap()
+            .contains("write of coil:4 is not granted"),
+        "{doc}"
+    );
 }
 
 #[test]
@@ -48,9 +69,13 @@ fn task_run_takes_a_wasm_file_and_config_from_files() {
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, "range: { value: /t, min: 150, max: 200 }\n").unwrap();
     let out = baton(&[
-        "task", "run", wasm.to_str().unwrap(),
-        "--config", &format!("@{}", config.display()),
-        "--input", "{\"t\": 172}",
+        "task",
+        "run",
+        wasm.to_str().unwrap(),
+        "--config",
+        &format!("@{}", config.display()),
+        "--input",
+        "{\"t\": 172}",
     ]);
     assert!(out.status.success());
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -64,7 +89,9 @@ fn inspect_rejects_a_bad_file_with_its_reason() {
     std::fs::write(&path, b"\0asm\x01\0\0\0").unwrap();
     let out = baton(&["plugin", "inspect", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("core WebAssembly module, not a component"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("core WebAssembly module, not a component")
+    );
 }
 
 #[test]
@@ -73,8 +100,17 @@ fn inspect_shows_imports_and_schema() {
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["name"], serde_json::json!("mqtt-publish"));
-    assert!(doc["imports"].as_array().unwrap().iter().any(|i| i.as_str().unwrap().starts_with("baton:plugin/mqtt@0.1")));
-    assert_eq!(doc["config_schema"]["required"], serde_json::json!(["connection", "topic"]));
+    assert!(
+        doc["imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i.as_str().unwrap().starts_with("baton:plugin/mqtt@0.1"))
+    );
+    assert_eq!(
+        doc["config_schema"]["required"],
+        serde_json::json!(["connection", "topic"])
+    );
 }
 
 #[test]
@@ -89,7 +125,10 @@ fn demo_heats_the_oven_and_publishes() {
     let out = baton(&["demo", "--heat-ms", "600"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("Subscriber received on plant/line1/oven/status"), "{text}");
+    assert!(
+        text.contains("Subscriber received on plant/line1/oven/status"),
+        "{text}"
+    );
     assert!(text.contains("coil 4 is still off"), "{text}");
 }
 

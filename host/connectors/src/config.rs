@@ -165,7 +165,9 @@ mod tests {
             ("10.0.4.21".to_string(), 502)
         );
         assert_eq!(
-            MqttConfig::new("mqtt://broker.local:1884").endpoint().unwrap(),
+            MqttConfig::new("mqtt://broker.local:1884")
+                .endpoint()
+                .unwrap(),
             ("broker.local".to_string(), 1884)
         );
         assert_eq!(

@@ -55,7 +55,9 @@ impl PlcRequest {
                     Area::Coil | Area::Discrete => MAX_READ_BITS,
                 };
                 if *count == 0 || *count > max {
-                    return bad(format!("a {area} read must ask for 1 to {max} values, not {count}"));
+                    return bad(format!(
+                        "a {area} read must ask for 1 to {max} values, not {count}"
+                    ));
                 }
             }
             PlcRequest::WriteRegisters { values, .. } => {
@@ -77,7 +79,9 @@ impl PlcRequest {
         }
         let (first, count) = self.span();
         if u32::from(first) + u32::from(count) > 65_536 {
-            return bad(format!("{count} values from address {first} run past address 65535"));
+            return bad(format!(
+                "{count} values from address {first} run past address 65535"
+            ));
         }
         Ok(())
     }
@@ -154,20 +158,35 @@ mod tests {
 
     #[test]
     fn protocol_limits_are_enforced() {
-        let read = |area, count| PlcRequest::Read { area, address: 0, count };
+        let read = |area, count| PlcRequest::Read {
+            area,
+            address: 0,
+            count,
+        };
         assert!(read(Area::Holding, 125).validate().is_ok());
         assert!(read(Area::Holding, 126).validate().is_err());
         assert!(read(Area::Coil, 2000).validate().is_ok());
         assert!(read(Area::Input, 0).validate().is_err());
-        let w = PlcRequest::WriteRegisters { address: 0, values: vec![0; 124] };
-        assert!(matches!(w.validate(), Err(PlcError::InvalidArgument(m)) if m.contains("1 to 123")));
-        let w = PlcRequest::WriteCoils { address: 65535, values: vec![true; 2] };
+        let w = PlcRequest::WriteRegisters {
+            address: 0,
+            values: vec![0; 124],
+        };
+        assert!(
+            matches!(w.validate(), Err(PlcError::InvalidArgument(m)) if m.contains("1 to 123"))
+        );
+        let w = PlcRequest::WriteCoils {
+            address: 65535,
+            values: vec![true; 2],
+        };
         assert!(w.validate().is_err());
     }
 
     #[test]
     fn target_names_area_and_span() {
-        let w = PlcRequest::WriteCoils { address: 3, values: vec![true, false] };
+        let w = PlcRequest::WriteCoils {
+            address: 3,
+            values: vec![true, false],
+        };
         assert_eq!(w.target(), (Area::Coil, 3, 2));
         assert!(w.is_write());
     }

@@ -76,7 +76,11 @@ impl Grants {
         self.plc
             .iter()
             .enumerate()
-            .flat_map(|(i, g)| g.problems().into_iter().map(move |p| format!("plc[{i}]: {p}")))
+            .flat_map(|(i, g)| {
+                g.problems()
+                    .into_iter()
+                    .map(move |p| format!("plc[{i}]: {p}"))
+            })
             .collect()
     }
 }
@@ -93,8 +97,14 @@ mqtt: [{ connection: plant, publish: ["plant/line1/+/status"], subscribe: ["plan
 http: ["https://mes.local:443/api/*"]
 "#;
         let g: Grants = serde_yaml_ng::from_str(yaml).unwrap();
-        assert!(g.check_plc("oven-1", Access::Write, Area::Coil, 3, 1).is_ok());
-        assert!(g.check_plc("oven-1", Access::Write, Area::Coil, 2, 1).is_err());
+        assert!(
+            g.check_plc("oven-1", Access::Write, Area::Coil, 3, 1)
+                .is_ok()
+        );
+        assert!(
+            g.check_plc("oven-1", Access::Write, Area::Coil, 2, 1)
+                .is_err()
+        );
         assert!(g.check_publish("plant", "plant/line1/oven/status").is_ok());
         assert!(g.check_http(true, "mes.local", 443, "/api/batch").is_ok());
         assert!(!g.scratch);
@@ -103,8 +113,9 @@ http: ["https://mes.local:443/api/*"]
 
     #[test]
     fn bad_entries_are_named_in_the_error() {
-        let e = serde_json::from_str::<Grants>(r#"{"plc":[{"device":"d","read":["holding:5-1"]}]}"#)
-            .unwrap_err();
+        let e =
+            serde_json::from_str::<Grants>(r#"{"plc":[{"device":"d","read":["holding:5-1"]}]}"#)
+                .unwrap_err();
         assert!(e.to_string().contains("holding:5-1"), "{e}");
         let e = serde_json::from_str::<Grants>(r#"{"plcs":[]}"#).unwrap_err();
         assert!(e.to_string().contains("unknown field `plcs`"), "{e}");
@@ -113,7 +124,10 @@ http: ["https://mes.local:443/api/*"]
     #[test]
     fn empty_grants_deny_everything() {
         let g = Grants::default();
-        assert!(g.check_plc("oven-1", Access::Read, Area::Holding, 0, 1).is_err());
+        assert!(
+            g.check_plc("oven-1", Access::Read, Area::Holding, 0, 1)
+                .is_err()
+        );
         assert!(g.check_publish("plant", "a").is_err());
         assert!(g.check_http(false, "example.com", 80, "/").is_err());
     }

@@ -43,7 +43,9 @@ impl HttpGrant {
         }
         let host_ok = match &self.host {
             Host::Name(name) => name == host,
-            Host::AnySubdomainOf(suffix) => host.ends_with(suffix.as_str()) && host.len() > suffix.len(),
+            Host::AnySubdomainOf(suffix) => {
+                host.ends_with(suffix.as_str()) && host.len() > suffix.len()
+            }
             Host::Ip(ip) => host.trim_matches(['[', ']']).parse::<IpAddr>().ok() == Some(*ip),
         };
         host_ok && path_matches(&self.path, path)
@@ -109,7 +111,9 @@ impl FromStr for HttpGrant {
             }
             Host::AnySubdomainOf(format!(".{suffix}"))
         } else if host.contains('*') {
-            return Err(err("a host wildcard must be a whole leading label, as in `*.domain`"));
+            return Err(err(
+                "a host wildcard must be a whole leading label, as in `*.domain`",
+            ));
         } else if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
             Host::Ip(ip)
         } else {
@@ -164,8 +168,14 @@ impl From<HttpGrant> for String {
 pub fn normalise_path(path: &str) -> Result<String, String> {
     let path = path.split(['?', '#']).next().unwrap_or("");
     let lower = path.to_ascii_lowercase();
-    if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || path.contains('\\') {
-        return Err(format!("path `{path}` contains an encoded `.`, `/` or `\\`"));
+    if lower.contains("%2e")
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || path.contains('\\')
+    {
+        return Err(format!(
+            "path `{path}` contains an encoded `.`, `/` or `\\`"
+        ));
     }
     let mut out: Vec<&str> = Vec::new();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
@@ -230,7 +240,8 @@ pub fn restricted_reason(ip: IpAddr) -> Option<&'static str> {
                 Some("a loopback address")
             } else if v4.is_unspecified() {
                 Some("the unspecified address")
-            } else if v4 == std::net::Ipv4Addr::new(169, 254, 169, 254) || o == [100, 100, 100, 200] {
+            } else if v4 == std::net::Ipv4Addr::new(169, 254, 169, 254) || o == [100, 100, 100, 200]
+            {
                 Some("a cloud metadata address")
             } else if v4.is_link_local() {
                 Some("a link-local address")
@@ -347,7 +358,16 @@ mod tests {
 
     #[test]
     fn restricted_addresses() {
-        for ip in ["127.0.0.1", "::1", "169.254.169.254", "169.254.1.1", "fe80::1", "0.0.0.0", "::ffff:127.0.0.1", "fd00:ec2::254"] {
+        for ip in [
+            "127.0.0.1",
+            "::1",
+            "169.254.169.254",
+            "169.254.1.1",
+            "fe80::1",
+            "0.0.0.0",
+            "::ffff:127.0.0.1",
+            "fd00:ec2::254",
+        ] {
             assert!(restricted_reason(ip.parse().unwrap()).is_some(), "{ip}");
         }
         for ip in ["10.0.4.21", "192.168.1.10", "8.8.8.8", "2001:db8::1"] {

@@ -122,7 +122,11 @@ fn validate(s: &str, wildcards: bool) -> Result<(), String> {
             "+" => {}
             "#" if i == levels.len() - 1 => {}
             "#" => return Err("`#` is only allowed as the last level".into()),
-            _ => return Err(format!("wildcard inside level `{level}`; a wildcard must be a whole level")),
+            _ => {
+                return Err(format!(
+                    "wildcard inside level `{level}`; a wildcard must be a whole level"
+                ));
+            }
         }
     }
     Ok(())

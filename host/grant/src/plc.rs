@@ -260,7 +260,10 @@ mod tests {
         let r: AddressRange = "holding:0-99".parse().unwrap();
         assert_eq!((r.area, r.first, r.last), (Area::Holding, 0, 99));
         assert_eq!(r.to_string(), "holding:0-99");
-        assert_eq!("coil:3".parse::<AddressRange>().unwrap().to_string(), "coil:3");
+        assert_eq!(
+            "coil:3".parse::<AddressRange>().unwrap().to_string(),
+            "coil:3"
+        );
     }
 
     #[test]

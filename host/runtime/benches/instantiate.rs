@@ -32,7 +32,9 @@ impl types::Host for Raw {}
 
 fn raw_pre(wasm: &[u8]) -> (Engine, TaskPre<Raw>) {
     let mut config = Config::new();
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(PoolingAllocationConfig::default()));
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(
+        PoolingAllocationConfig::default(),
+    ));
     let engine = Engine::new(&config).unwrap();
     let mut linker = Linker::<Raw>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
@@ -64,12 +66,22 @@ fn bench(c: &mut Criterion) {
                 },
             );
             let task = pre.instantiate_async(&mut store).await.unwrap();
-            let out = task.call_run(&mut store, &ctx, "null", "{\"n\":1}").await.unwrap().unwrap();
+            let out = task
+                .call_run(&mut store, &ctx, "null", "{\"n\":1}")
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(out, "{\"n\":1}");
         })
     });
 
-    let runtime = rt.block_on(async { Runtime::new(RuntimeConfig::default(), baton_connectors::Connectors::default()).unwrap() });
+    let runtime = rt.block_on(async {
+        Runtime::new(
+            RuntimeConfig::default(),
+            baton_connectors::Connectors::default(),
+        )
+        .unwrap()
+    });
     let plugin = rt.block_on(runtime.load(&wasm)).unwrap();
     let grants = Arc::new(baton_grant::Grants::default());
     let context = TaskContext {

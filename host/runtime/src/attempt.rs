@@ -123,6 +123,9 @@ impl Failure {
     /// retryable; a fatal error, a trap or an exceeded resource bound is
     /// deterministic and is not.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Failure::Retryable(_) | Failure::Timeout(_) | Failure::Internal(_))
+        matches!(
+            self,
+            Failure::Retryable(_) | Failure::Timeout(_) | Failure::Internal(_)
+        )
     }
 }

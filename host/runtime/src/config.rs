@@ -79,7 +79,8 @@ mod tests {
 
     #[test]
     fn limits_parse_human_durations_and_keep_defaults() {
-        let limits: Limits = serde_json::from_str(r#"{"cpu": "250ms", "memory": 1048576}"#).unwrap();
+        let limits: Limits =
+            serde_json::from_str(r#"{"cpu": "250ms", "memory": 1048576}"#).unwrap();
         assert_eq!(limits.cpu, Duration::from_millis(250));
         assert_eq!(limits.memory, 1 << 20);
         assert_eq!(limits.timeout, Limits::default().timeout);

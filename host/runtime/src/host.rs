@@ -39,15 +39,18 @@ impl TaskState {
     async fn plc(&mut self, device: String, request: PlcRequest) -> Result<PlcResponse, PlcError> {
         request.validate().map_err(plc_error)?;
         let (area, address, count) = request.target();
-        let access = if request.is_write() { Access::Write } else { Access::Read };
+        let access = if request.is_write() {
+            Access::Write
+        } else {
+            Access::Read
+        };
         if let Err(denied) = self.grants.check_plc(&device, access, area, address, count) {
             self.journal.deny(denied.0.clone());
             return Err(PlcError::Denied(denied.0));
         }
         if request.is_write() && self.interlock.load(Ordering::SeqCst) {
-            let reason = format!(
-                "plc device `{device}`: write refused, the safety interlock is engaged"
-            );
+            let reason =
+                format!("plc device `{device}`: write refused, the safety interlock is engaged");
             self.journal.deny(reason.clone());
             return Err(PlcError::Denied(reason));
         }
@@ -57,8 +60,22 @@ impl TaskState {
         target.call(request).await.map_err(plc_error)
     }
 
-    async fn plc_read(&mut self, device: String, area: Area, address: u16, count: u16) -> Result<PlcResponse, PlcError> {
-        self.plc(device, PlcRequest::Read { area, address, count }).await
+    async fn plc_read(
+        &mut self,
+        device: String,
+        area: Area,
+        address: u16,
+        count: u16,
+    ) -> Result<PlcResponse, PlcError> {
+        self.plc(
+            device,
+            PlcRequest::Read {
+                area,
+                address,
+                count,
+            },
+        )
+        .await
     }
 }
 
@@ -86,28 +103,65 @@ fn bits(r: PlcResponse) -> Result<Vec<bool>, PlcError> {
 }
 
 impl plc::Host for TaskState {
-    async fn read_holding_registers(&mut self, device: String, address: u16, count: u16) -> Result<Vec<u16>, PlcError> {
+    async fn read_holding_registers(
+        &mut self,
+        device: String,
+        address: u16,
+        count: u16,
+    ) -> Result<Vec<u16>, PlcError> {
         registers(self.plc_read(device, Area::Holding, address, count).await?)
     }
 
-    async fn read_input_registers(&mut self, device: String, address: u16, count: u16) -> Result<Vec<u16>, PlcError> {
+    async fn read_input_registers(
+        &mut self,
+        device: String,
+        address: u16,
+        count: u16,
+    ) -> Result<Vec<u16>, PlcError> {
         registers(self.plc_read(device, Area::Input, address, count).await?)
     }
 
-    async fn read_coils(&mut self, device: String, address: u16, count: u16) -> Result<Vec<bool>, PlcError> {
+    async fn read_coils(
+        &mut self,
+        device: String,
+        address: u16,
+        count: u16,
+    ) -> Result<Vec<bool>, PlcError> {
         bits(self.plc_read(device, Area::Coil, address, count).await?)
     }
 
-    async fn read_discrete_inputs(&mut self, device: String, address: u16, count: u16) -> Result<Vec<bool>, PlcError> {
-        bits(self.plc_read(device, Area::Discrete, address, count).await?)
+    async fn read_discrete_inputs(
+        &mut self,
+        device: String,
+        address: u16,
+        count: u16,
+    ) -> Result<Vec<bool>, PlcError> {
+        bits(
+            self.plc_read(device, Area::Discrete, address, count)
+                .await?,
+        )
     }
 
-    async fn write_registers(&mut self, device: String, address: u16, values: Vec<u16>) -> Result<(), PlcError> {
-        self.plc(device, PlcRequest::WriteRegisters { address, values }).await.map(drop)
+    async fn write_registers(
+        &mut self,
+        device: String,
+        address: u16,
+        values: Vec<u16>,
+    ) -> Result<(), PlcError> {
+        self.plc(device, PlcRequest::WriteRegisters { address, values })
+            .await
+            .map(drop)
     }
 
-    async fn write_coils(&mut self, device: String, address: u16, values: Vec<bool>) -> Result<(), PlcError> {
-        self.plc(device, PlcRequest::WriteCoils { address, values }).await.map(drop)
+    async fn write_coils(
+        &mut self,
+        device: String,
+        address: u16,
+        values: Vec<bool>,
+    ) -> Result<(), PlcError> {
+        self.plc(device, PlcRequest::WriteCoils { address, values })
+            .await
+            .map(drop)
     }
 }
 
@@ -142,7 +196,10 @@ impl mqtt::Host for TaskState {
             Qos::AtLeastOnce => conn_mqtt::QoS::AtLeastOnce,
             Qos::ExactlyOnce => conn_mqtt::QoS::ExactlyOnce,
         };
-        client.publish(topic, payload, qos, retain).await.map_err(mqtt_error)
+        client
+            .publish(topic, payload, qos, retain)
+            .await
+            .map_err(mqtt_error)
     }
 
     async fn receive(

@@ -21,7 +21,8 @@ use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 use crate::state::Journal;
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
-type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
 
 /// Per-attempt HTTP policy.
 pub(crate) struct HttpHooks {
@@ -42,7 +43,11 @@ impl WasiHttpHooks for HttpHooks {
             return Box::new(async { Err(Error::HttpRequestUriInvalid) });
         };
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let shown = format!("{}://{host}:{port}{}", if https { "https" } else { "http" }, uri.path());
+        let shown = format!(
+            "{}://{host}:{port}{}",
+            if https { "https" } else { "http" },
+            uri.path()
+        );
         let grant = match self.grants.check_http(https, &host, port, uri.path()) {
             Ok(grant) => grant.clone(),
             Err(denied) => {
@@ -55,14 +60,14 @@ impl WasiHttpHooks for HttpHooks {
             let addrs = resolve(&host, port).await?;
             for addr in &addrs {
                 let ip = addr.ip();
-                if let Some(reason) = baton_grant::http::restricted_reason(ip) {
-                    if !grant.names_ip(ip) {
-                        journal.deny(format!(
-                            "http {shown}: `{host}` resolves to {ip}, {reason}; only a grant \
+                if let Some(reason) = baton_grant::http::restricted_reason(ip)
+                    && !grant.names_ip(ip)
+                {
+                    journal.deny(format!(
+                        "http {shown}: `{host}` resolves to {ip}, {reason}; only a grant \
                              naming that IP literally may reach it"
-                        ));
-                        return Err(Error::HttpRequestDenied);
-                    }
+                    ));
+                    return Err(Error::HttpRequestDenied);
                 }
             }
             send::send(request, &addrs, https, &host, options).await

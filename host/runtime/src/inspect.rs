@@ -86,9 +86,21 @@ mod tests {
     #[test]
     fn header_checks_name_the_problem() {
         assert!(matches!(check_bytes(b"", 10), Err(Error::Empty)));
-        assert!(matches!(check_bytes(&[0; 20], 10), Err(Error::TooLarge { size: 20, limit: 10 })));
-        assert!(matches!(check_bytes(b"MZ\x90\0garbage", 100), Err(Error::NotWasm)));
-        assert!(matches!(check_bytes(b"\0asm\x01\0\0\0", 100), Err(Error::CoreModule)));
+        assert!(matches!(
+            check_bytes(&[0; 20], 10),
+            Err(Error::TooLarge {
+                size: 20,
+                limit: 10
+            })
+        ));
+        assert!(matches!(
+            check_bytes(b"MZ\x90\0garbage", 100),
+            Err(Error::NotWasm)
+        ));
+        assert!(matches!(
+            check_bytes(b"\0asm\x01\0\0\0", 100),
+            Err(Error::CoreModule)
+        ));
         assert!(check_bytes(b"\0asm\x0d\0\x01\0", 100).is_ok());
     }
 

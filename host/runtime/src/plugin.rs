@@ -49,7 +49,11 @@ impl PluginInfo {
         }
         let core = self.version.split(['-', '+']).next().unwrap_or("");
         let parts: Vec<&str> = core.split('.').collect();
-        if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || p.parse::<u64>().is_err()) {
+        if parts.len() != 3
+            || parts
+                .iter()
+                .any(|p| p.is_empty() || p.parse::<u64>().is_err())
+        {
             return bad(format!(
                 "version `{}` is not a semantic version such as 1.0.0",
                 self.version

@@ -8,7 +8,9 @@ use baton_connectors::Connectors;
 use baton_grant::Grants;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx};
 use wasmtime_wasi_http::WasiHttpCtx;
@@ -74,10 +76,14 @@ impl Runtime {
         let mut linker = Linker::<TaskState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(setup)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(setup)?;
-        bindings::types::add_to_linker::<TaskState, HasSelf<TaskState>>(&mut linker, |s| s).map_err(setup)?;
-        bindings::log::add_to_linker::<TaskState, HasSelf<TaskState>>(&mut linker, |s| s).map_err(setup)?;
-        bindings::plc::add_to_linker::<TaskState, HasSelf<TaskState>>(&mut linker, |s| s).map_err(setup)?;
-        bindings::mqtt::add_to_linker::<TaskState, HasSelf<TaskState>>(&mut linker, |s| s).map_err(setup)?;
+        bindings::types::add_to_linker::<TaskState, HasSelf<TaskState>>(&mut linker, |s| s)
+            .map_err(setup)?;
+        bindings::log::add_to_linker::<TaskState, HasSelf<TaskState>>(&mut linker, |s| s)
+            .map_err(setup)?;
+        bindings::plc::add_to_linker::<TaskState, HasSelf<TaskState>>(&mut linker, |s| s)
+            .map_err(setup)?;
+        bindings::mqtt::add_to_linker::<TaskState, HasSelf<TaskState>>(&mut linker, |s| s)
+            .map_err(setup)?;
 
         let cache = match &config.cache_dir {
             Some(dir) => Some(ArtifactCache::open(dir, &engine)?),
@@ -142,7 +148,11 @@ impl Runtime {
         let owned = bytes.to_vec();
         let key = digest.clone();
         let (component, compile_time) = tokio::task::spawn_blocking(move || {
-            if let Some(component) = inner.cache.as_ref().and_then(|c| c.load(&inner.engine, &key)) {
+            if let Some(component) = inner
+                .cache
+                .as_ref()
+                .and_then(|c| c.load(&inner.engine, &key))
+            {
                 return Ok((component, None));
             }
             let start = Instant::now();
@@ -201,7 +211,9 @@ impl Runtime {
                 config_schema: info.config_schema,
             }),
             Ok(Err(e)) => Err(Error::Describe(format!("{e:#}"))),
-            Err(_) => Err(Error::Describe(format!("did not return within {DESCRIBE_TIMEOUT:?}"))),
+            Err(_) => Err(Error::Describe(format!(
+                "did not return within {DESCRIBE_TIMEOUT:?}"
+            ))),
         }
     }
 
@@ -223,14 +235,17 @@ impl Runtime {
             .allow_udp(false)
             .allow_ip_name_lookup(false);
         let mut scratch_error = None;
-        if let Some(dir) = scratch {
-            if let Err(e) = wasi.preopened_dir(dir, "/scratch", FsPerms::ReadWrite) {
-                scratch_error = Some(format!("{e:#}"));
-            }
+        if let Some(dir) = scratch
+            && let Err(e) = wasi.preopened_dir(dir, "/scratch", FsPerms::ReadWrite)
+        {
+            scratch_error = Some(format!("{e:#}"));
         }
         let journal = Journal::new(limits.log_lines);
         if let Some(e) = scratch_error {
-            journal.log(LogLevel::Error, format!("scratch directory unavailable: {e}"));
+            journal.log(
+                LogLevel::Error,
+                format!("scratch directory unavailable: {e}"),
+            );
         }
         let state = TaskState {
             wasi: wasi.build(),
@@ -273,7 +288,9 @@ impl Runtime {
                 Ok(dir) => Some(dir),
                 Err(e) => {
                     return Attempt {
-                        result: Err(Failure::Internal(format!("cannot create scratch directory: {e}"))),
+                        result: Err(Failure::Internal(format!(
+                            "cannot create scratch directory: {e}"
+                        ))),
                         logs: Vec::new(),
                         dropped_logs: 0,
                         denials: Vec::new(),
@@ -284,7 +301,11 @@ impl Runtime {
         } else {
             None
         };
-        let (mut store, pipes) = self.store(request.grants.clone(), &limits, scratch.as_ref().map(|d| d.path()));
+        let (mut store, pipes) = self.store(
+            request.grants.clone(),
+            &limits,
+            scratch.as_ref().map(|d| d.path()),
+        );
         let ctx = to_wit(&request.context);
         let outcome = {
             let call = async {
@@ -310,10 +331,10 @@ impl Runtime {
         drop(store);
         pipes.log_into(&journal);
         // Remove the scratch directory now rather than whenever the value is dropped.
-        if let Some(dir) = scratch {
-            if let Err(e) = dir.close() {
-                tracing::warn!(error = %e, "could not remove a scratch directory");
-            }
+        if let Some(dir) = scratch
+            && let Err(e) = dir.close()
+        {
+            tracing::warn!(error = %e, "could not remove a scratch directory");
         }
         let recorded = journal.take();
         Attempt {
@@ -396,7 +417,14 @@ fn classify(stage: Stage, store: &Store<TaskState>, limits: &Limits, pipes: &Pip
     let stderr = String::from_utf8_lossy(&stderr);
     let stderr = stderr.trim();
     if !stderr.is_empty() {
-        let tail: String = stderr.chars().rev().take(1024).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: String = stderr
+            .chars()
+            .rev()
+            .take(1024)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         message.push_str("; guest stderr: ");
         message.push_str(&tail);
     }
@@ -412,7 +440,10 @@ struct Pipes {
 impl Pipes {
     /// Record what the guest printed as log lines: stdout at info, stderr at warn.
     fn log_into(&self, journal: &Journal) {
-        for (pipe, level) in [(&self.stdout, LogLevel::Info), (&self.stderr, LogLevel::Warn)] {
+        for (pipe, level) in [
+            (&self.stdout, LogLevel::Info),
+            (&self.stderr, LogLevel::Warn),
+        ] {
             let bytes = pipe.contents();
             if bytes.is_empty() {
                 continue;

@@ -26,7 +26,11 @@ impl SimulatedPlc {
     /// Serve `oven` on `addr` (use port 0 for any free port). With `tick`, the
     /// oven model advances on that interval; without, values change only when
     /// written.
-    pub async fn start(addr: SocketAddr, oven: Oven, tick: Option<Duration>) -> std::io::Result<Self> {
+    pub async fn start(
+        addr: SocketAddr,
+        oven: Oven,
+        tick: Option<Duration>,
+    ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let service = Arc::new(OvenService { oven: oven.clone() });
@@ -34,10 +38,15 @@ impl SimulatedPlc {
             let server = Server::new(listener);
             let on_connected = |stream, socket_addr| {
                 let service = service.clone();
-                async move { accept_tcp_connection(stream, socket_addr, move |_| Ok(Some(service.clone()))) }
+                async move {
+                    accept_tcp_connection(stream, socket_addr, move |_| Ok(Some(service.clone())))
+                }
             };
             if let Err(e) = server
-                .serve(&on_connected, |e| tracing::debug!(error = %e, "simulated plc connection ended"))
+                .serve(
+                    &on_connected,
+                    |e| tracing::debug!(error = %e, "simulated plc connection ended"),
+                )
                 .await
             {
                 tracing::warn!(error = %e, "simulated plc stopped");
@@ -114,7 +123,9 @@ fn answer(m: &mut Memory, request: Request<'_>) -> Result<Response, ExceptionCod
         Request::ReadInputRegisters(a, n) => Ok(Response::ReadInputRegisters(
             slice(&m.input, a, usize::from(n))?.to_vec(),
         )),
-        Request::ReadCoils(a, n) => Ok(Response::ReadCoils(slice(&m.coils, a, usize::from(n))?.to_vec())),
+        Request::ReadCoils(a, n) => Ok(Response::ReadCoils(
+            slice(&m.coils, a, usize::from(n))?.to_vec(),
+        )),
         Request::ReadDiscreteInputs(a, n) => Ok(Response::ReadDiscreteInputs(
             slice(&m.discrete, a, usize::from(n))?.to_vec(),
         )),
@@ -144,10 +155,12 @@ fn count(n: usize) -> u16 {
 
 fn slice<T>(area: &[T], address: u16, n: usize) -> Result<&[T], ExceptionCode> {
     let start = usize::from(address);
-    area.get(start..start + n).ok_or(ExceptionCode::IllegalDataAddress)
+    area.get(start..start + n)
+        .ok_or(ExceptionCode::IllegalDataAddress)
 }
 
 fn slice_mut<T>(area: &mut [T], address: u16, n: usize) -> Result<&mut [T], ExceptionCode> {
     let start = usize::from(address);
-    area.get_mut(start..start + n).ok_or(ExceptionCode::IllegalDataAddress)
+    area.get_mut(start..start + n)
+        .ok_or(ExceptionCode::IllegalDataAddress)
 }

@@ -42,7 +42,8 @@ pub struct HttpRequest;
 impl Task for HttpRequest {
     const NAME: &'static str = "http-request";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Sends an HTTP request with a JSON body and returns the status and JSON response.";
+    const DESCRIPTION: &'static str =
+        "Sends an HTTP request with a JSON body and returns the status and JSON response.";
     const CONFIG_SCHEMA: Option<&'static str> = Some(include_str!("schema.json"));
     type Config = Config;
     type Input = Value;
@@ -50,11 +51,14 @@ impl Task for HttpRequest {
 
     fn run(ctx: &Context, c: Config, input: Value) -> Result<Output, Error> {
         let method = c.method.to_ascii_uppercase();
-        let mut request = Request::new(&method, &c.url).header("idempotency-key", &ctx.idempotency_key);
+        let mut request =
+            Request::new(&method, &c.url).header("idempotency-key", &ctx.idempotency_key);
         for (name, value) in &c.headers {
             request = request.header(name, value);
         }
-        let body = c.body.or_else(|| matches!(method.as_str(), "POST" | "PUT" | "PATCH").then_some(input));
+        let body = c
+            .body
+            .or_else(|| matches!(method.as_str(), "POST" | "PUT" | "PATCH").then_some(input));
         if let Some(body) = body {
             request = request.json(&body)?;
         }
@@ -63,9 +67,14 @@ impl Task for HttpRequest {
         }
         let response = request.send()?;
         let status = response.status;
-        let body = response.json::<Value>().unwrap_or_else(|_| Value::String(response.text()));
+        let body = response
+            .json::<Value>()
+            .unwrap_or_else(|_| Value::String(response.text()));
         match status {
-            408 | 429 | 500..=599 => Err(Error::retryable(format!("{} answered {status}: {body}", c.url))),
+            408 | 429 | 500..=599 => Err(Error::retryable(format!(
+                "{} answered {status}: {body}",
+                c.url
+            ))),
             400..=499 => Err(Error::fatal(format!("{} answered {status}: {body}", c.url))),
             _ => Ok(Output { status, body }),
         }
@@ -85,13 +94,19 @@ mod tests {
         let host = Host::new();
         host.respond("https://mes.local/api", 201, r#"{"id": 7}"#);
         let out = host
-            .run::<HttpRequest>(json!({"url": "https://mes.local/api/batches", "method": "post"}), json!({"batch": 1}))
+            .run::<HttpRequest>(
+                json!({"url": "https://mes.local/api/batches", "method": "post"}),
+                json!({"batch": 1}),
+            )
             .unwrap();
         assert_eq!(out, json!({"status": 201, "body": {"id": 7}}));
         let sent = &host.requests()[0];
         assert_eq!(sent.method, "POST");
         assert_eq!(sent.body, br#"{"batch":1}"#);
-        assert!(sent.headers.contains(&("idempotency-key".into(), "test-run/test-node".into())));
+        assert!(
+            sent.headers
+                .contains(&("idempotency-key".into(), "test-run/test-node".into()))
+        );
     }
 
     #[test]
@@ -99,8 +114,16 @@ mod tests {
         let host = Host::new();
         host.respond("http://a/busy", 503, "busy");
         host.respond("http://a/bad", 400, "bad");
-        assert!(matches!(host.run::<HttpRequest>(json!({"url": "http://a/busy"}), json!(null)), Err(Error::Retryable(_))));
-        assert!(matches!(host.run::<HttpRequest>(json!({"url": "http://a/bad"}), json!(null)), Err(Error::Fatal(_))));
-        assert!(matches!(host.run::<HttpRequest>(json!({"url": "http://b/"}), json!(null)), Err(Error::Fatal(m)) if m.contains("denied")));
+        assert!(matches!(
+            host.run::<HttpRequest>(json!({"url": "http://a/busy"}), json!(null)),
+            Err(Error::Retryable(_))
+        ));
+        assert!(matches!(
+            host.run::<HttpRequest>(json!({"url": "http://a/bad"}), json!(null)),
+            Err(Error::Fatal(_))
+        ));
+        assert!(
+            matches!(host.run::<HttpRequest>(json!({"url": "http://b/"}), json!(null)), Err(Error::Fatal(m)) if m.contains("denied"))
+        );
     }
 }

@@ -43,8 +43,9 @@ impl Task for ModbusWrite {
     fn run(_ctx: &Context, c: Config, input: Value) -> Result<Output, Error> {
         let values = match c.values {
             Some(v) => v,
-            None => serde_json::from_value(input["values"].clone())
-                .map_err(|_| Error::fatal("no `values` in config, and input has no `values` list"))?,
+            None => serde_json::from_value(input["values"].clone()).map_err(|_| {
+                Error::fatal("no `values` in config, and input has no `values` list")
+            })?,
         };
         match c.kind {
             Kind::Holding => {
@@ -52,7 +53,9 @@ impl Task for ModbusWrite {
                     .iter()
                     .map(|v| v.as_u64().and_then(|n| u16::try_from(n).ok()))
                     .collect::<Option<Vec<u16>>>()
-                    .ok_or_else(|| Error::fatal("register values must be integers from 0 to 65535"))?;
+                    .ok_or_else(|| {
+                        Error::fatal("register values must be integers from 0 to 65535")
+                    })?;
                 plc::write_registers(&c.device, c.address, &words)?;
             }
             Kind::Coil => {
@@ -64,7 +67,9 @@ impl Task for ModbusWrite {
                 plc::write_coils(&c.device, c.address, &bits)?;
             }
         }
-        Ok(Output { written: values.len() })
+        Ok(Output {
+            written: values.len(),
+        })
     }
 }
 
@@ -81,12 +86,18 @@ mod tests {
         let host = Host::new();
         host.device("oven-1");
         let out = host
-            .run::<ModbusWrite>(json!({"device": "oven-1", "kind": "coil", "address": 3, "values": [true]}), json!(null))
+            .run::<ModbusWrite>(
+                json!({"device": "oven-1", "kind": "coil", "address": 3, "values": [true]}),
+                json!(null),
+            )
             .unwrap();
         assert_eq!(out, json!({"written": 1}));
         assert_eq!(host.coil("oven-1", 3), Some(true));
-        host.run::<ModbusWrite>(json!({"device": "oven-1", "kind": "holding", "address": 11}), json!({"values": [200]}))
-            .unwrap();
+        host.run::<ModbusWrite>(
+            json!({"device": "oven-1", "kind": "holding", "address": 11}),
+            json!({"values": [200]}),
+        )
+        .unwrap();
         assert_eq!(host.holding("oven-1", 11), Some(200));
     }
 
@@ -95,7 +106,10 @@ mod tests {
         let host = Host::new();
         host.device("oven-1");
         let err = host
-            .run::<ModbusWrite>(json!({"device": "oven-1", "kind": "holding", "address": 1, "values": [70000]}), json!(null))
+            .run::<ModbusWrite>(
+                json!({"device": "oven-1", "kind": "holding", "address": 1, "values": [70000]}),
+                json!(null),
+            )
             .unwrap_err();
         assert!(err.message().contains("0 to 65535"), "{err}");
     }

@@ -36,7 +36,8 @@ pub struct MqttPublish;
 impl Task for MqttPublish {
     const NAME: &'static str = "mqtt-publish";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Publishes the input (or a fixed payload) as JSON to an MQTT topic.";
+    const DESCRIPTION: &'static str =
+        "Publishes the input (or a fixed payload) as JSON to an MQTT topic.";
     const CONFIG_SCHEMA: Option<&'static str> = Some(include_str!("schema.json"));
     type Config = Config;
     type Input = Value;
@@ -51,7 +52,10 @@ impl Task for MqttPublish {
         };
         let payload = serde_json::to_vec(c.payload.as_ref().unwrap_or(&input))?;
         mqtt::publish(&c.connection, &c.topic, &payload, qos, c.retain)?;
-        Ok(Output { topic: c.topic, bytes: payload.len() })
+        Ok(Output {
+            topic: c.topic,
+            bytes: payload.len(),
+        })
     }
 }
 
@@ -67,7 +71,10 @@ mod tests {
     fn publishes_input_as_json() {
         let host = Host::new();
         let out = host
-            .run::<MqttPublish>(json!({"connection": "plant", "topic": "a/b"}), json!({"temp": 181}))
+            .run::<MqttPublish>(
+                json!({"connection": "plant", "topic": "a/b"}),
+                json!({"temp": 181}),
+            )
             .unwrap();
         assert_eq!(out, json!({"topic": "a/b", "bytes": 12}));
         let published = host.published();

@@ -18,8 +18,16 @@ use serde_json::{Value, json};
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Config {
     Reshape(BTreeMap<String, String>),
-    Compare { value: String, op: Op, threshold: f64 },
-    Range { value: String, min: f64, max: f64 },
+    Compare {
+        value: String,
+        op: Op,
+        threshold: f64,
+    },
+    Range {
+        value: String,
+        min: f64,
+        max: f64,
+    },
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -50,7 +58,8 @@ pub struct Transform;
 impl Task for Transform {
     const NAME: &'static str = "transform";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Reshapes JSON, or compares a value against a threshold or range.";
+    const DESCRIPTION: &'static str =
+        "Reshapes JSON, or compares a value against a threshold or range.";
     const CONFIG_SCHEMA: Option<&'static str> = Some(include_str!("schema.json"));
     type Config = Config;
     type Input = Value;
@@ -65,7 +74,11 @@ impl Task for Transform {
                 }
                 Value::Object(out)
             }
-            Config::Compare { value, op, threshold } => {
+            Config::Compare {
+                value,
+                op,
+                threshold,
+            } => {
                 let v = number(&input, &value)?;
                 let result = match op {
                     Op::Lt => v < threshold,
@@ -98,26 +111,49 @@ mod tests {
 
     #[test]
     fn reshapes_by_pointer() {
-        let out = run(json!({"reshape": {"temp": "/values/0"}}), json!({"values": [172]})).unwrap();
+        let out = run(
+            json!({"reshape": {"temp": "/values/0"}}),
+            json!({"values": [172]}),
+        )
+        .unwrap();
         assert_eq!(out, json!({"temp": 172}));
     }
 
     #[test]
     fn compares_and_checks_ranges() {
         let input = json!({"values": [172]});
-        let out = run(json!({"compare": {"value": "/values/0", "op": "lt", "threshold": 180}}), input.clone()).unwrap();
+        let out = run(
+            json!({"compare": {"value": "/values/0", "op": "lt", "threshold": 180}}),
+            input.clone(),
+        )
+        .unwrap();
         assert_eq!(out["result"], json!(true));
-        let out = run(json!({"compare": {"value": "/values/0", "op": "ge", "threshold": 180}}), input.clone()).unwrap();
+        let out = run(
+            json!({"compare": {"value": "/values/0", "op": "ge", "threshold": 180}}),
+            input.clone(),
+        )
+        .unwrap();
         assert_eq!(out["result"], json!(false));
-        let out = run(json!({"range": {"value": "/values/0", "min": 175, "max": 200}}), input).unwrap();
-        assert_eq!((out["in_range"].clone(), out["below"].clone()), (json!(false), json!(true)));
+        let out = run(
+            json!({"range": {"value": "/values/0", "min": 175, "max": 200}}),
+            input,
+        )
+        .unwrap();
+        assert_eq!(
+            (out["in_range"].clone(), out["below"].clone()),
+            (json!(false), json!(true))
+        );
     }
 
     #[test]
     fn missing_and_non_numeric_values_are_fatal() {
         let err = run(json!({"reshape": {"t": "/nope"}}), json!({})).unwrap_err();
         assert!(err.message().contains("nothing at `/nope`"));
-        let err = run(json!({"compare": {"value": "/s", "op": "lt", "threshold": 1}}), json!({"s": "x"})).unwrap_err();
+        let err = run(
+            json!({"compare": {"value": "/s", "op": "lt", "threshold": 1}}),
+            json!({"s": "x"}),
+        )
+        .unwrap_err();
         assert!(err.message().contains("not a number"));
     }
 }

@@ -40,7 +40,13 @@ impl Demo {
             .with_context(|| format!("built-in plugin {name} missing"))
     }
 
-    async fn run(&mut self, plugin: &str, config: Value, input: Value, grants: Value) -> anyhow::Result<Result<Value, String>> {
+    async fn run(
+        &mut self,
+        plugin: &str,
+        config: Value,
+        input: Value,
+        grants: Value,
+    ) -> anyhow::Result<Result<Value, String>> {
         self.step += 1;
         let plugin = self.plugin(plugin)?.clone();
         let grants: Grants = serde_json::from_value(grants)?;
@@ -77,11 +83,16 @@ impl Demo {
 
 /// Run the demo.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    println!("Baton demo: first-party plugins against a simulated oven PLC and an embedded MQTT broker\n");
+    println!(
+        "Baton demo: first-party plugins against a simulated oven PLC and an embedded MQTT broker\n"
+    );
     let plant = Plant::start(Duration::from_millis(100)).await?;
     let mut settings = Settings::default();
     plant.configure(&mut settings);
-    println!("  simulated PLC `{PLC_NAME}` on {}   (temperature: holding 10, heater: coil 3)", plant.plc.url());
+    println!(
+        "  simulated PLC `{PLC_NAME}` on {}   (temperature: holding 10, heater: coil 3)",
+        plant.plc.url()
+    );
     println!("  MQTT broker `{MQTT_NAME}` on {}\n", plant.broker.url());
 
     let connectors = Connectors::from_config(&settings.connectors())?;
@@ -91,19 +102,36 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let runtime = Runtime::new(RuntimeConfig::default(), connectors.clone())?;
     let mut plugins = Vec::new();
     for p in baton_plugins::FIRST_PARTY {
-        plugins.push(runtime.load(p.wasm).await.with_context(|| format!("loading {}", p.name))?);
+        plugins.push(
+            runtime
+                .load(p.wasm)
+                .await
+                .with_context(|| format!("loading {}", p.name))?,
+        );
     }
     println!(
         "Loaded {} built-in plugins: {}\n",
         plugins.len(),
-        plugins.iter().map(|p| format!("{}@{}", p.info.name, p.info.version)).collect::<Vec<_>>().join(", ")
+        plugins
+            .iter()
+            .map(|p| format!("{}@{}", p.info.name, p.info.version))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let mut demo = Demo { runtime, plugins, step: 0 };
+    let mut demo = Demo {
+        runtime,
+        plugins,
+        step: 0,
+    };
 
     // Listen on the status topic through the broker before anything is published.
-    let listener = connectors.mqtt(MQTT_NAME).context("mqtt connection")?.clone();
+    let listener = connectors
+        .mqtt(MQTT_NAME)
+        .context("mqtt connection")?
+        .clone();
     let filter: TopicFilter = STATUS_TOPIC.parse()?;
-    let received = tokio::spawn(async move { listener.receive(filter, Duration::from_secs(10)).await });
+    let received =
+        tokio::spawn(async move { listener.receive(filter, Duration::from_secs(10)).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let read = json!({ "device": PLC_NAME, "kind": "holding", "address": 10 });
@@ -111,22 +139,42 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let heater_grant = json!({ "plc": [{ "device": PLC_NAME, "write": ["coil:3"] }] });
 
     println!("Steps (plugin, time, output):");
-    let before = demo.run("modbus-read", read.clone(), Value::Null, read_grant.clone()).await?;
+    let before = demo
+        .run("modbus-read", read.clone(), Value::Null, read_grant.clone())
+        .await?;
     let before = before.map_err(anyhow::Error::msg)?;
     let cold = demo
-        .run("transform", json!({ "compare": { "value": "/values/0", "op": "lt", "threshold": 180 } }), before.clone(), json!({}))
+        .run(
+            "transform",
+            json!({ "compare": { "value": "/values/0", "op": "lt", "threshold": 180 } }),
+            before.clone(),
+            json!({}),
+        )
         .await?
         .map_err(anyhow::Error::msg)?;
     if cold["result"] == json!(true) {
-        demo.run("modbus-write", json!({ "device": PLC_NAME, "kind": "coil", "address": 3, "values": [true] }), Value::Null, heater_grant.clone())
-            .await?
-            .map_err(anyhow::Error::msg)?;
+        demo.run(
+            "modbus-write",
+            json!({ "device": PLC_NAME, "kind": "coil", "address": 3, "values": [true] }),
+            Value::Null,
+            heater_grant.clone(),
+        )
+        .await?
+        .map_err(anyhow::Error::msg)?;
         tokio::time::sleep(Duration::from_millis(args.heat_ms)).await;
-        demo.run("modbus-write", json!({ "device": PLC_NAME, "kind": "coil", "address": 3, "values": [false] }), Value::Null, heater_grant.clone())
-            .await?
-            .map_err(anyhow::Error::msg)?;
+        demo.run(
+            "modbus-write",
+            json!({ "device": PLC_NAME, "kind": "coil", "address": 3, "values": [false] }),
+            Value::Null,
+            heater_grant.clone(),
+        )
+        .await?
+        .map_err(anyhow::Error::msg)?;
     }
-    let after = demo.run("modbus-read", read, Value::Null, read_grant).await?.map_err(anyhow::Error::msg)?;
+    let after = demo
+        .run("modbus-read", read, Value::Null, read_grant)
+        .await?
+        .map_err(anyhow::Error::msg)?;
     let status = json!({ "before": before["values"][0], "after": after["values"][0] });
     demo.run(
         "mqtt-publish",
@@ -139,13 +187,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!("\nA task outside its grant is refused (coil 4 is not granted):");
     let denied = demo
-        .run("modbus-write", json!({ "device": PLC_NAME, "kind": "coil", "address": 4, "values": [true] }), Value::Null, heater_grant)
+        .run(
+            "modbus-write",
+            json!({ "device": PLC_NAME, "kind": "coil", "address": 4, "values": [true] }),
+            Value::Null,
+            heater_grant,
+        )
         .await?;
 
     let message = received.await.context("listener")??;
     println!();
     match message {
-        Some(m) => println!("Subscriber received on {}: {}", m.topic, String::from_utf8_lossy(&m.payload)),
+        Some(m) => println!(
+            "Subscriber received on {}: {}",
+            m.topic,
+            String::from_utf8_lossy(&m.payload)
+        ),
         None => anyhow::bail!("the status message never arrived at the subscriber"),
     }
     let heated = after["values"][0].as_u64() > before["values"][0].as_u64();
@@ -153,11 +210,17 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "Oven temperature {} -> {} °C; coil 4 is {}.",
         before["values"][0],
         after["values"][0],
-        if plant.plc.oven().memory().coils[4] { "ON (unexpected!)" } else { "still off" }
+        if plant.plc.oven().memory().coils[4] {
+            "ON (unexpected!)"
+        } else {
+            "still off"
+        }
     );
     if !heated || denied.is_ok() {
         anyhow::bail!("the demo did not behave as expected");
     }
-    println!("\nTry one yourself:\n  baton task run modbus-read --simulate \\\n    --config '{{device: oven-1, kind: holding, address: 10}}' \\\n    --grants '{{plc: [{{device: oven-1, read: [\"holding:10\"]}}]}}'");
+    println!(
+        "\nTry one yourself:\n  baton task run modbus-read --simulate \\\n    --config '{{device: oven-1, kind: holding, address: 10}}' \\\n    --grants '{{plc: [{{device: oven-1, read: [\"holding:10\"]}}]}}'"
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -19,7 +19,10 @@ pub enum PluginCommand {
 }
 
 /// Run `baton plugin ...`.
-pub async fn run(command: PluginCommand, config_file: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    command: PluginCommand,
+    config_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let PluginCommand::Inspect { plugin } = command;
     let settings = Settings::load(config_file)?;
     let runtime = Runtime::new(settings.runtime, baton_connectors::Connectors::default())?;

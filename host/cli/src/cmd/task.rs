@@ -46,7 +46,10 @@ pub struct RunArgs {
 }
 
 /// Run `baton task ...`.
-pub async fn run(command: TaskCommand, config_file: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    command: TaskCommand,
+    config_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let TaskCommand::Run(args) = command;
     let mut settings = Settings::load(config_file)?;
     let _plant = if args.simulate {
@@ -74,7 +77,10 @@ pub async fn run(command: TaskCommand, config_file: Option<&std::path::Path>) ->
     connectors.wait_connected(Duration::from_secs(5)).await;
     let runtime = Runtime::new(settings.runtime.clone(), connectors)?;
     let bytes = read_plugin(&args.plugin)?;
-    let plugin = runtime.load(&bytes).await.with_context(|| format!("loading {}", args.plugin))?;
+    let plugin = runtime
+        .load(&bytes)
+        .await
+        .with_context(|| format!("loading {}", args.plugin))?;
     eprintln!(
         "running {}@{} ({} bytes{})",
         plugin.info.name,
@@ -99,7 +105,11 @@ pub async fn run(command: TaskCommand, config_file: Option<&std::path::Path>) ->
     };
     let attempt = runtime.run(&plugin, request).await;
     report(&attempt, args.json)?;
-    Ok(if attempt.result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if attempt.result.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The bytes of a `.wasm` file, or of the built-in plugin with that name.
@@ -126,9 +136,9 @@ fn report(attempt: &Attempt, json: bool) -> anyhow::Result<()> {
             Ok(text) => serde_json::from_str(text)?,
             Err(_) => serde_json::Value::Null,
         };
-        let failure = attempt.result.as_ref().err().map(|f| {
-            serde_json::json!({ "message": f.to_string(), "retryable": f.is_retryable() })
-        });
+        let failure = attempt.result.as_ref().err().map(
+            |f| serde_json::json!({ "message": f.to_string(), "retryable": f.is_retryable() }),
+        );
         let doc = serde_json::json!({
             "output": output,
             "error": failure,
@@ -149,7 +159,11 @@ fn report(attempt: &Attempt, json: bool) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
         Err(failure) => {
-            let kind = if failure.is_retryable() { "retryable" } else { "not retryable" };
+            let kind = if failure.is_retryable() {
+                "retryable"
+            } else {
+                "not retryable"
+            };
             eprintln!("task failed ({kind}): {failure}");
         }
     }

@@ -152,10 +152,15 @@ impl MqttConnection {
                 drop(state);
                 return Err(self.unavailable());
             }
-            state.pending = Some(Pending { kind, pkid: None, done });
+            state.pending = Some(Pending {
+                kind,
+                pkid: None,
+                done,
+            });
         }
         let result = async {
-            send.await.map_err(|e| MqttError::Unavailable(e.to_string()))?;
+            send.await
+                .map_err(|e| MqttError::Unavailable(e.to_string()))?;
             match tokio::time::timeout(self.ack_timeout, ack).await {
                 Ok(Ok(result)) => result,
                 Ok(Err(_)) => Err(self.unavailable()),
@@ -213,7 +218,9 @@ impl MqttConnection {
             filter: filter.to_string(),
         };
         if first {
-            let send = self.client.subscribe(filter.to_string(), rumqttc::QoS::AtLeastOnce);
+            let send = self
+                .client
+                .subscribe(filter.to_string(), rumqttc::QoS::AtLeastOnce);
             self.acknowledged(PendingKind::Subscribe, send).await?;
         }
         match tokio::time::timeout(timeout, rx.recv()).await {
@@ -348,20 +355,27 @@ fn handle(shared: &Shared, event: Event) {
             }
         }
         Event::Outgoing(Outgoing::Subscribe(pkid)) => {
-            if let Some(p) = state.pending.as_mut() {
-                if p.kind == PendingKind::Subscribe && p.pkid.is_none() {
-                    p.pkid = Some(pkid);
-                }
+            if let Some(p) = state.pending.as_mut()
+                && p.kind == PendingKind::Subscribe
+                && p.pkid.is_none()
+            {
+                p.pkid = Some(pkid);
             }
         }
-        Event::Incoming(Packet::PubAck(ack)) => {
-            acked(&mut state, ack.pkid, PendingKind::Publish(QoS::AtLeastOnce), Ok(()))
-        }
-        Event::Incoming(Packet::PubComp(ack)) => {
-            acked(&mut state, ack.pkid, PendingKind::Publish(QoS::ExactlyOnce), Ok(()))
-        }
+        Event::Incoming(Packet::PubAck(ack)) => acked(
+            &mut state,
+            ack.pkid,
+            PendingKind::Publish(QoS::AtLeastOnce),
+            Ok(()),
+        ),
+        Event::Incoming(Packet::PubComp(ack)) => acked(
+            &mut state,
+            ack.pkid,
+            PendingKind::Publish(QoS::ExactlyOnce),
+            Ok(()),
+        ),
         Event::Incoming(Packet::SubAck(ack)) => {
-            let result = if ack.return_codes.iter().any(|c| *c == SubscribeReasonCode::Failure) {
+            let result = if ack.return_codes.contains(&SubscribeReasonCode::Failure) {
                 Err(MqttError::InvalidArgument(
                     "the broker refused the subscription".into(),
                 ))

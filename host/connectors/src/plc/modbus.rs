@@ -131,12 +131,13 @@ impl PlcDevice for ModbusDevice {
     }
 }
 
-async fn send(
-    connection: &mut Context,
-    request: PlcRequest,
-) -> tokio_modbus::Result<PlcResponse> {
+async fn send(connection: &mut Context, request: PlcRequest) -> tokio_modbus::Result<PlcResponse> {
     Ok(match request {
-        PlcRequest::Read { area, address, count } => match area {
+        PlcRequest::Read {
+            area,
+            address,
+            count,
+        } => match area {
             Area::Holding => connection
                 .read_holding_registers(address, count)
                 .await?
@@ -153,13 +154,15 @@ async fn send(
                     bits.truncate(usize::from(count));
                     PlcResponse::Bits(bits)
                 }),
-            Area::Discrete => connection
-                .read_discrete_inputs(address, count)
-                .await?
-                .map(|mut bits| {
-                    bits.truncate(usize::from(count));
-                    PlcResponse::Bits(bits)
-                }),
+            Area::Discrete => {
+                connection
+                    .read_discrete_inputs(address, count)
+                    .await?
+                    .map(|mut bits| {
+                        bits.truncate(usize::from(count));
+                        PlcResponse::Bits(bits)
+                    })
+            }
         },
         PlcRequest::WriteRegisters { address, values } => connection
             .write_multiple_registers(address, &values)

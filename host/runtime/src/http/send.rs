@@ -130,5 +130,8 @@ pub(super) async fn send(
             None => Ok(()),
         }
     });
-    Ok((response.map(|body| body.map_err(Error::from).boxed_unsync()), io))
+    Ok((
+        response.map(|body| body.map_err(Error::from).boxed_unsync()),
+        io,
+    ))
 }

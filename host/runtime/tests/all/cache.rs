@@ -29,7 +29,10 @@ async fn second_runtime_on_the_same_cache_does_not_recompile() {
     assert!(warm.compile_time.is_none(), "the second load recompiled");
     assert_eq!(warm.digest, cold.digest);
     assert_eq!(warm.info, cold.info);
-    eprintln!("load http-request: cold {cold_time:?} (compile {:?}), warm from cache {warm_time:?}", cold.compile_time.unwrap());
+    eprintln!(
+        "load http-request: cold {cold_time:?} (compile {:?}), warm from cache {warm_time:?}",
+        cold.compile_time.unwrap()
+    );
 }
 
 #[tokio::test]
@@ -37,10 +40,21 @@ async fn a_corrupt_artifact_is_discarded_and_rebuilt() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = baton_plugins::find("transform").unwrap().wasm;
     runtime(dir.path()).load(bytes).await.unwrap();
-    let artifact = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let artifact = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     std::fs::write(&artifact, b"not an artifact").unwrap();
     let reloaded = runtime(dir.path()).load(bytes).await.unwrap();
-    assert!(reloaded.compile_time.is_some(), "a corrupt artifact must not be used");
+    assert!(
+        reloaded.compile_time.is_some(),
+        "a corrupt artifact must not be used"
+    );
     let again = runtime(dir.path()).load(bytes).await.unwrap();
-    assert!(again.compile_time.is_none(), "the rebuilt artifact was not cached");
+    assert!(
+        again.compile_time.is_none(),
+        "the rebuilt artifact was not cached"
+    );
 }

@@ -9,7 +9,9 @@ use crate::support::{Env, HttpServer, Subscriber, output, unique_topic};
 
 async fn probe(env: &Env, calls: Value, grants: Value) -> (Value, Vec<String>) {
     let plugin = env.program(test_programs::PROBE).await;
-    let attempt = env.run(&plugin, json!(null), json!({ "calls": calls }), grants).await;
+    let attempt = env
+        .run(&plugin, json!(null), json!({ "calls": calls }), grants)
+        .await;
     let denials = attempt.denials.clone();
     (output(&attempt), denials)
 }
@@ -30,7 +32,13 @@ async fn write_to_an_ungranted_register_is_denied() {
     .await;
     assert_eq!(out[0], json!({"ok": null}));
     assert_eq!(out[1]["err"], json!("denied"), "{out}");
-    assert!(out[1]["message"].as_str().unwrap().contains("write of holding:12"), "{out}");
+    assert!(
+        out[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("write of holding:12"),
+        "{out}"
+    );
     assert_eq!(out[2]["err"], json!("denied"));
     // A write grant does not imply read.
     assert_eq!(out[3]["err"], json!("denied"));
@@ -87,8 +95,14 @@ async fn publish_to_an_ungranted_topic_is_denied() {
     assert_eq!(out[4]["err"], json!("invalid-argument"));
     assert_eq!(denials.len(), 3, "{denials:?}");
     let (topic, payload) = subscriber.next(Duration::from_secs(10)).await.unwrap();
-    assert_eq!((topic.as_str(), payload.as_slice()), (format!("{base}/line1/status").as_str(), &b"allowed"[..]));
-    assert!(subscriber.next(Duration::from_millis(500)).await.is_none(), "a denied publish reached the broker");
+    assert_eq!(
+        (topic.as_str(), payload.as_slice()),
+        (format!("{base}/line1/status").as_str(), &b"allowed"[..])
+    );
+    assert!(
+        subscriber.next(Duration::from_millis(500)).await.is_none(),
+        "a denied publish reached the broker"
+    );
 }
 
 #[tokio::test]
@@ -111,7 +125,11 @@ async fn http_to_an_unlisted_host_is_denied() {
     for i in 1..4 {
         assert_eq!(out[i]["err"], json!("denied"), "call {i}: {out}");
     }
-    assert_eq!(server.requests().len(), 1, "a denied request reached the server");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "a denied request reached the server"
+    );
     assert_eq!(denials.len(), 3);
 }
 
@@ -129,7 +147,10 @@ async fn http_through_a_granted_name_that_resolves_to_loopback_is_denied() {
     .await;
     assert_eq!(out[0]["err"], json!("denied"), "{out}");
     assert!(denials[0].contains("a loopback address"), "{denials:?}");
-    assert!(server.requests().is_empty(), "the request reached the server");
+    assert!(
+        server.requests().is_empty(),
+        "the request reached the server"
+    );
 }
 
 #[tokio::test]
@@ -147,7 +168,11 @@ async fn interlock_denies_every_plc_write() {
     .await;
     assert_eq!(out[0]["err"], json!("denied"));
     assert!(denials[0].contains("interlock"), "{denials:?}");
-    assert_eq!(out[1], json!({"ok": [20]}), "reads continue under the interlock");
+    assert_eq!(
+        out[1],
+        json!({"ok": [20]}),
+        "reads continue under the interlock"
+    );
     assert!(!env.oven().heater());
     env.runtime.set_interlock(false);
     let (out, _) = probe(

@@ -23,9 +23,24 @@ async fn infinite_loop_is_stopped_by_the_cpu_bound() {
     let env = Env::new().await;
     let hostile = env.program(test_programs::HOSTILE).await;
     let started = Instant::now();
-    let out = env.run_with(&hostile, json!({"mode": "spin"}), json!(null), json!({}), limits()).await;
-    assert_eq!(out.result.unwrap_err(), Failure::CpuLimit(Duration::from_millis(300)));
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    let out = env
+        .run_with(
+            &hostile,
+            json!({"mode": "spin"}),
+            json!(null),
+            json!({}),
+            limits(),
+        )
+        .await;
+    assert_eq!(
+        out.result.unwrap_err(),
+        Failure::CpuLimit(Duration::from_millis(300))
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -37,7 +52,15 @@ async fn infinite_loop_is_stopped_by_the_wall_clock_too() {
         timeout: Duration::from_millis(300),
         ..limits()
     };
-    let out = env.run_with(&hostile, json!({"mode": "spin"}), json!(null), json!({}), limits).await;
+    let out = env
+        .run_with(
+            &hostile,
+            json!({"mode": "spin"}),
+            json!(null),
+            json!({}),
+            limits,
+        )
+        .await;
     let failure = out.result.unwrap_err();
     assert_eq!(failure, Failure::Timeout(Duration::from_millis(300)));
     assert!(failure.is_retryable());
@@ -52,25 +75,44 @@ async fn a_spinning_guest_does_not_starve_others() {
         cpu: Duration::from_secs(2),
         ..limits()
     };
-    let spinner = env.run_with(&hostile, json!({"mode": "spin"}), json!(null), json!({}), spin_limits);
+    let spinner = env.run_with(
+        &hostile,
+        json!({"mode": "spin"}),
+        json!(null),
+        json!({}),
+        spin_limits,
+    );
     let quick = async {
         // Let the spinner start first, on this single-threaded executor.
         tokio::task::yield_now().await;
         let started = Instant::now();
-        let out = env.run(&noop, json!(null), json!({"n": 1}), json!({})).await;
+        let out = env
+            .run(&noop, json!(null), json!({"n": 1}), json!({}))
+            .await;
         (out, started.elapsed())
     };
     let (spun, (quick, waited)) = tokio::join!(spinner, quick);
     assert!(matches!(spun.result, Err(Failure::CpuLimit(_))));
     assert_eq!(output(&quick), json!({"n": 1}));
-    assert!(waited < Duration::from_millis(1500), "the quick task waited {waited:?} behind the spinner");
+    assert!(
+        waited < Duration::from_millis(1500),
+        "the quick task waited {waited:?} behind the spinner"
+    );
 }
 
 #[tokio::test]
 async fn memory_bomb_hits_the_memory_bound() {
     let env = Env::new().await;
     let hostile = env.program(test_programs::HOSTILE).await;
-    let out = env.run_with(&hostile, json!({"mode": "memory-bomb"}), json!(null), json!({}), limits()).await;
+    let out = env
+        .run_with(
+            &hostile,
+            json!({"mode": "memory-bomb"}),
+            json!(null),
+            json!({}),
+            limits(),
+        )
+        .await;
     match out.result {
         Err(Failure::MemoryLimit { limit, requested }) => {
             assert_eq!(limit, 32 << 20);
@@ -84,15 +126,34 @@ async fn memory_bomb_hits_the_memory_bound() {
 async fn trap_and_panic_fail_the_attempt_with_their_message() {
     let env = Env::new().await;
     let hostile = env.program(test_programs::HOSTILE).await;
-    let out = env.run_with(&hostile, json!({"mode": "trap"}), json!(null), json!({}), limits()).await;
+    let out = env
+        .run_with(
+            &hostile,
+            json!({"mode": "trap"}),
+            json!(null),
+            json!({}),
+            limits(),
+        )
+        .await;
     match out.result {
         Err(Failure::Trap(m)) => assert!(m.contains("unreachable"), "{m}"),
         other => panic!("expected a trap, got {other:?}"),
     }
-    let out = env.run_with(&hostile, json!({"mode": "panic"}), json!("batch 17"), json!({}), limits()).await;
+    let out = env
+        .run_with(
+            &hostile,
+            json!({"mode": "panic"}),
+            json!("batch 17"),
+            json!({}),
+            limits(),
+        )
+        .await;
     match &out.result {
         Err(f @ Failure::Trap(m)) => {
-            assert!(m.contains("hostile task panicked on purpose: \"batch 17\""), "{m}");
+            assert!(
+                m.contains("hostile task panicked on purpose: \"batch 17\""),
+                "{m}"
+            );
             assert!(!f.is_retryable());
         }
         other => panic!("expected a trap, got {other:?}"),
@@ -103,10 +164,30 @@ async fn trap_and_panic_fail_the_attempt_with_their_message() {
 async fn task_errors_keep_their_kind() {
     let env = Env::new().await;
     let hostile = env.program(test_programs::HOSTILE).await;
-    let out = env.run(&hostile, json!({"mode": "retryable"}), json!("PLC busy"), json!({})).await;
-    assert_eq!(out.result.unwrap_err(), Failure::Retryable("\"PLC busy\"".into()));
-    let out = env.run(&hostile, json!({"mode": "fatal"}), json!("bad recipe"), json!({})).await;
-    assert_eq!(out.result.unwrap_err(), Failure::Fatal("\"bad recipe\"".into()));
+    let out = env
+        .run(
+            &hostile,
+            json!({"mode": "retryable"}),
+            json!("PLC busy"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out.result.unwrap_err(),
+        Failure::Retryable("\"PLC busy\"".into())
+    );
+    let out = env
+        .run(
+            &hostile,
+            json!({"mode": "fatal"}),
+            json!("bad recipe"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        out.result.unwrap_err(),
+        Failure::Fatal("\"bad recipe\"".into())
+    );
 }
 
 #[tokio::test]
@@ -114,11 +195,20 @@ async fn oversized_output_is_refused() {
     let env = Env::new().await;
     let hostile = env.program(test_programs::HOSTILE).await;
     let out = env
-        .run_with(&hostile, json!({"mode": "big-output", "size": 100_000}), json!(null), json!({}), limits())
+        .run_with(
+            &hostile,
+            json!({"mode": "big-output", "size": 100_000}),
+            json!(null),
+            json!({}),
+            limits(),
+        )
         .await;
     assert_eq!(
         out.result.unwrap_err(),
-        Failure::OutputTooLarge { size: 100_002, limit: 64 * 1024 }
+        Failure::OutputTooLarge {
+            size: 100_002,
+            limit: 64 * 1024
+        }
     );
 }
 
@@ -127,7 +217,13 @@ async fn log_flood_is_capped() {
     let env = Env::new().await;
     let hostile = env.program(test_programs::HOSTILE).await;
     let out = env
-        .run_with(&hostile, json!({"mode": "log-flood", "size": 500}), json!(null), json!({}), limits())
+        .run_with(
+            &hostile,
+            json!({"mode": "log-flood", "size": 500}),
+            json!(null),
+            json!({}),
+            limits(),
+        )
         .await;
     assert_eq!(output(&out), json!(500));
     assert_eq!(out.logs.len(), 50);
@@ -140,7 +236,15 @@ async fn host_stays_healthy_after_hostile_guests() {
     let env = Env::new().await;
     let hostile = env.program(test_programs::HOSTILE).await;
     for mode in ["spin", "memory-bomb", "trap", "panic"] {
-        let out = env.run_with(&hostile, json!({"mode": mode}), json!(null), json!({}), limits()).await;
+        let out = env
+            .run_with(
+                &hostile,
+                json!({"mode": mode}),
+                json!(null),
+                json!({}),
+                limits(),
+            )
+            .await;
         assert!(out.result.is_err(), "{mode} did not fail");
     }
     // Fresh instances each time: the next task runs normally, with nothing left over.
@@ -154,6 +258,13 @@ async fn host_stays_healthy_after_hostile_guests() {
         )
         .await;
     assert_eq!(output(&out), json!({"values": [20]}));
-    let out = env.run(&hostile, json!({"mode": "echo"}), json!({"fine": true}), json!({})).await;
+    let out = env
+        .run(
+            &hostile,
+            json!({"mode": "echo"}),
+            json!({"fine": true}),
+            json!({}),
+        )
+        .await;
     assert_eq!(output(&out), json!({"fine": true}));
 }

@@ -16,19 +16,34 @@ async fn modbus_read_reads_live_registers() {
     let grants = json!({"plc": [{"device": "oven-1", "read": ["holding:0-99", "coil:0-15"]}]});
 
     let out = env
-        .run(&plugin, json!({"device": "oven-1", "kind": "holding", "address": 10, "count": 2}), json!(null), grants.clone())
+        .run(
+            &plugin,
+            json!({"device": "oven-1", "kind": "holding", "address": 10, "count": 2}),
+            json!(null),
+            grants.clone(),
+        )
         .await;
     assert_eq!(output(&out), json!({"values": [172, 180]}));
 
     // The value really comes from the device: change it and read again.
     env.oven().memory().holding[10] = 95;
     let out = env
-        .run(&plugin, json!({"device": "oven-1", "kind": "holding", "address": 10}), json!(null), grants.clone())
+        .run(
+            &plugin,
+            json!({"device": "oven-1", "kind": "holding", "address": 10}),
+            json!(null),
+            grants.clone(),
+        )
         .await;
     assert_eq!(output(&out), json!({"values": [95]}));
 
     let out = env
-        .run(&plugin, json!({"device": "oven-1", "kind": "coil", "address": 2, "count": 3}), json!(null), grants)
+        .run(
+            &plugin,
+            json!({"device": "oven-1", "kind": "coil", "address": 2, "count": 3}),
+            json!(null),
+            grants,
+        )
         .await;
     assert_eq!(output(&out), json!({"values": [false, true, false]}));
 }
@@ -41,13 +56,23 @@ async fn modbus_write_changes_the_device() {
     assert!(!env.oven().heater());
 
     let out = env
-        .run(&plugin, json!({"device": "oven-1", "kind": "coil", "address": 3, "values": [true]}), json!(null), grants.clone())
+        .run(
+            &plugin,
+            json!({"device": "oven-1", "kind": "coil", "address": 3, "values": [true]}),
+            json!(null),
+            grants.clone(),
+        )
         .await;
     assert_eq!(output(&out), json!({"written": 1}));
     assert!(env.oven().heater(), "the heater coil was not switched on");
 
     let out = env
-        .run(&plugin, json!({"device": "oven-1", "kind": "holding", "address": 11}), json!({"values": [210]}), grants)
+        .run(
+            &plugin,
+            json!({"device": "oven-1", "kind": "holding", "address": 11}),
+            json!({"values": [210]}),
+            grants,
+        )
         .await;
     output(&out);
     assert_eq!(env.oven().memory().holding[11], 210);
@@ -68,7 +93,10 @@ async fn device_exception_is_reported_not_retried() {
         .await;
     let failure = out.result.unwrap_err();
     assert!(!failure.is_retryable());
-    assert!(failure.to_string().contains("device exception"), "{failure}");
+    assert!(
+        failure.to_string().contains("device exception"),
+        "{failure}"
+    );
 }
 
 #[tokio::test]
@@ -86,7 +114,10 @@ async fn mqtt_publish_reaches_a_subscriber() {
         )
         .await;
     assert_eq!(output(&out)["topic"], json!(topic));
-    let (got_topic, payload) = subscriber.next(Duration::from_secs(10)).await.expect("subscriber got nothing");
+    let (got_topic, payload) = subscriber
+        .next(Duration::from_secs(10))
+        .await
+        .expect("subscriber got nothing");
     assert_eq!(got_topic, topic);
     let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(payload, json!({"temp": 181, "line": 1}));
@@ -133,13 +164,25 @@ async fn http_request_reaches_a_local_server() {
             json!({"http": [format!("http://{}/api/*", server.addr)]}),
         )
         .await;
-    assert_eq!(output(&out), json!({"status": 201, "body": {"accepted": true}}));
+    assert_eq!(
+        output(&out),
+        json!({"status": 201, "body": {"accepted": true}})
+    );
     let seen = server.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, "POST");
     assert_eq!(seen[0].path, "/api/batches");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&seen[0].body).unwrap(), json!({"batch": "B-17", "temp": 181}));
-    let header = |n: &str| seen[0].headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&seen[0].body).unwrap(),
+        json!({"batch": "B-17", "temp": 181})
+    );
+    let header = |n: &str| {
+        seen[0]
+            .headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+    };
     assert_eq!(header("idempotency-key").as_deref(), Some("run-1/node-1"));
     assert_eq!(header("x-line").as_deref(), Some("1"));
 }
@@ -149,12 +192,20 @@ async fn transform_needs_no_capabilities() {
     let env = Env::new().await;
     let plugin = env.first_party("transform").await;
     assert!(
-        !plugin.imports.iter().any(|i| i.starts_with("baton:plugin/plc") || i.starts_with("wasi:http")),
+        !plugin
+            .imports
+            .iter()
+            .any(|i| i.starts_with("baton:plugin/plc") || i.starts_with("wasi:http")),
         "{:?}",
         plugin.imports
     );
     let out = env
-        .run(&plugin, json!({"compare": {"value": "/values/0", "op": "lt", "threshold": 180}}), json!({"values": [172]}), json!({}))
+        .run(
+            &plugin,
+            json!({"compare": {"value": "/values/0", "op": "lt", "threshold": 180}}),
+            json!({"values": [172]}),
+            json!({}),
+        )
         .await;
     assert_eq!(output(&out)["result"], json!(true));
 }
@@ -166,7 +217,8 @@ async fn first_party_plugins_describe_themselves() {
         let plugin = env.runtime.load(p.wasm).await.unwrap();
         assert_eq!(plugin.info.name, p.name);
         assert_eq!(plugin.info.major(), 1);
-        let schema: serde_json::Value = serde_json::from_str(plugin.info.config_schema.as_deref().unwrap()).unwrap();
+        let schema: serde_json::Value =
+            serde_json::from_str(plugin.info.config_schema.as_deref().unwrap()).unwrap();
         assert_eq!(schema["type"], json!("object"), "{}", p.name);
     }
 }
@@ -177,29 +229,46 @@ async fn offline_plc_fails_fast_and_retryably_then_recovers() {
     let plugin = env.first_party("modbus-read").await;
     let config = json!({"device": "oven-1", "kind": "holding", "address": 10});
     let grants = json!({"plc": [{"device": "oven-1", "read": ["holding:10"]}]});
-    output(&env.run(&plugin, config.clone(), json!(null), grants.clone()).await);
+    output(
+        &env.run(&plugin, config.clone(), json!(null), grants.clone())
+            .await,
+    );
 
     // Unplug the PLC.
     let addr = env.plc.addr();
     env.plc.stop();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = std::time::Instant::now();
-    let out = env.run(&plugin, config.clone(), json!(null), grants.clone()).await;
+    let out = env
+        .run(&plugin, config.clone(), json!(null), grants.clone())
+        .await;
     let failure = out.result.unwrap_err();
     assert!(failure.is_retryable(), "{failure}");
     assert!(failure.to_string().contains("unavailable"), "{failure}");
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 
     // Plug it back in on the same port; after the back-off the device answers again.
-    let _again = baton_sim::SimulatedPlc::start(addr, env.oven().clone(), None).await.unwrap();
+    let _again = baton_sim::SimulatedPlc::start(addr, env.oven().clone(), None)
+        .await
+        .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let out = env.run(&plugin, config.clone(), json!(null), grants.clone()).await;
+        let out = env
+            .run(&plugin, config.clone(), json!(null), grants.clone())
+            .await;
         if out.result.is_ok() {
             assert_eq!(output(&out), json!({"values": [20]}));
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "PLC never came back: {:?}", out.result);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "PLC never came back: {:?}",
+            out.result
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

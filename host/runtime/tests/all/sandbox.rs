@@ -26,7 +26,11 @@ async fn no_filesystem_environment_or_sockets() {
         .await;
     let out = output(&out);
     assert_eq!(out[0]["err"], json!("io"), "{out}");
-    assert_eq!(out[1], json!({"ok": []}), "the guest saw environment variables");
+    assert_eq!(
+        out[1],
+        json!({"ok": []}),
+        "the guest saw environment variables"
+    );
     assert_eq!(out[2]["err"], json!("io"), "{out}");
     assert_eq!(out[3]["err"], json!("io"), "scratch without a grant: {out}");
 }
@@ -53,7 +57,11 @@ async fn scratch_directory_is_private_and_removed() {
         .await;
     let out = output(&out);
     assert_eq!(out[0], json!({"ok": "t,172"}));
-    assert_eq!(out[1]["err"], json!("io"), "escaped the scratch directory: {out}");
+    assert_eq!(
+        out[1]["err"],
+        json!("io"),
+        "escaped the scratch directory: {out}"
+    );
     let left: Vec<_> = std::fs::read_dir(parent.path()).unwrap().collect();
     assert!(left.is_empty(), "scratch directory not removed: {left:?}");
 }
@@ -62,7 +70,9 @@ async fn scratch_directory_is_private_and_removed() {
 async fn context_reaches_the_guest() {
     let env = Env::new().await;
     let hostile = env.program(test_programs::HOSTILE).await;
-    let out = env.run(&hostile, json!({"mode": "context"}), json!(null), json!({})).await;
+    let out = env
+        .run(&hostile, json!({"mode": "context"}), json!(null), json!({}))
+        .await;
     assert_eq!(
         output(&out),
         json!({"run_id": "run-1", "node_id": "node-1", "attempt": 1, "idempotency_key": "run-1/node-1"})

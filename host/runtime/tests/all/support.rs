@@ -40,10 +40,15 @@ impl Env {
             .unwrap();
         let url = tokio::task::spawn_blocking(broker_url).await.unwrap();
         let mut connectors = ConnectorsConfig::default();
-        connectors.plc.insert("oven-1".into(), PlcConfig::new(plc.url()));
+        connectors
+            .plc
+            .insert("oven-1".into(), PlcConfig::new(plc.url()));
         connectors.mqtt.insert("plant".into(), MqttConfig::new(url));
         let connectors = Connectors::from_config(&connectors).unwrap();
-        assert!(connectors.wait_connected(Duration::from_secs(10)).await, "broker not reachable");
+        assert!(
+            connectors.wait_connected(Duration::from_secs(10)).await,
+            "broker not reachable"
+        );
         let runtime = Runtime::new(config, connectors).unwrap();
         Self { runtime, plc }
     }
@@ -58,15 +63,34 @@ impl Env {
     }
 
     pub async fn program(&self, path: &str) -> Plugin {
-        self.runtime.load(&std::fs::read(path).unwrap()).await.unwrap()
+        self.runtime
+            .load(&std::fs::read(path).unwrap())
+            .await
+            .unwrap()
     }
 
-    pub async fn run(&self, plugin: &Plugin, config: Value, input: Value, grants: Value) -> Attempt {
-        self.run_with(plugin, config, input, grants, Limits::default()).await
+    pub async fn run(
+        &self,
+        plugin: &Plugin,
+        config: Value,
+        input: Value,
+        grants: Value,
+    ) -> Attempt {
+        self.run_with(plugin, config, input, grants, Limits::default())
+            .await
     }
 
-    pub async fn run_with(&self, plugin: &Plugin, config: Value, input: Value, grants: Value, limits: Limits) -> Attempt {
-        self.runtime.run(plugin, request(config, input, grants, limits)).await
+    pub async fn run_with(
+        &self,
+        plugin: &Plugin,
+        config: Value,
+        input: Value,
+        grants: Value,
+        limits: Limits,
+    ) -> Attempt {
+        self.runtime
+            .run(plugin, request(config, input, grants, limits))
+            .await
     }
 }
 
@@ -114,7 +138,10 @@ impl Subscriber {
         let id = format!("test-sub-{}", unique_topic("id").replace('/', "-"));
         let options = rumqttc::MqttOptions::new(id, host, port);
         let (client, mut eventloop) = rumqttc::AsyncClient::new(options, 16);
-        client.subscribe(filter, rumqttc::QoS::AtLeastOnce).await.unwrap();
+        client
+            .subscribe(filter, rumqttc::QoS::AtLeastOnce)
+            .await
+            .unwrap();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let mut ready_tx = Some(ready_tx);
@@ -135,12 +162,18 @@ impl Subscriber {
                 }
             }
         });
-        tokio::time::timeout(Duration::from_secs(10), ready_rx).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), ready_rx)
+            .await
+            .unwrap()
+            .unwrap();
         Self { rx, _task: task }
     }
 
     pub async fn next(&mut self, timeout: Duration) -> Option<(String, Vec<u8>)> {
-        tokio::time::timeout(timeout, self.rx.recv()).await.ok().flatten()
+        tokio::time::timeout(timeout, self.rx.recv())
+            .await
+            .ok()
+            .flatten()
     }
 }
 
@@ -149,12 +182,18 @@ pub async fn publish(topic: &str, payload: &[u8]) {
     let url = tokio::task::spawn_blocking(broker_url).await.unwrap();
     let (host, port) = MqttConfig::new(url).endpoint().unwrap();
     let id = format!("test-pub-{}", unique_topic("id").replace('/', "-"));
-    let (client, mut eventloop) = rumqttc::AsyncClient::new(rumqttc::MqttOptions::new(id, host, port), 16);
-    client.publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec()).await.unwrap();
+    let (client, mut eventloop) =
+        rumqttc::AsyncClient::new(rumqttc::MqttOptions::new(id, host, port), 16);
+    client
+        .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.to_vec())
+        .await
+        .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while tokio::time::Instant::now() < deadline {
         if let Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) =
-            tokio::time::timeout(Duration::from_secs(1), eventloop.poll()).await.unwrap_or(Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::PingReq)))
+            tokio::time::timeout(Duration::from_secs(1), eventloop.poll())
+                .await
+                .unwrap_or(Ok(rumqttc::Event::Outgoing(rumqttc::Outgoing::PingReq)))
         {
             return;
         }
@@ -185,7 +224,9 @@ impl HttpServer {
             let record = record.clone();
             async move {
                 let (parts, body) = request.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20).await.unwrap_or_default();
+                let body = axum::body::to_bytes(body, 1 << 20)
+                    .await
+                    .unwrap_or_default();
                 record.lock().unwrap().push(Seen {
                     method: parts.method.to_string(),
                     path: parts.uri.path().to_string(),

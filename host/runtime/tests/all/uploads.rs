@@ -4,7 +4,11 @@ use baton_plugins::test_programs;
 use baton_runtime::{Error, Runtime, RuntimeConfig};
 
 fn runtime() -> Runtime {
-    Runtime::new(RuntimeConfig::default(), baton_connectors::Connectors::default()).unwrap()
+    Runtime::new(
+        RuntimeConfig::default(),
+        baton_connectors::Connectors::default(),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -55,7 +59,10 @@ async fn component_with_unknown_imports() {
     .unwrap();
     match runtime().load(&component).await.unwrap_err() {
         Error::UnknownImports(names) => {
-            assert_eq!(names, vec!["acme:secrets/vault@1.0.0", "baton:plugin/plc@0.2.0"]);
+            assert_eq!(
+                names,
+                vec!["acme:secrets/vault@1.0.0", "baton:plugin/plc@0.2.0"]
+            );
         }
         other => panic!("expected UnknownImports, got {other}"),
     }

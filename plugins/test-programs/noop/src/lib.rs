@@ -11,7 +11,11 @@ impl Task for Noop {
     type Input = serde_json::Value;
     type Output = serde_json::Value;
 
-    fn run(_ctx: &Context, _config: serde_json::Value, input: serde_json::Value) -> Result<serde_json::Value, Error> {
+    fn run(
+        _ctx: &Context,
+        _config: serde_json::Value,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
         Ok(input)
     }
 }

@@ -20,16 +20,45 @@ pub struct Input {
 #[derive(Deserialize)]
 #[serde(tag = "op", rename_all = "kebab-case")]
 enum Call {
-    ReadHolding { device: String, address: u16, count: u16 },
-    WriteRegisters { device: String, address: u16, values: Vec<u16> },
-    WriteCoils { device: String, address: u16, values: Vec<bool> },
-    Publish { connection: String, topic: String, payload: String },
-    Receive { connection: String, filter: String, timeout_ms: u64 },
-    Http { url: String },
-    ReadFile { path: String },
-    WriteFile { path: String, contents: String },
+    ReadHolding {
+        device: String,
+        address: u16,
+        count: u16,
+    },
+    WriteRegisters {
+        device: String,
+        address: u16,
+        values: Vec<u16>,
+    },
+    WriteCoils {
+        device: String,
+        address: u16,
+        values: Vec<bool>,
+    },
+    Publish {
+        connection: String,
+        topic: String,
+        payload: String,
+    },
+    Receive {
+        connection: String,
+        filter: String,
+        timeout_ms: u64,
+    },
+    Http {
+        url: String,
+    },
+    ReadFile {
+        path: String,
+    },
+    WriteFile {
+        path: String,
+        contents: String,
+    },
     Env,
-    TcpConnect { addr: String },
+    TcpConnect {
+        addr: String,
+    },
 }
 
 fn plc_err(e: PlcError) -> Value {
@@ -64,40 +93,70 @@ fn io<T: Into<Value>>(r: std::io::Result<T>) -> Value {
 
 fn call(c: Call) -> Value {
     match c {
-        Call::ReadHolding { device, address, count } => match plc::read_holding_registers(&device, address, count) {
+        Call::ReadHolding {
+            device,
+            address,
+            count,
+        } => match plc::read_holding_registers(&device, address, count) {
             Ok(v) => json!({"ok": v}),
             Err(e) => plc_err(e),
         },
-        Call::WriteRegisters { device, address, values } => match plc::write_registers(&device, address, &values) {
+        Call::WriteRegisters {
+            device,
+            address,
+            values,
+        } => match plc::write_registers(&device, address, &values) {
             Ok(()) => json!({"ok": null}),
             Err(e) => plc_err(e),
         },
-        Call::WriteCoils { device, address, values } => match plc::write_coils(&device, address, &values) {
+        Call::WriteCoils {
+            device,
+            address,
+            values,
+        } => match plc::write_coils(&device, address, &values) {
             Ok(()) => json!({"ok": null}),
             Err(e) => plc_err(e),
         },
-        Call::Publish { connection, topic, payload } => {
-            match mqtt::publish(&connection, &topic, payload.as_bytes(), Qos::AtLeastOnce, false) {
+        Call::Publish {
+            connection,
+            topic,
+            payload,
+        } => {
+            match mqtt::publish(
+                &connection,
+                &topic,
+                payload.as_bytes(),
+                Qos::AtLeastOnce,
+                false,
+            ) {
                 Ok(()) => json!({"ok": null}),
                 Err(e) => mqtt_err(e),
             }
         }
-        Call::Receive { connection, filter, timeout_ms } => {
-            match mqtt::receive(&connection, &filter, Duration::from_millis(timeout_ms)) {
-                Ok(Some(m)) => json!({"ok": {"topic": m.topic, "payload": String::from_utf8_lossy(&m.payload)}}),
-                Ok(None) => json!({"ok": null}),
-                Err(e) => mqtt_err(e),
+        Call::Receive {
+            connection,
+            filter,
+            timeout_ms,
+        } => match mqtt::receive(&connection, &filter, Duration::from_millis(timeout_ms)) {
+            Ok(Some(m)) => {
+                json!({"ok": {"topic": m.topic, "payload": String::from_utf8_lossy(&m.payload)}})
             }
-        }
+            Ok(None) => json!({"ok": null}),
+            Err(e) => mqtt_err(e),
+        },
         Call::Http { url } => match Request::get(&url).timeout(Duration::from_secs(5)).send() {
             Ok(r) => json!({"ok": {"status": r.status, "body": r.text()}}),
             Err(HttpError::Denied) => json!({"err": "denied", "message": ""}),
             Err(e) => json!({"err": "other", "message": e.to_string()}),
         },
         Call::ReadFile { path } => io(std::fs::read_to_string(path)),
-        Call::WriteFile { path, contents } => io(std::fs::write(&path, &contents).and_then(|()| std::fs::read_to_string(&path))),
+        Call::WriteFile { path, contents } => {
+            io(std::fs::write(&path, &contents).and_then(|()| std::fs::read_to_string(&path)))
+        }
         Call::Env => json!({"ok": std::env::vars().map(|(k, _)| k).collect::<Vec<_>>()}),
-        Call::TcpConnect { addr } => io(std::net::TcpStream::connect(addr.as_str()).map(|_| "connected")),
+        Call::TcpConnect { addr } => {
+            io(std::net::TcpStream::connect(addr.as_str()).map(|_| "connected"))
+        }
     }
 }
 
