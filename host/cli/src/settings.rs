@@ -60,6 +60,15 @@ mod tests {
     }
 
     #[test]
+    fn the_example_configuration_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/baton.toml");
+        let s = Settings::load(Some(&path)).unwrap();
+        assert_eq!(s.plc["oven-1"].timeout, std::time::Duration::from_secs(2));
+        assert_eq!(s.mqtt["plant"].max_payload, 262_144);
+        assert_eq!(s.runtime.defaults, baton_runtime::Limits::default());
+    }
+
+    #[test]
     fn reads_connections_and_limits() {
         let file = tempfile::NamedTempFile::new().unwrap();
         std::fs::write(

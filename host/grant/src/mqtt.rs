@@ -148,17 +148,14 @@ pub struct MqttGrant {
 
 /// Check a publish against a set of grants.
 pub fn check_publish(grants: &[MqttGrant], connection: &str, topic: &str) -> Result<(), Denied> {
-    let mut granted = grants
-        .iter()
-        .filter(|g| g.connection == connection)
-        .flat_map(|g| &g.publish);
-    if granted.clone().any(|f| f.matches(topic)) {
-        return Ok(());
-    }
-    Err(Denied(format!(
-        "mqtt connection `{connection}`: publish to `{topic}` is not granted (granted publish: {})",
-        list(&mut granted)
-    )))
+    check(
+        grants,
+        connection,
+        "publish",
+        topic,
+        |g| &g.publish,
+        |f| f.matches(topic),
+    )
 }
 
 /// Check a subscription against a set of grants.
@@ -167,26 +164,41 @@ pub fn check_subscribe(
     connection: &str,
     filter: &TopicFilter,
 ) -> Result<(), Denied> {
-    let mut granted = grants
-        .iter()
-        .filter(|g| g.connection == connection)
-        .flat_map(|g| &g.subscribe);
-    if granted.clone().any(|f| f.covers(filter)) {
-        return Ok(());
-    }
-    Err(Denied(format!(
-        "mqtt connection `{connection}`: subscribe to `{filter}` is not granted (granted subscribe: {})",
-        list(&mut granted)
-    )))
+    check(
+        grants,
+        connection,
+        "subscribe",
+        filter.as_str(),
+        |g| &g.subscribe,
+        |f| f.covers(filter),
+    )
 }
 
-fn list<'a>(filters: &mut impl Iterator<Item = &'a TopicFilter>) -> String {
-    let all: Vec<&str> = filters.map(TopicFilter::as_str).collect();
-    if all.is_empty() {
-        "nothing".into()
-    } else {
-        all.join(", ")
+fn check(
+    grants: &[MqttGrant],
+    connection: &str,
+    action: &str,
+    target: &str,
+    filters: impl Fn(&MqttGrant) -> &[TopicFilter],
+    allows: impl Fn(&TopicFilter) -> bool,
+) -> Result<(), Denied> {
+    let granted: Vec<&TopicFilter> = grants
+        .iter()
+        .filter(|g| g.connection == connection)
+        .flat_map(&filters)
+        .collect();
+    if granted.iter().any(|f| allows(f)) {
+        return Ok(());
     }
+    let names: Vec<&str> = granted.iter().map(|f| f.as_str()).collect();
+    let names = if names.is_empty() {
+        "nothing".to_string()
+    } else {
+        names.join(", ")
+    };
+    Err(Denied(format!(
+        "mqtt connection `{connection}`: {action} to `{target}` is not granted (granted {action}: {names})"
+    )))
 }
 
 #[cfg(test)]
