@@ -12,7 +12,8 @@ fn bench(c: &mut Criterion) {
     let wasm = baton_plugins::find("http-request").unwrap().wasm;
     let dir = tempfile::tempdir().unwrap();
     let connectors = baton_connectors::Connectors::default();
-    let uncached = rt.block_on(async { Runtime::new(RuntimeConfig::default(), connectors.clone()).unwrap() });
+    let uncached =
+        rt.block_on(async { Runtime::new(RuntimeConfig::default(), connectors.clone()).unwrap() });
     let cached = rt.block_on(async {
         let config = RuntimeConfig {
             cache_dir: Some(dir.path().to_path_buf()),

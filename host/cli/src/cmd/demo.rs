@@ -220,7 +220,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("the demo did not behave as expected");
     }
     println!(
-        "\nTry one yourself:\n  baton task run modbus-read --simulate \\\n    --config '{{device: oven-1, kind: holding, address: 10}}' \\\n    --grants '{{plc: [{{device: oven-1, read: [\"holding:10\"]}}]}}'"
+        "\nTry one yourself:\n  cargo run -- task run modbus-read --simulate \\\n    --config '{{device: oven-1, kind: holding, address: 10}}' \\\n    --grants '{{plc: [{{device: oven-1, read: [\"holding:10\"]}}]}}'"
     );
     Ok(ExitCode::SUCCESS)
 }
