@@ -2,7 +2,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cargo;
+mod guests;
+mod plant;
 
 mod broker_restart;
 mod guest_unit_tests;
+mod javascript_plugin;
+mod python_plugin;
 mod vendor_plugin;

@@ -1,17 +1,11 @@
-//! The example vendor plugin, built from source with the guest SDK exactly as
-//! a vendor would, runs against a simulated PLC and a real MQTT broker.
+//! The example Rust vendor plugin, built from source with the guest SDK exactly
+//! as a vendor would, runs against the simulated plant.
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use baton_connectors::config::{MqttConfig, PlcConfig};
-use baton_connectors::mqtt::TopicFilter;
-use baton_connectors::{Connectors, ConnectorsConfig};
-use baton_runtime::{Runtime, RuntimeConfig, TaskContext, TaskRequest};
-use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
-use serde_json::json;
+use baton_runtime::Limits;
+use serde_json::{Value, json};
 
 use crate::cargo::{cargo, root};
+use crate::plant::Plant;
 
 #[tokio::test]
 async fn oven_guard_trips_the_heater_and_raises_an_alarm() {
@@ -35,55 +29,21 @@ async fn oven_guard_trips_the_heater_and_raises_an_alarm() {
     let wasm = std::fs::read(root().join("target/examples/wasm32-wasip2/release/oven_guard.wasm"))
         .unwrap();
 
-    let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), None)
-        .await
-        .unwrap();
-    plc.oven().memory().holding[10] = 262;
-    plc.oven().memory().coils[3] = true;
-    let broker = tokio::task::spawn_blocking(|| EmbeddedBroker::start(0))
-        .await
-        .unwrap()
-        .unwrap();
-    let mut config = ConnectorsConfig::default();
-    config
-        .plc
-        .insert("oven-1".into(), PlcConfig::new(plc.url()));
-    config
-        .mqtt
-        .insert("plant".into(), MqttConfig::new(broker.url()));
-    let connectors = Connectors::from_config(&config).unwrap();
-    assert!(connectors.wait_connected(Duration::from_secs(10)).await);
-    let runtime = Runtime::new(RuntimeConfig::default(), connectors.clone()).unwrap();
-    let plugin = runtime.load(&wasm).await.unwrap();
+    let plant = Plant::start().await;
+    plant.plc.oven().memory().holding[10] = 262;
+    plant.plc.oven().memory().coils[3] = true;
+    let plugin = plant.load(&wasm).await;
     assert_eq!(plugin.info.name, "oven-guard");
-
-    // Listen for the alarm through the broker.
-    let listener = connectors.mqtt("plant").unwrap().clone();
-    let filter: TopicFilter = "plant/line1/oven/alarm".parse().unwrap();
-    let alarm =
-        tokio::spawn(async move { listener.receive(filter, Duration::from_secs(10)).await });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let alarm = plant.listen("plant/line1/oven/alarm").await;
 
     let grants = json!({
         "plc": [{"device": "oven-1", "read": ["holding:10"], "write": ["coil:3"]}],
         "mqtt": [{"connection": "plant", "publish": ["plant/line1/oven/alarm"]}],
     });
-    let attempt = runtime
-        .run(
-            &plugin,
-            TaskRequest {
-                context: TaskContext {
-                    run_id: "run-7".into(),
-                    node_id: "guard".into(),
-                    attempt: 1,
-                    idempotency_key: "run-7/guard".into(),
-                },
-                config: json!({"device": "oven-1", "max_celsius": 250, "alarm_topic": "plant/line1/oven/alarm"}).to_string(),
-                input: "null".into(),
-                grants: Arc::new(serde_json::from_value(grants).unwrap()),
-                limits: runtime.default_limits(),
-            },
-        )
+    let config =
+        json!({"device": "oven-1", "max_celsius": 250, "alarm_topic": "plant/line1/oven/alarm"});
+    let attempt = plant
+        .run(&plugin, config, Value::Null, grants, Limits::default())
         .await;
     assert_eq!(
         attempt.result.as_deref(),
@@ -91,9 +51,9 @@ async fn oven_guard_trips_the_heater_and_raises_an_alarm() {
         "{:?}",
         attempt.logs
     );
-    assert!(!plc.oven().heater(), "the heater is still on");
-    let message = alarm.await.unwrap().unwrap().expect("no alarm arrived");
-    let payload: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+    assert!(!plant.plc.oven().heater(), "the heater is still on");
+    let message = alarm.await.unwrap().expect("no alarm arrived");
+    let payload: Value = serde_json::from_slice(&message.payload).unwrap();
     assert_eq!(
         payload,
         json!({"celsius": 262, "limit": 250, "run": "run-7"})

@@ -77,6 +77,14 @@ impl EmbeddedBroker {
         Err(BrokerError::NotListening(addr))
     }
 
+    /// One broker for the whole process, started on first use: rumqttd cannot
+    /// be stopped, so tests share one rather than leak one each.
+    pub fn shared() -> Result<&'static EmbeddedBroker, &'static BrokerError> {
+        static SHARED: std::sync::OnceLock<Result<EmbeddedBroker, BrokerError>> =
+            std::sync::OnceLock::new();
+        SHARED.get_or_init(|| EmbeddedBroker::start(0)).as_ref()
+    }
+
     /// The address the broker listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -1,5 +1,5 @@
 //! Simulated plant equipment, so that Baton can be tried and tested without a
-//! factory: a Modbus TCP oven and an embedded MQTT broker.
+//! factory: a Modbus TCP oven, an embedded MQTT broker and an MES endpoint.
 //!
 //! Both speak the real protocols over real sockets. The engine's connectors
 //! cannot tell them from the real thing, which is the point: tests and the demo
@@ -9,12 +9,15 @@
 //! - [`oven`]: the oven model and its register map.
 //! - [`plc`]: a tokio-modbus TCP server exposing an oven.
 //! - [`broker`]: an embedded rumqttd MQTT broker on a local port.
+//! - [`mes`]: an HTTP server standing in for an MES, recording what it receives.
 #![deny(missing_docs)]
 
 pub mod broker;
+pub mod mes;
 pub mod oven;
 pub mod plc;
 
 pub use broker::EmbeddedBroker;
+pub use mes::SimulatedMes;
 pub use oven::Oven;
 pub use plc::SimulatedPlc;

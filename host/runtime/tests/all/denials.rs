@@ -5,7 +5,7 @@ use std::time::Duration;
 use baton_plugins::test_programs;
 use serde_json::{Value, json};
 
-use crate::support::{Env, HttpServer, Subscriber, output, unique_topic};
+use crate::support::{Env, Subscriber, output, unique_topic};
 
 async fn probe(env: &Env, calls: Value, grants: Value) -> (Value, Vec<String>) {
     let plugin = env.program(test_programs::PROBE).await;
@@ -108,8 +108,8 @@ async fn publish_to_an_ungranted_topic_is_denied() {
 #[tokio::test]
 async fn http_to_an_unlisted_host_is_denied() {
     let env = Env::new().await;
-    let server = HttpServer::start().await;
-    let port = server.addr.port();
+    let server = baton_sim::SimulatedMes::start().await.unwrap();
+    let port = server.addr().port();
     let (out, denials) = probe(
         &env,
         json!([
@@ -126,7 +126,7 @@ async fn http_to_an_unlisted_host_is_denied() {
         assert_eq!(out[i]["err"], json!("denied"), "call {i}: {out}");
     }
     assert_eq!(
-        server.requests().len(),
+        server.received().len(),
         1,
         "a denied request reached the server"
     );
@@ -136,8 +136,8 @@ async fn http_to_an_unlisted_host_is_denied() {
 #[tokio::test]
 async fn http_through_a_granted_name_that_resolves_to_loopback_is_denied() {
     let env = Env::new().await;
-    let server = HttpServer::start().await;
-    let port = server.addr.port();
+    let server = baton_sim::SimulatedMes::start().await.unwrap();
+    let port = server.addr().port();
     // `localhost` is granted by name, but resolves to 127.0.0.1: refused after DNS.
     let (out, denials) = probe(
         &env,
@@ -148,7 +148,7 @@ async fn http_through_a_granted_name_that_resolves_to_loopback_is_denied() {
     assert_eq!(out[0]["err"], json!("denied"), "{out}");
     assert!(denials[0].contains("a loopback address"), "{denials:?}");
     assert!(
-        server.requests().is_empty(),
+        server.received().is_empty(),
         "the request reached the server"
     );
 }

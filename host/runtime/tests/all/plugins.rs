@@ -5,7 +5,7 @@ use std::time::Duration;
 use baton_plugins::test_programs;
 use serde_json::json;
 
-use crate::support::{Env, HttpServer, Subscriber, output, publish, unique_topic};
+use crate::support::{Env, Subscriber, output, publish, unique_topic};
 
 #[tokio::test]
 async fn modbus_read_reads_live_registers() {
@@ -153,22 +153,22 @@ async fn guest_receives_a_message_published_by_another_client() {
 #[tokio::test]
 async fn http_request_reaches_a_local_server() {
     let env = Env::new().await;
-    let server = HttpServer::start().await;
+    let server = baton_sim::SimulatedMes::start().await.unwrap();
     let plugin = env.first_party("http-request").await;
-    let url = format!("http://{}/api/batches", server.addr);
+    let url = format!("http://{}/api/batches", server.addr());
     let out = env
         .run(
             &plugin,
             json!({"url": url, "method": "POST", "headers": {"x-line": "1"}}),
             json!({"batch": "B-17", "temp": 181}),
-            json!({"http": [format!("http://{}/api/*", server.addr)]}),
+            json!({"http": [format!("http://{}/api/*", server.addr())]}),
         )
         .await;
     assert_eq!(
         output(&out),
         json!({"status": 201, "body": {"accepted": true}})
     );
-    let seen = server.requests();
+    let seen = server.received();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, "POST");
     assert_eq!(seen[0].path, "/api/batches");

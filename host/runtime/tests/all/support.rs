@@ -1,7 +1,6 @@
 //! Shared helpers: a runtime wired to a simulated PLC, an MQTT broker and an HTTP server.
 
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use baton_connectors::config::{MqttConfig, PlcConfig};
@@ -12,15 +11,14 @@ use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
 use serde_json::Value;
 
 /// The broker every test talks to: Mosquitto when `BATON_TEST_MQTT_URL` is
-/// set, otherwise one embedded broker for the whole test binary (it cannot be stopped).
+/// set, otherwise the process's embedded broker.
 pub fn broker_url() -> String {
-    if let Ok(url) = std::env::var("BATON_TEST_MQTT_URL") {
-        return url;
+    match std::env::var("BATON_TEST_MQTT_URL") {
+        Ok(url) => url,
+        Err(_) => EmbeddedBroker::shared()
+            .expect("start embedded broker")
+            .url(),
     }
-    static BROKER: OnceLock<EmbeddedBroker> = OnceLock::new();
-    BROKER
-        .get_or_init(|| EmbeddedBroker::start(0).expect("start embedded broker"))
-        .url()
 }
 
 /// A runtime whose `oven-1` is a fresh simulated PLC and whose `plant` is the test broker.
@@ -199,60 +197,4 @@ pub async fn publish(topic: &str, payload: &[u8]) {
         }
     }
     panic!("publish to {topic} was not acknowledged");
-}
-
-/// A request as the local HTTP server saw it.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub method: String,
-    pub path: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-/// A real HTTP server on 127.0.0.1 that records every request and answers 201 with JSON.
-pub struct HttpServer {
-    pub addr: SocketAddr,
-    pub seen: Arc<Mutex<Vec<Seen>>>,
-}
-
-impl HttpServer {
-    pub async fn start() -> Self {
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let record = seen.clone();
-        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-            let record = record.clone();
-            async move {
-                let (parts, body) = request.into_parts();
-                let body = axum::body::to_bytes(body, 1 << 20)
-                    .await
-                    .unwrap_or_default();
-                record.lock().unwrap().push(Seen {
-                    method: parts.method.to_string(),
-                    path: parts.uri.path().to_string(),
-                    headers: parts
-                        .headers
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
-                        .collect(),
-                    body: String::from_utf8_lossy(&body).into_owned(),
-                });
-                (
-                    axum::http::StatusCode::CREATED,
-                    [("content-type", "application/json")],
-                    r#"{"accepted":true}"#,
-                )
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        Self { addr, seen }
-    }
-
-    pub fn requests(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
 }
