@@ -2,15 +2,17 @@
 //!
 //! # Layout
 //! - `cmd::task`: `baton task run`, one task attempt without a workflow.
-//! - `cmd::plugin`: `baton plugin inspect`, what a component declares.
+//! - `cmd::plugin`: `baton plugin new|inspect`: start a plugin project, check a component.
 //! - `cmd::demo`: `baton demo`, a tour on a simulated oven.
 //! - `settings`: `baton.toml`.
+//! - `templates`: plugin project templates for `baton plugin new`.
 //! - `value`: JSON or YAML given inline or as `@file`.
 //! - `plant`: the simulated PLC and embedded broker used by `demo` and `--simulate`.
 
 mod cmd;
 mod plant;
 mod settings;
+mod templates;
 mod value;
 
 use std::path::PathBuf;

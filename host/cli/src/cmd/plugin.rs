@@ -7,10 +7,25 @@ use baton_runtime::Runtime;
 use clap::Subcommand;
 
 use crate::settings::Settings;
+use crate::templates::{self, Lang};
 
 /// `baton plugin ...`
 #[derive(Subcommand)]
 pub enum PluginCommand {
+    /// Create a plugin project from a template.
+    New {
+        /// Plugin name: lowercase words joined by `-`.
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum)]
+        lang: Lang,
+        /// Directory to create; defaults to NAME.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+        /// Path of Baton's Rust guest SDK (`sdk-guest/`), for Rust projects.
+        #[arg(long)]
+        sdk: Option<std::path::PathBuf>,
+    },
     /// Check a component and print its name, version, imports and config schema.
     Inspect {
         /// A `.wasm` component, or the name of a built-in plugin.
@@ -23,7 +38,27 @@ pub async fn run(
     command: PluginCommand,
     config_file: Option<&std::path::Path>,
 ) -> anyhow::Result<ExitCode> {
-    let PluginCommand::Inspect { plugin } = command;
+    let plugin = match command {
+        PluginCommand::Inspect { plugin } => plugin,
+        PluginCommand::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => {
+            let dir = dir.unwrap_or_else(|| name.clone().into());
+            let sdk = sdk.or_else(templates::default_sdk);
+            let files = templates::write(lang, &name, &dir, sdk.as_deref())?;
+            println!("created {} with {}", dir.display(), files.join(", "));
+            let next = match lang {
+                Lang::Rust => "cargo test && cargo build --release --target wasm32-wasip2",
+                Lang::Python => "pip install -r requirements.txt && ./build.sh",
+                Lang::Javascript => "./build.sh",
+            };
+            println!("next: cd {} && {next}", dir.display());
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let settings = Settings::load(config_file)?;
     let runtime = Runtime::new(settings.runtime, baton_connectors::Connectors::default())?;
     let bytes = super::task::read_plugin(&plugin)?;
