@@ -109,15 +109,61 @@ pub fn python_hostile() -> Option<Vec<u8>> {
     })
 }
 
-/// The JavaScript example, built from source (its pinned toolchain is
-/// installed from the npm registry on first use).
+/// The directory of the pinned componentize-js, installed from the npm
+/// registry on first use; the reason to skip if it cannot be.
+fn componentize_js() -> Result<PathBuf, String> {
+    if let Some(why) = javascript_missing() {
+        return Err(format!("skip: {why}"));
+    }
+    let dir = root().join("examples/plugins/javascript/mes-record");
+    if !dir
+        .join("node_modules/@bytecodealliance/componentize-js")
+        .exists()
+    {
+        let mut install = Command::new("npm");
+        install
+            .current_dir(&dir)
+            .args(["ci", "--no-audit", "--no-fund"]);
+        if let Err(e) = run(install, "npm ci") {
+            return Err(format!(
+                "skip: componentize-js could not be installed from the npm registry: {e}"
+            ));
+        }
+    }
+    Ok(dir)
+}
+
+/// The JavaScript example, built from source.
 pub fn mes_record() -> Option<Vec<u8>> {
     static BUILT: OnceLock<Built> = OnceLock::new();
-    build_once(&BUILT, || match javascript_missing() {
-        Some(why) => Err(format!("skip: {why}")),
-        None => build_with_script(
-            &root().join("examples/plugins/javascript/mes-record"),
-            "mes_record",
-        ),
+    build_once(&BUILT, || {
+        build_with_script(&componentize_js()?, "mes_record")
+    })
+}
+
+/// A JavaScript guest that loops or throws on request.
+pub fn javascript_hostile() -> Option<Vec<u8>> {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    build_once(&BUILT, || {
+        let tool =
+            componentize_js()?.join("node_modules/@bytecodealliance/componentize-js/src/cli.js");
+        let out = out_dir().join("js_hostile.wasm");
+        let mut command = Command::new("node");
+        command
+            .arg(tool)
+            .arg(root().join("tests/guests/javascript/hostile.js"))
+            .arg("--wit")
+            .arg(root().join("wit"))
+            .args([
+                "--world-name",
+                "task",
+                "--disable",
+                "fetch-event",
+                "http",
+                "--out",
+            ])
+            .arg(&out);
+        run(command, "building the JavaScript hostile guest")?;
+        std::fs::read(&out).map_err(|e| e.to_string())
     })
 }

@@ -179,3 +179,59 @@ async fn retryable_and_fatal_errors_are_used_correctly() {
         attempt.result
     );
 }
+
+#[tokio::test]
+async fn javascript_infinite_loop_and_exception_fail_the_attempt() {
+    let Some(wasm) = tokio::task::spawn_blocking(guests::javascript_hostile)
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let plant = Plant::start().await;
+    let plugin = plant.load(&wasm).await;
+    let limits = Limits {
+        cpu: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let attempt = plant
+        .run(
+            &plugin,
+            json!({"mode": "spin"}),
+            Value::Null,
+            json!({}),
+            limits,
+        )
+        .await;
+    assert_eq!(
+        attempt.result.unwrap_err(),
+        Failure::CpuLimit(Duration::from_millis(500))
+    );
+    let attempt = plant
+        .run(
+            &plugin,
+            json!({"mode": "throw"}),
+            json!("R-9"),
+            json!({}),
+            Limits::default(),
+        )
+        .await;
+    match attempt.result {
+        Err(f @ Failure::Trap(_)) => assert!(
+            f.to_string()
+                .contains("RangeError: recipe R-9 has no oven profile"),
+            "{f}"
+        ),
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    let attempt = plant
+        .run(
+            &plugin,
+            json!({"mode": "echo"}),
+            json!({"ok": 1}),
+            json!({}),
+            Limits::default(),
+        )
+        .await;
+    assert_eq!(attempt.result.as_deref(), Ok(r#"{"ok":1}"#));
+}

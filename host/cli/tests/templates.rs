@@ -119,6 +119,18 @@ fn javascript_template_builds_and_runs() {
         &["plugin", "new", "line-reader", "--lang", "javascript"],
     );
     let project = tmp.path().join("line-reader");
+    let install = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund"])
+        .current_dir(&project)
+        .output()
+        .unwrap();
+    if !install.status.success() {
+        eprintln!(
+            "skipped: componentize-js could not be installed: {}",
+            String::from_utf8_lossy(&install.stderr)
+        );
+        return;
+    }
     check(
         &project,
         Command::new("sh").arg("build.sh"),

@@ -1,6 +1,8 @@
 //! Instantiate-and-call of one trivial task: Baton's runtime against raw
 //! wasmtime (pooling allocator + `InstancePre`, no Baton code) on the same
-//! component, so the ratio shows Baton's overhead.
+//! component, so the ratio shows Baton's overhead; then the same echo task in
+//! Python and JavaScript, when their components have been built (the
+//! whole-system tests build them into `target/guests/`).
 //!
 //! `cargo bench -p baton-runtime --bench instantiate`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
@@ -103,6 +105,34 @@ fn bench(c: &mut Criterion) {
             assert_eq!(attempt.result.as_deref(), Ok("{\"n\":1}"));
         })
     });
+    group.finish();
+
+    let mut group = c.benchmark_group("instantiate_and_run/echo_by_language");
+    let guests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guests");
+    for (language, path, config) in [
+        ("rust", std::path::PathBuf::from(baton_plugins::test_programs::HOSTILE), r#"{"mode":"echo"}"#),
+        ("python", guests.join("py_hostile.wasm"), r#"{"mode":"echo"}"#),
+        ("javascript", guests.join("js_hostile.wasm"), r#"{"mode":"echo"}"#),
+    ] {
+        let Ok(wasm) = std::fs::read(&path) else {
+            eprintln!("skipping {language}: {} is not built (run `cargo test -p baton-tests`)", path.display());
+            continue;
+        };
+        let plugin = rt.block_on(runtime.load(&wasm)).unwrap();
+        group.bench_function(language, |b| {
+            b.to_async(&rt).iter(|| async {
+                let request = TaskRequest {
+                    context: context.clone(),
+                    config: config.into(),
+                    input: "{\"n\":1}".into(),
+                    grants: grants.clone(),
+                    limits: Limits::default(),
+                };
+                let attempt = runtime.run(&plugin, request).await;
+                assert_eq!(attempt.result.as_deref(), Ok("{\"n\":1}"));
+            })
+        });
+    }
     group.finish();
 }
 
