@@ -110,12 +110,27 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("instantiate_and_run/echo_by_language");
     let guests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/guests");
     for (language, path, config) in [
-        ("rust", std::path::PathBuf::from(baton_plugins::test_programs::HOSTILE), r#"{"mode":"echo"}"#),
-        ("python", guests.join("py_hostile.wasm"), r#"{"mode":"echo"}"#),
-        ("javascript", guests.join("js_hostile.wasm"), r#"{"mode":"echo"}"#),
+        (
+            "rust",
+            std::path::PathBuf::from(baton_plugins::test_programs::HOSTILE),
+            r#"{"mode":"echo"}"#,
+        ),
+        (
+            "python",
+            guests.join("py_hostile.wasm"),
+            r#"{"mode":"echo"}"#,
+        ),
+        (
+            "javascript",
+            guests.join("js_hostile.wasm"),
+            r#"{"mode":"echo"}"#,
+        ),
     ] {
         let Ok(wasm) = std::fs::read(&path) else {
-            eprintln!("skipping {language}: {} is not built (run `cargo test -p baton-tests`)", path.display());
+            eprintln!(
+                "skipping {language}: {} is not built (run `cargo test -p baton-tests`)",
+                path.display()
+            );
             continue;
         };
         let plugin = rt.block_on(runtime.load(&wasm)).unwrap();

@@ -164,7 +164,7 @@ fn report(attempt: &Attempt, json: bool) -> anyhow::Result<()> {
             } else {
                 "not retryable"
             };
-            eprintln!("task failed ({kind}): {failure}");
+            eprintln!("{failure} [{kind}]");
         }
     }
     Ok(())
