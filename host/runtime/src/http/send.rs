@@ -20,26 +20,27 @@ const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
 trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static> Stream for T {}
 
-fn tls_config() -> Arc<rustls::ClientConfig> {
-    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+/// The TLS client configuration: webpki roots, ring, safe protocol versions.
+/// `None` only if the provider rejects its own defaults, which would be a build error.
+fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
+    static CONFIG: OnceLock<Option<Arc<rustls::ClientConfig>>> = OnceLock::new();
     CONFIG
         .get_or_init(|| {
             let roots = rustls::RootCertStore {
                 roots: webpki_roots::TLS_SERVER_ROOTS.into(),
             };
-            Arc::new(
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            match rustls::ClientConfig::builder_with_provider(provider)
                 .with_safe_default_protocol_versions()
-                .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-                .unwrap_or_else(|_| {
-                    // The ring provider supports the default versions; this is unreachable in practice.
-                    rustls::ClientConfig::builder()
-                        .with_root_certificates(rustls::RootCertStore::empty())
-                        .with_no_client_auth()
-                }),
-            )
+            {
+                Ok(builder) => Some(Arc::new(
+                    builder.with_root_certificates(roots).with_no_client_auth(),
+                )),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot configure TLS; https requests will fail");
+                    None
+                }
+            }
         })
         .clone()
 }
@@ -77,7 +78,8 @@ pub(super) async fn send(
             Err(_) => rustls::pki_types::ServerName::try_from(bare.to_string())
                 .map_err(|_| Error::HttpRequestUriInvalid)?,
         };
-        let connector = tokio_rustls::TlsConnector::from(tls_config());
+        let config = tls_config().ok_or(Error::TlsProtocolError)?;
+        let connector = tokio_rustls::TlsConnector::from(config);
         let tls = tokio::time::timeout(connect_timeout, connector.connect(name, tcp))
             .await
             .map_err(|_| Error::ConnectionTimeout)?

@@ -1,0 +1,22 @@
+//! What validation needs to know about the host: its plugins and connections.
+
+use serde_json::Value;
+
+/// A plugin as far as validation is concerned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginMeta {
+    /// The exact version that `name@major` resolves to.
+    pub version: String,
+    /// JSON Schema for the node's `config`, if the plugin declares one.
+    pub config_schema: Option<Value>,
+}
+
+/// The host's plugins and named connections.
+pub trait Catalog {
+    /// The newest plugin called `name` with this major version.
+    fn plugin(&self, name: &str, major: u64) -> Option<PluginMeta>;
+    /// Whether a PLC device of this name is configured.
+    fn has_plc(&self, device: &str) -> bool;
+    /// Whether an MQTT connection of this name is configured.
+    fn has_mqtt(&self, connection: &str) -> bool;
+}

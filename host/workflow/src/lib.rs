@@ -1,0 +1,33 @@
+//! Workflow definitions: what operations engineers write, checked before
+//! anything runs.
+//!
+//! A workflow is a graph of nodes (YAML or JSON). Edges come from `needs`; a
+//! `when` condition in CEL gates a node; a node's `input` maps values from the
+//! run input and upstream outputs with CEL. Nodes are tasks (a plugin),
+//! approvals, delays or waits, and may fan out over a list with `foreach`.
+//!
+//! [`Workflow::parse`] reads a definition; [`validate`] checks it against the
+//! plugins and connections the host has, and reports every problem at once,
+//! each naming the node and the field.
+//!
+//! # Layout
+//! - [`definition`]: the data model, as written.
+//! - [`expr`]: CEL expressions: compiling, evaluating against run data, and
+//!   finding which upstream nodes an expression reads.
+//! - [`graph`]: the DAG: order, cycles, ancestors.
+//! - [`catalog`]: what validation needs to know about the host.
+//! - [`validate`]: every check, collected into [`Problems`].
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod definition;
+pub mod expr;
+pub mod graph;
+pub mod validate;
+
+mod error;
+
+pub use catalog::{Catalog, PluginMeta};
+pub use definition::{Node, NodeKind, Workflow};
+pub use error::{ParseError, Problem, Problems};
+pub use validate::validate;

@@ -1,0 +1,301 @@
+//! Each kind of invalid workflow gets its own message, naming the node and the
+//! field, and every problem is reported at once.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use baton_workflow::{Catalog, PluginMeta, Problem, Workflow, validate};
+use serde_json::json;
+
+/// The host as validation sees it: `modbus-read@1` with a schema, `transform@1`
+/// without one, PLC `oven-1` and MQTT `plant`.
+struct Host;
+
+impl Catalog for Host {
+    fn plugin(&self, name: &str, major: u64) -> Option<PluginMeta> {
+        match (name, major) {
+            ("modbus-read", 1) => Some(PluginMeta {
+                version: "1.0.0".into(),
+                config_schema: Some(json!({
+                    "type": "object",
+                    "required": ["device", "kind", "address"],
+                    "additionalProperties": false,
+                    "properties": {
+                        "device": {"type": "string"},
+                        "kind": {"enum": ["holding", "input", "coil", "discrete"]},
+                        "address": {"type": "integer", "minimum": 0, "maximum": 65535}
+                    }
+                })),
+            }),
+            ("transform", 1) => Some(PluginMeta {
+                version: "1.2.0".into(),
+                config_schema: None,
+            }),
+            _ => None,
+        }
+    }
+    fn has_plc(&self, device: &str) -> bool {
+        device == "oven-1"
+    }
+    fn has_mqtt(&self, connection: &str) -> bool {
+        connection == "plant"
+    }
+}
+
+fn problems(yaml: &str) -> Vec<Problem> {
+    let wf = Workflow::parse(yaml).unwrap();
+    validate(&wf, &Host).unwrap_err().0
+}
+
+/// Exactly one problem, at `node` and `field`, whose message contains `text`.
+fn single(yaml: &str, node: Option<&str>, field: &str, text: &str) {
+    let found = problems(yaml);
+    assert_eq!(found.len(), 1, "expected one problem, got {found:#?}");
+    let p = &found[0];
+    assert_eq!((p.node.as_deref(), p.field.as_str()), (node, field), "{p}");
+    assert!(
+        p.message.contains(text),
+        "`{}` does not contain `{text}`",
+        p.message
+    );
+}
+
+const READ: &str =
+    "plugin: modbus-read@1\n    config: {device: oven-1, kind: holding, address: 10}";
+
+#[test]
+fn a_good_workflow_passes() {
+    let wf = Workflow::parse(&format!(
+        r#"
+name: line1-startup
+triggers: [{{mqtt: {{connection: plant, topic: plant/line1/start}}}}]
+on_failure: compensate
+nodes:
+  read_temp:
+    {READ}
+    grants: {{plc: [{{device: oven-1, read: ["holding:10"]}}]}}
+  check:
+    needs: [read_temp]
+    when: "nodes.read_temp.output.values[0] < 180"
+    plugin: transform@1
+    input: {{temp: "nodes.read_temp.output.values[0]", line: "input.line"}}
+  approve: {{needs: [check], type: approval, timeout: 30m, on_timeout: reject}}
+  settle: {{needs: [approve], type: delay, duration: 5s}}
+  start_signal: {{needs: [settle], type: wait, mqtt: {{connection: plant, topic: plant/line1/go}}, timeout: 10m}}
+  each:
+    needs: [start_signal]
+    foreach: input.batches
+    concurrency: 4
+    plugin: transform@1
+    input: "item"
+"#
+    ))
+    .unwrap();
+    assert_eq!(validate(&wf, &Host), Ok(()));
+}
+
+#[test]
+fn cycles() {
+    let found = problems(
+        "name: w\nnodes:\n  a: {plugin: transform@1, needs: [c]}\n  b: {plugin: transform@1, needs: [a]}\n  c: {plugin: transform@1, needs: [b]}\n",
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].field, "needs");
+    assert!(found[0].message.contains("forms a cycle"), "{}", found[0]);
+}
+
+#[test]
+fn unknown_needs() {
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, needs: [reed]}\n",
+        Some("a"),
+        "needs[0]",
+        "unknown node `reed`",
+    );
+}
+
+#[test]
+fn duplicate_ids() {
+    single(
+        "{\"name\": \"w\", \"nodes\": {\"a\": {\"plugin\": \"transform@1\"}, \"a\": {\"plugin\": \"transform@1\"}}}",
+        Some("a"),
+        "id",
+        "defined more than once",
+    );
+}
+
+#[test]
+fn missing_plugins_and_versions() {
+    single(
+        "name: w\nnodes:\n  a: {plugin: modbus-reed@1}\n",
+        Some("a"),
+        "plugin",
+        "no plugin `modbus-reed` with major version 1",
+    );
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@2}\n",
+        Some("a"),
+        "plugin",
+        "major version 2",
+    );
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform}\n",
+        Some("a"),
+        "plugin",
+        "major version",
+    );
+    single(
+        "name: w\nnodes:\n  a: {}\n",
+        Some("a"),
+        "plugin",
+        "needs a `plugin`",
+    );
+}
+
+#[test]
+fn config_that_violates_the_plugin_schema() {
+    let found = problems(
+        "name: w\nnodes:\n  a:\n    plugin: modbus-read@1\n    config: {device: oven-1, kind: register, address: 70000}\n",
+    );
+    let fields: Vec<&str> = found.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(fields, ["config.address", "config.kind"], "{found:#?}");
+    assert!(found[0].message.contains("65535"), "{}", found[0]);
+    // An absent config is an empty object: every required property is missing.
+    let found = problems("name: w\nnodes:\n  a: {plugin: modbus-read@1}\n");
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .all(|p| p.field == "config" && p.message.contains("is a required property")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn grants_naming_unconfigured_connections() {
+    let found = problems(&format!(
+        "name: w\nnodes:\n  a:\n    {READ}\n    grants: {{plc: [{{device: oven-9, read: [\"holding:1\"]}}], mqtt: [{{connection: mes, publish: [a]}}]}}\n"
+    ));
+    let fields: Vec<&str> = found.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["grants.plc[0].device", "grants.mqtt[0].connection"],
+        "{found:#?}"
+    );
+    assert!(found[0].message.contains("no PLC device `oven-9`"));
+}
+
+#[test]
+fn cel_that_does_not_compile() {
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, when: \"input.x <\"}\n",
+        Some("a"),
+        "when",
+        "is not valid CEL",
+    );
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, input: {t: \"input.(\"}}\n",
+        Some("a"),
+        "input.t",
+        "is not valid CEL",
+    );
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, when: \"env.HOME != ''\"}\n",
+        Some("a"),
+        "when",
+        "uses `env`",
+    );
+}
+
+#[test]
+fn expressions_may_read_only_upstream_nodes() {
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1}\n  b: {plugin: transform@1, input: \"nodes.a.output\"}\n",
+        Some("b"),
+        "input",
+        "`nodes.a`, which is not upstream",
+    );
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, input: \"item\"}\n",
+        Some("a"),
+        "input",
+        "only in a node with `foreach`",
+    );
+}
+
+#[test]
+fn fields_that_do_not_belong_to_the_node_type() {
+    single(
+        "name: w\nnodes:\n  a: {type: approval, plugin: transform@1}\n",
+        Some("a"),
+        "plugin",
+        "does not apply to a approval node",
+    );
+    single(
+        "name: w\nnodes:\n  a: {type: delay}\n",
+        Some("a"),
+        "duration",
+        "needs a `duration`",
+    );
+    single(
+        "name: w\nnodes:\n  a: {type: wait}\n",
+        Some("a"),
+        "mqtt",
+        "exactly one of `mqtt` or `signal`",
+    );
+    single(
+        "name: w\nnodes:\n  a: {type: approval, on_timeout: approve}\n",
+        Some("a"),
+        "on_timeout",
+        "without a `timeout`",
+    );
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, concurrency: 2}\n",
+        Some("a"),
+        "concurrency",
+        "only with `foreach`",
+    );
+}
+
+#[test]
+fn retry_policies_are_checked() {
+    let found = problems(
+        "name: w\nnodes:\n  a:\n    plugin: transform@1\n    retry: {max_attempts: 0, backoff: 0.5, initial_interval: 5s, max_interval: 1s, non_retryable: [sometimes]}\n",
+    );
+    let fields: Vec<&str> = found.iter().map(|p| p.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "retry.max_attempts",
+            "retry.backoff",
+            "retry.max_interval",
+            "retry.non_retryable[0]"
+        ],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let found = problems(
+        "name: Bad_Name\nnodes:\n  a: {plugin: nope@1, needs: [zz]}\n  b: {type: delay}\n  c-d: {plugin: transform@1}\n",
+    );
+    let located: Vec<(Option<&str>, &str)> = found
+        .iter()
+        .map(|p| (p.node.as_deref(), p.field.as_str()))
+        .collect();
+    assert_eq!(
+        located,
+        [
+            (None, "name"),
+            (Some("a"), "needs[0]"),
+            (Some("a"), "plugin"),
+            (Some("b"), "duration"),
+            (Some("c-d"), "id")
+        ],
+        "{found:#?}"
+    );
+    let text = baton_workflow::Problems(found).to_string();
+    assert!(
+        text.contains("node `a`, plugin: no plugin `nope`"),
+        "{text}"
+    );
+}
