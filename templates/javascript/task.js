@@ -1,6 +1,7 @@
 // {{name}}: a Baton task in JavaScript. Build with ./build.sh.
 import { log } from 'baton:plugin/log@0.1.0';
 import { readHoldingRegisters } from 'baton:plugin/plc@0.1.0';
+import { publish } from 'baton:plugin/mqtt@0.1.0';
 
 // Throw `{ payload: { tag: 'retryable' | 'fatal', val: message } }` to fail the task.
 class TaskError extends Error {
@@ -14,11 +15,16 @@ export function describe() {
   return {
     name: '{{name}}',
     version: '0.1.0',
-    description: 'Reads one holding register.',
+    description: 'Reads one holding register and, with `topic`, publishes it.',
     configSchema: JSON.stringify({
       type: 'object',
       required: ['device', 'address'],
-      properties: { device: { type: 'string' }, address: { type: 'integer', minimum: 0, maximum: 65535 } },
+      properties: {
+        device: { type: 'string' },
+        address: { type: 'integer', minimum: 0, maximum: 65535 },
+        connection: { type: 'string', default: 'plant' },
+        topic: { type: 'string' },
+      },
     }),
   };
 }
@@ -36,5 +42,15 @@ export async function run(ctx, configText, inputText) {
     throw new TaskError(kind, `reading ${config.device}: ${tag}: ${error?.payload?.val ?? error}`);
   }
   log('info', `${ctx.nodeId}: read ${value}`);
-  return JSON.stringify({ value });
+  const result = JSON.stringify({ value });
+  if (config.topic) {
+    try {
+      publish(config.connection ?? 'plant', config.topic, new TextEncoder().encode(result), 'at-least-once', false);
+    } catch (error) {
+      const tag = error?.payload?.tag;
+      const kind = tag === 'timeout' || tag === 'unavailable' ? 'retryable' : 'fatal';
+      throw new TaskError(kind, `publishing to ${config.topic}: ${tag}: ${error?.payload?.val ?? error}`);
+    }
+  }
+  return result;
 }

@@ -83,12 +83,7 @@ async fn publish_and_receive_survive_a_broker_restart() {
         .unwrap();
     let publish = |payload: serde_json::Value| {
         let request = TaskRequest {
-            context: TaskContext {
-                run_id: "r".into(),
-                node_id: "n".into(),
-                attempt: 1,
-                idempotency_key: "r/n".into(),
-            },
+            context: TaskContext::new("r", "n", 1),
             config: json!({"connection": "plant", "topic": "line1/status"}).to_string(),
             input: payload.to_string(),
             grants: Arc::new(

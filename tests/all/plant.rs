@@ -76,12 +76,7 @@ impl Plant {
         limits: Limits,
     ) -> Attempt {
         let request = TaskRequest {
-            context: TaskContext {
-                run_id: "run-7".into(),
-                node_id: "check".into(),
-                attempt: 1,
-                idempotency_key: "run-7/check".into(),
-            },
+            context: TaskContext::new("run-7", "check", 1),
             config: config.to_string(),
             input: input.to_string(),
             grants: Arc::new(serde_json::from_value(grants).unwrap()),

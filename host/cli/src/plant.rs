@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use baton_connectors::config::{MqttConfig, PlcConfig};
+use baton_connectors::mqtt::MqttConnection;
 use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
 
 use crate::settings::Settings;
@@ -31,6 +32,33 @@ impl Plant {
             .await
             .context("starting the embedded MQTT broker")??;
         Ok(Self { plc, broker })
+    }
+
+    /// Print every message published on the broker to stderr, until the
+    /// returned task is aborted.
+    pub async fn print_messages(&self) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+        let client = MqttConnection::connect("watch", &MqttConfig::new(self.broker.url()))?;
+        anyhow::ensure!(
+            client.wait_connected(Duration::from_secs(5)).await,
+            "cannot connect to the simulated broker"
+        );
+        let everything: baton_connectors::mqtt::TopicFilter = "#".parse()?;
+        let (ready_tx, ready) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let Ok(mut watch) = client.watch(everything).await else {
+                return;
+            };
+            let _ = ready_tx.send(());
+            while let Some(message) = watch.next().await {
+                eprintln!(
+                    "[mqtt {MQTT_NAME}] {}: {}",
+                    message.topic,
+                    String::from_utf8_lossy(&message.payload)
+                );
+            }
+        });
+        ready.await.context("watching the simulated broker")?;
+        Ok(task)
     }
 
     /// Add `oven-1` and `plant` to the settings, unless already configured.

@@ -36,6 +36,28 @@ fn task_run_reads_the_simulated_oven() {
 }
 
 #[test]
+fn task_run_shows_what_the_task_publishes() {
+    let out = baton(&[
+        "task",
+        "run",
+        "mqtt-publish",
+        "--simulate",
+        "--config",
+        "{connection: plant, topic: plant/line1/oven/status}",
+        "--input",
+        "{temp: 181}",
+        "--grants",
+        "{mqtt: [{connection: plant, publish: [\"plant/#\"]}]}",
+    ]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"[mqtt plant] plant/line1/oven/status: {"temp":181}"#),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn task_run_reports_a_denial_and_fails() {
     let out = baton(&[
         "task",

@@ -45,13 +45,19 @@ fn check(dir: &Path, build: &mut Command, wasm: &Path) {
             wasm.to_str().unwrap(),
             "--simulate",
             "--config",
-            "{device: oven-1, address: 10}",
+            "{device: oven-1, address: 10, topic: plant/demo}",
             "--grants",
-            "{plc: [{device: oven-1, read: [\"holding:10\"]}]}",
+            "{plc: [{device: oven-1, read: [\"holding:10\"]}], mqtt: [{connection: plant, publish: [\"plant/#\"]}]}",
         ],
     );
     let output: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(output, serde_json::json!({"value": 20}));
+    // The subscriber that `--simulate` runs saw the publish.
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("[mqtt plant] plant/demo: {\"value\""),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -5,7 +5,7 @@ mod connection;
 use std::time::Duration;
 
 pub use baton_grant::mqtt::TopicFilter;
-pub use connection::MqttConnection;
+pub use connection::{MqttConnection, Watch};
 
 use crate::BoxFuture;
 

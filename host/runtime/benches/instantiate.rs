@@ -86,12 +86,7 @@ fn bench(c: &mut Criterion) {
     });
     let plugin = rt.block_on(runtime.load(&wasm)).unwrap();
     let grants = Arc::new(baton_grant::Grants::default());
-    let context = TaskContext {
-        run_id: "r".into(),
-        node_id: "n".into(),
-        attempt: 1,
-        idempotency_key: "r/n".into(),
-    };
+    let context = TaskContext::new("r", "n", 1);
     group.bench_function("baton_runtime", |b| {
         b.to_async(&rt).iter(|| async {
             let request = TaskRequest {

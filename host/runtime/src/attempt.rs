@@ -21,6 +21,22 @@ pub struct TaskContext {
     pub idempotency_key: String,
 }
 
+impl TaskContext {
+    /// The context of attempt `attempt` of `node_id` in `run_id`. The
+    /// idempotency key is `run_id/node_id`: the same for every attempt,
+    /// replays after a restart included.
+    pub fn new(run_id: impl Into<String>, node_id: impl Into<String>, attempt: u32) -> Self {
+        let run_id = run_id.into();
+        let node_id = node_id.into();
+        Self {
+            idempotency_key: format!("{run_id}/{node_id}"),
+            run_id,
+            node_id,
+            attempt,
+        }
+    }
+}
+
 /// One attempt to run.
 #[derive(Debug, Clone)]
 pub struct TaskRequest {

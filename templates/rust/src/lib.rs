@@ -1,5 +1,5 @@
 //! {{name}}: a Baton task. Build with `cargo build --release --target wasm32-wasip2`.
-use baton_sdk::{Context, Error, Task, log, plc};
+use baton_sdk::{Context, Error, Task, log, mqtt, plc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -8,6 +8,14 @@ use serde_json::Value;
 pub struct Config {
     device: String,
     address: u16,
+    /// When set, the value is also published here, on `connection`.
+    topic: Option<String>,
+    #[serde(default = "plant")]
+    connection: String,
+}
+
+fn plant() -> String {
+    "plant".into()
 }
 
 /// What later nodes see as `nodes.<id>.output`.
@@ -21,9 +29,9 @@ pub struct Plugin;
 impl Task for Plugin {
     const NAME: &'static str = "{{name}}";
     const VERSION: &'static str = env!("CARGO_PKG_VERSION");
-    const DESCRIPTION: &'static str = "Reads one holding register.";
+    const DESCRIPTION: &'static str = "Reads one holding register and, with `topic`, publishes it.";
     const CONFIG_SCHEMA: Option<&'static str> = Some(
-        r#"{"type": "object", "required": ["device", "address"], "properties": {"device": {"type": "string"}, "address": {"type": "integer", "minimum": 0, "maximum": 65535}}}"#,
+        r#"{"type": "object", "required": ["device", "address"], "properties": {"device": {"type": "string"}, "address": {"type": "integer", "minimum": 0, "maximum": 65535}, "connection": {"type": "string"}, "topic": {"type": "string"}}}"#,
     );
     type Config = Config;
     type Input = Value;
@@ -33,7 +41,11 @@ impl Task for Plugin {
         // `?` turns an offline device into a retryable error and a denial into a fatal one.
         let value = plc::read_holding_registers(&config.device, config.address, 1)?[0];
         log::info(&format!("{}: read {value}", ctx.node_id));
-        Ok(Output { value })
+        let output = Output { value };
+        if let Some(topic) = &config.topic {
+            mqtt::publish_json(&config.connection, topic, &output)?;
+        }
+        Ok(output)
     }
 }
 
@@ -51,5 +63,16 @@ mod tests {
         host.device("oven-1").holding(10, 172);
         let out = host.run::<Plugin>(json!({"device": "oven-1", "address": 10}), Value::Null).unwrap();
         assert_eq!(out, json!({"value": 172}));
+        assert!(host.published().is_empty());
+    }
+
+    #[test]
+    fn publishes_when_given_a_topic() {
+        let host = Host::new();
+        host.device("oven-1").holding(10, 172);
+        let config = json!({"device": "oven-1", "address": 10, "topic": "plant/demo"});
+        host.run::<Plugin>(config, Value::Null).unwrap();
+        assert_eq!(host.published()[0].topic, "plant/demo");
+        assert_eq!(host.published()[0].payload, br#"{"value":172}"#);
     }
 }

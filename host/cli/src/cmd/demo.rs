@@ -51,12 +51,7 @@ impl Demo {
         let plugin = self.plugin(plugin)?.clone();
         let grants: Grants = serde_json::from_value(grants)?;
         let request = TaskRequest {
-            context: TaskContext {
-                run_id: "demo".into(),
-                node_id: format!("step-{}", self.step),
-                attempt: 1,
-                idempotency_key: format!("demo/step-{}", self.step),
-            },
+            context: TaskContext::new("demo", format!("step-{}", self.step), 1),
             config: config.to_string(),
             input: input.to_string(),
             grants: Arc::new(grants),

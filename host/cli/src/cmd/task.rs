@@ -52,12 +52,24 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let TaskCommand::Run(args) = command;
     let mut settings = Settings::load(config_file)?;
-    let _plant = if args.simulate {
+    let plant = if args.simulate {
         let plant = Plant::start(Duration::from_millis(200)).await?;
         plant.configure(&mut settings);
+        eprintln!(
+            "simulated PLC `{}` at {} and MQTT broker `{}` at {}",
+            crate::plant::PLC_NAME,
+            plant.plc.url(),
+            crate::plant::MQTT_NAME,
+            plant.broker.url()
+        );
         Some(plant)
     } else {
         None
+    };
+    // Show what the task publishes on the simulated broker, as a subscriber would see it.
+    let watcher = match &plant {
+        Some(plant) => Some(plant.print_messages().await?),
+        None => None,
     };
     let config = value::json(args.config.as_deref(), "--config")?;
     let input = value::json(args.input.as_deref(), "--input")?;
@@ -92,18 +104,18 @@ pub async fn run(
             .unwrap_or_else(|| ", from cache".into())
     );
     let request = TaskRequest {
-        context: TaskContext {
-            run_id: "local".into(),
-            node_id: plugin.info.name.clone(),
-            attempt: 1,
-            idempotency_key: format!("local/{}", plugin.info.name),
-        },
+        context: TaskContext::new("local", plugin.info.name.clone(), 1),
         config,
         input,
         grants: Arc::new(grants),
         limits,
     };
     let attempt = runtime.run(&plugin, request).await;
+    if let Some(watcher) = watcher {
+        // Let the last messages arrive before the broker goes away with the process.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        watcher.abort();
+    }
     report(&attempt, args.json)?;
     Ok(if attempt.result.is_ok() {
         ExitCode::SUCCESS

@@ -193,12 +193,11 @@ impl MqttConnection {
         self.acknowledged(PendingKind::Publish(qos), send).await
     }
 
-    async fn receive_inner(
-        &self,
-        filter: TopicFilter,
-        timeout: Duration,
-    ) -> Result<Option<Message>, MqttError> {
-        let (tx, mut rx) = mpsc::channel(16);
+    /// Subscribe to `filter` until the returned [`Watch`] is dropped. The
+    /// subscription is acknowledged by the broker before this returns, and it
+    /// is restored after a reconnect.
+    pub async fn watch(&self, filter: TopicFilter) -> Result<Watch<'_>, MqttError> {
+        let (tx, rx) = mpsc::channel(64);
         let id = self.shared.next_receiver.fetch_add(1, Ordering::Relaxed);
         let first = {
             let mut state = self.shared.lock();
@@ -211,8 +210,8 @@ impl MqttConnection {
             *users += 1;
             *users == 1
         };
-        // Unregisters (and unsubscribes) however this call ends, even if the task is cancelled.
-        let _guard = ReceiverGuard {
+        // Unregisters (and unsubscribes) however the watch ends, even if the task is cancelled.
+        let guard = ReceiverGuard {
             connection: self,
             id,
             filter: filter.to_string(),
@@ -223,11 +222,33 @@ impl MqttConnection {
                 .subscribe(filter.to_string(), rumqttc::QoS::AtLeastOnce);
             self.acknowledged(PendingKind::Subscribe, send).await?;
         }
-        match tokio::time::timeout(timeout, rx.recv()).await {
+        Ok(Watch { rx, _guard: guard })
+    }
+
+    async fn receive_inner(
+        &self,
+        filter: TopicFilter,
+        timeout: Duration,
+    ) -> Result<Option<Message>, MqttError> {
+        let mut watch = self.watch(filter).await?;
+        match tokio::time::timeout(timeout, watch.rx.recv()).await {
             Ok(Some(message)) => Ok(Some(message)),
             Ok(None) => Err(self.unavailable()),
             Err(_) => Ok(None),
         }
+    }
+}
+
+/// A standing subscription: messages matching its filter, until dropped.
+pub struct Watch<'a> {
+    rx: mpsc::Receiver<Message>,
+    _guard: ReceiverGuard<'a>,
+}
+
+impl Watch<'_> {
+    /// The next message, or `None` if the connection is gone.
+    pub async fn next(&mut self) -> Option<Message> {
+        self.rx.recv().await
     }
 }
 
@@ -388,7 +409,7 @@ fn handle(shared: &Shared, event: Event) {
             let topic = publish.topic.clone();
             for (filter, tx) in state.receivers.values() {
                 if filter.matches(&topic) {
-                    // A full receiver already has a message to return; extra ones are dropped.
+                    // A receiver that is not keeping up loses messages rather than stalling the connection.
                     let _ = tx.try_send(Message {
                         topic: topic.clone(),
                         payload: publish.payload.to_vec(),

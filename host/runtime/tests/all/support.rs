@@ -95,12 +95,7 @@ impl Env {
 pub fn request(config: Value, input: Value, grants: Value, limits: Limits) -> TaskRequest {
     let grants: Grants = serde_json::from_value(grants).unwrap();
     TaskRequest {
-        context: TaskContext {
-            run_id: "run-1".into(),
-            node_id: "node-1".into(),
-            attempt: 1,
-            idempotency_key: "run-1/node-1".into(),
-        },
+        context: TaskContext::new("run-1", "node-1", 1),
         config: config.to_string(),
         input: input.to_string(),
         grants: Arc::new(grants),
