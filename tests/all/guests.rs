@@ -123,8 +123,8 @@ fn componentize_js() -> Result<PathBuf, String> {
         let mut install = Command::new("npm");
         install
             .current_dir(&dir)
-            .args(["ci", "--no-audit", "--no-fund"]);
-        if let Err(e) = run(install, "npm ci") {
+            .args(["install", "--no-audit", "--no-fund"]);
+        if let Err(e) = run(install, "npm install") {
             return Err(format!(
                 "skip: componentize-js could not be installed from the npm registry: {e}"
             ));

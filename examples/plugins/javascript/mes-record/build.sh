@@ -7,6 +7,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 wit="${BATON_WIT:-$here/../../../../wit}"
 out="${1:-$here/mes_record.wasm}"
 cd "$here"
-[ -d node_modules/@bytecodealliance/componentize-js ] || npm ci --no-audit --no-fund
+[ -d node_modules/@bytecodealliance/componentize-js ] || npm install --no-audit --no-fund
 node node_modules/@bytecodealliance/componentize-js/src/cli.js mes-record.js \
   --wit "$wit" --world-name task --disable fetch-event --out "$out"
