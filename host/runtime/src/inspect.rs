@@ -56,13 +56,15 @@ pub(crate) fn imports(engine: &Engine, component: &Component) -> Vec<String> {
 pub(crate) fn unknown_imports(imports: &[String]) -> Vec<String> {
     imports
         .iter()
-        .filter(|name| {
-            let is_wasi_0_2 = name.starts_with("wasi:") && name.contains("@0.2.");
-            let provided = PROVIDED.iter().any(|p| name.starts_with(p));
-            !(provided && (is_wasi_0_2 || name.starts_with("baton:")))
-        })
+        .filter(|name| !provided(name))
         .cloned()
         .collect()
+}
+
+/// Whether Baton provides an import: one of [`PROVIDED`], and for WASI, version 0.2.
+fn provided(name: &str) -> bool {
+    PROVIDED.iter().any(|p| name.starts_with(p))
+        && (name.starts_with("baton:") || name.contains("@0.2."))
 }
 
 /// What a component exports, for the wrong-world message.

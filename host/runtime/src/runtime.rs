@@ -234,17 +234,24 @@ impl Runtime {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        let mut scratch_error = None;
+        let journal = Journal::new(limits.log_lines);
         if let Some(dir) = scratch
             && let Err(e) = wasi.preopened_dir(dir, "/scratch", FsPerms::ReadWrite)
         {
-            scratch_error = Some(format!("{e:#}"));
-        }
-        let journal = Journal::new(limits.log_lines);
-        if let Some(e) = scratch_error {
             journal.log(
                 LogLevel::Error,
-                format!("scratch directory unavailable: {e}"),
+                format!("scratch directory unavailable: {e:#}"),
+            );
+        }
+        let max_memory = self.inner.config.max_memory;
+        if limits.memory > max_memory {
+            // A pooled slot cannot grow past `max_memory`; say so rather than cap silently.
+            journal.log(
+                LogLevel::Warn,
+                format!(
+                    "memory limit of {} bytes is above the host's maximum of {max_memory} bytes; using the maximum",
+                    limits.memory
+                ),
             );
         }
         let state = TaskState {
@@ -255,7 +262,7 @@ impl Runtime {
                 journal: journal.clone(),
             },
             table: ResourceTable::new(),
-            limiter: Limiter::new(limits.memory.min(self.inner.config.max_memory)),
+            limiter: Limiter::new(limits.memory.min(max_memory)),
             grants,
             connectors: self.inner.connectors.clone(),
             interlock: self.inner.interlock.clone(),

@@ -268,3 +268,38 @@ async fn host_stays_healthy_after_hostile_guests() {
         .await;
     assert_eq!(output(&out), json!({"fine": true}));
 }
+
+#[tokio::test]
+async fn a_memory_limit_above_the_host_maximum_is_capped_with_a_warning() {
+    let config = baton_runtime::RuntimeConfig {
+        max_memory: 64 << 20,
+        ..Default::default()
+    };
+    let env = Env::with_config(config).await;
+    let hostile = env.program(test_programs::HOSTILE).await;
+    let limits = Limits {
+        memory: 1 << 30,
+        ..limits()
+    };
+    let out = env
+        .run_with(
+            &hostile,
+            json!({"mode": "memory-bomb"}),
+            json!(null),
+            json!({}),
+            limits,
+        )
+        .await;
+    assert!(
+        matches!(out.result, Err(Failure::MemoryLimit { limit, .. }) if limit == 64 << 20),
+        "{:?}",
+        out.result
+    );
+    assert!(
+        out.logs
+            .iter()
+            .any(|l| l.message.contains("above the host's maximum")),
+        "{:?}",
+        out.logs
+    );
+}
