@@ -80,8 +80,8 @@ pub async fn run(
     if let Some(problem) = grants.problems().first() {
         anyhow::bail!("--grants: {problem}");
     }
-    let limits: Limits = match &args.limits {
-        Some(l) => value::parse(l, "--limits")?,
+    let limits = match &args.limits {
+        Some(l) => override_limits(settings.runtime.defaults, value::parse(l, "--limits")?)?,
         None => settings.runtime.defaults,
     };
 
@@ -122,6 +122,18 @@ pub async fn run(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `defaults` with the fields given in `overrides` replaced, so that
+/// `--limits '{cpu: 2s}'` keeps the memory limit from `baton.toml`.
+fn override_limits(defaults: Limits, overrides: serde_json::Value) -> anyhow::Result<Limits> {
+    let mut merged = serde_json::to_value(defaults)?;
+    let (Some(fields), serde_json::Value::Object(overrides)) = (merged.as_object_mut(), overrides)
+    else {
+        anyhow::bail!("--limits must be a map such as `{{cpu: 2s, memory: 67108864}}`");
+    };
+    fields.extend(overrides);
+    serde_json::from_value(merged).context("--limits")
 }
 
 /// The bytes of a `.wasm` file, or of the built-in plugin with that name.
@@ -180,4 +192,23 @@ fn report(attempt: &Attempt, json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_overrides_keep_the_other_defaults() {
+        let defaults = Limits {
+            memory: 1 << 20,
+            ..Limits::default()
+        };
+        let limits = override_limits(defaults, serde_json::json!({"cpu": "2s"})).unwrap();
+        assert_eq!(limits.cpu, Duration::from_secs(2));
+        assert_eq!(limits.memory, 1 << 20);
+        let e = override_limits(defaults, serde_json::json!({"cpus": "2s"})).unwrap_err();
+        assert!(format!("{e:#}").contains("unknown field `cpus`"), "{e:#}");
+        assert!(override_limits(defaults, serde_json::json!(5)).is_err());
+    }
 }
