@@ -29,6 +29,7 @@ const TEST_PROGRAMS: &[(&str, &str)] = &[
     ("PROBE", "test_probe.wasm"),
     ("NOOP", "test_noop.wasm"),
     ("COMMAND", "test-command.wasm"),
+    ("SCRIPTED", "test_scripted.wasm"),
 ];
 
 fn main() {

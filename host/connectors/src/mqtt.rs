@@ -67,4 +67,13 @@ pub trait MqttClient: Send + Sync {
         filter: TopicFilter,
         timeout: Duration,
     ) -> BoxFuture<'_, Result<Option<Message>, MqttError>>;
+
+    /// Subscribe to `filter` for as long as the returned receiver is kept.
+    /// The broker has acknowledged the subscription when this returns, and
+    /// it is restored after a reconnect. The receiver ends if the connection
+    /// is dropped.
+    fn subscribe(
+        self: std::sync::Arc<Self>,
+        filter: TopicFilter,
+    ) -> BoxFuture<'static, Result<tokio::sync::mpsc::Receiver<Message>, MqttError>>;
 }

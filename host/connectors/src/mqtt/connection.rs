@@ -301,6 +301,41 @@ impl MqttClient for MqttConnection {
     ) -> BoxFuture<'_, Result<Option<Message>, MqttError>> {
         Box::pin(self.receive_inner(filter, timeout))
     }
+
+    fn subscribe(
+        self: Arc<Self>,
+        filter: TopicFilter,
+    ) -> BoxFuture<'static, Result<mpsc::Receiver<Message>, MqttError>> {
+        Box::pin(async move {
+            let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+            let (tx, rx) = mpsc::channel(64);
+            tokio::spawn(async move {
+                let mut watch = match self.watch(filter).await {
+                    Ok(watch) => watch,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                loop {
+                    tokio::select! {
+                        message = watch.next() => match message {
+                            Some(m) => if tx.send(m).await.is_err() { return },
+                            None => return,
+                        },
+                        _ = tx.closed() => return,
+                    }
+                }
+            });
+            ready_rx.await.map_err(|_| self_gone())??;
+            Ok(rx)
+        })
+    }
+}
+
+fn self_gone() -> MqttError {
+    MqttError::Unavailable("the subscription task ended".into())
 }
 
 /// Unique per connection: a broker disconnects the older of two clients with one id.

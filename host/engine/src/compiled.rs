@@ -1,0 +1,262 @@
+//! A workflow version made ready to run: nodes in dependency order, CEL
+//! compiled once, plugins resolved to digests, grants shared.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use baton_grant::Grants;
+use baton_store::WorkflowRecord;
+use baton_workflow::expr::{Expr, Scope};
+use baton_workflow::graph::Graph;
+use baton_workflow::{Node, NodeKind, Workflow};
+use serde_json::{Map, Value};
+
+use crate::{Error, Result};
+
+/// How a node's input is made.
+#[derive(Debug)]
+pub enum InputMap {
+    /// No `input`: the run input (or, in a foreach node, the item).
+    Default,
+    /// One CEL expression.
+    Expr(Expr),
+    /// An object: CEL for string values, literals otherwise.
+    Object(Vec<(String, Field)>),
+    /// Any other value, taken as written.
+    Literal(Value),
+}
+
+/// One field of an object input.
+#[derive(Debug)]
+pub enum Field {
+    /// Evaluated.
+    Expr(Expr),
+    /// Taken as written.
+    Literal(Value),
+}
+
+/// A plugin a node runs, resolved when the workflow version was applied.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// The component's digest.
+    pub digest: String,
+    /// The config, as JSON text.
+    pub config: String,
+    /// What it may reach.
+    pub grants: Arc<Grants>,
+}
+
+/// One node, ready to run.
+#[derive(Debug)]
+pub struct CompiledNode {
+    /// Its id.
+    pub id: String,
+    /// As written.
+    pub def: Node,
+    /// Indexes of the nodes it needs.
+    pub parents: Vec<usize>,
+    /// The `when` condition.
+    pub when: Option<Expr>,
+    /// Whether `when` reads `item`, which makes it a per-item filter.
+    pub when_per_item: bool,
+    /// How its input is made.
+    pub input: InputMap,
+    /// The `foreach` list.
+    pub foreach: Option<Expr>,
+    /// Upstream nodes its expressions read.
+    pub refs: Vec<usize>,
+    /// For tasks: the plugin.
+    pub task: Option<Task>,
+    /// For tasks with `compensate`: the plugin that undoes it.
+    pub compensate: Option<Task>,
+}
+
+/// A workflow version, ready to run.
+#[derive(Debug)]
+pub struct CompiledWorkflow {
+    /// Workflow name.
+    pub name: String,
+    /// Version.
+    pub version: i64,
+    /// The definition.
+    pub def: Workflow,
+    /// Nodes in dependency order.
+    pub nodes: Vec<CompiledNode>,
+    /// Nodes that nothing needs: their outputs are the run's output.
+    pub sinks: Vec<usize>,
+    index: HashMap<String, usize>,
+}
+
+fn compile(node: &str, field: &str, source: &str) -> Result<Expr> {
+    Expr::compile(source).map_err(|e| Error::Definition(format!("node `{node}`, {field}: {e}")))
+}
+
+impl CompiledWorkflow {
+    /// Compile a stored workflow version.
+    pub fn new(record: &WorkflowRecord) -> Result<Self> {
+        let def: Workflow = serde_json::from_value(record.definition.clone()).map_err(|e| {
+            Error::Definition(format!(
+                "stored workflow {}@{} does not parse: {e}",
+                record.name, record.version
+            ))
+        })?;
+        let graph = Graph::new(&def);
+        let order: Vec<String> = graph
+            .topological()
+            .ok_or_else(|| Error::Definition(format!("workflow `{}` has a cycle", def.name)))?
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let index: HashMap<String, usize> = order
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.clone(), i))
+            .collect();
+        let resolve = |node: &str, plugin: &str, config: &Value, grants: &Grants| -> Result<Task> {
+            let digest = record
+                .plugins
+                .get(plugin)
+                .and_then(|p| p.get("digest"))
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    Error::Definition(format!(
+                        "node `{node}`: plugin `{plugin}` was not resolved when the workflow was applied"
+                    ))
+                })?;
+            Ok(Task {
+                digest: digest.to_string(),
+                config: if config.is_null() {
+                    "{}".into()
+                } else {
+                    config.to_string()
+                },
+                grants: Arc::new(grants.clone()),
+            })
+        };
+        let mut nodes = Vec::with_capacity(order.len());
+        for id in &order {
+            let node = def
+                .node(id)
+                .ok_or_else(|| Error::Definition(format!("node `{id}` vanished")))?;
+            let parents = node
+                .needs
+                .iter()
+                .filter_map(|n| index.get(n).copied())
+                .collect();
+            let when = node
+                .when
+                .as_deref()
+                .map(|w| compile(id, "when", w))
+                .transpose()?;
+            let input = match &node.input {
+                None => InputMap::Default,
+                Some(Value::String(e)) => InputMap::Expr(compile(id, "input", e)?),
+                Some(Value::Object(map)) => InputMap::Object(
+                    map.iter()
+                        .map(|(k, v)| {
+                            Ok((
+                                k.clone(),
+                                match v {
+                                    Value::String(e) => {
+                                        Field::Expr(compile(id, &format!("input.{k}"), e)?)
+                                    }
+                                    other => Field::Literal(other.clone()),
+                                },
+                            ))
+                        })
+                        .collect::<Result<_>>()?,
+                ),
+                Some(other) => InputMap::Literal(other.clone()),
+            };
+            let foreach = node
+                .foreach
+                .as_deref()
+                .map(|f| compile(id, "foreach", f))
+                .transpose()?;
+            let mut refs = BTreeSet::new();
+            let mut exprs: Vec<&Expr> = when.iter().chain(foreach.iter()).collect();
+            match &input {
+                InputMap::Expr(e) => exprs.push(e),
+                InputMap::Object(fields) => exprs.extend(fields.iter().filter_map(|(_, f)| match f {
+                    Field::Expr(e) => Some(e),
+                    Field::Literal(_) => None,
+                })),
+                InputMap::Default | InputMap::Literal(_) => {}
+            }
+            for e in exprs {
+                refs.extend(e.node_refs().into_iter().filter_map(|r| index.get(&r).copied()));
+            }
+            let when_per_item = when
+                .as_ref()
+                .is_some_and(|w| node.foreach.is_some() && w.variables().contains("item"));
+            let (task, compensate) = if node.kind == NodeKind::Task {
+                let plugin = node.plugin.as_deref().unwrap_or_default();
+                let task = resolve(id, plugin, &node.config, &node.grants)?;
+                let compensate = node
+                    .compensate
+                    .as_ref()
+                    .map(|c| {
+                        resolve(
+                            id,
+                            &c.plugin,
+                            &c.config,
+                            c.grants.as_ref().unwrap_or(&node.grants),
+                        )
+                    })
+                    .transpose()?;
+                (Some(task), compensate)
+            } else {
+                (None, None)
+            };
+            nodes.push(CompiledNode {
+                id: id.clone(),
+                def: node.clone(),
+                parents,
+                when,
+                when_per_item,
+                input,
+                foreach,
+                refs: refs.into_iter().collect(),
+                task,
+                compensate,
+            });
+        }
+        let needed: BTreeSet<usize> = nodes.iter().flat_map(|n| n.parents.clone()).collect();
+        let sinks = (0..nodes.len()).filter(|i| !needed.contains(i)).collect();
+        Ok(Self {
+            name: record.name.clone(),
+            version: record.version,
+            def,
+            nodes,
+            sinks,
+            index,
+        })
+    }
+
+    /// The index of node `id`.
+    pub fn index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+}
+
+impl InputMap {
+    /// Make the input. `default` is what a node without `input` gets.
+    pub fn eval(&self, scope: &Scope, default: &Value) -> std::result::Result<Value, String> {
+        match self {
+            InputMap::Default => Ok(default.clone()),
+            InputMap::Expr(e) => e.eval(scope),
+            InputMap::Literal(v) => Ok(v.clone()),
+            InputMap::Object(fields) => {
+                let mut map = Map::new();
+                for (key, field) in fields {
+                    let value = match field {
+                        Field::Expr(e) => e.eval(scope)?,
+                        Field::Literal(v) => v.clone(),
+                    };
+                    map.insert(key.clone(), value);
+                }
+                Ok(Value::Object(map))
+            }
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! The [`Engine`]: stores plugins and workflow versions, starts and steers
+//! runs, and resumes unfinished runs at start-up.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use baton_runtime::Runtime;
+use baton_store::{
+    Created, NewRun, PluginRecord, RunRecord, Store, StoredEvent, WorkflowRecord, now_millis,
+};
+use baton_workflow::{Workflow, validate};
+use serde_json::Value;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::catalog::Snapshot;
+use crate::compiled::CompiledWorkflow;
+use crate::event::Event;
+use crate::executor::PluginCache;
+use crate::run::{Input, RunActor};
+use crate::scheduler::Scheduler;
+use crate::state::RunState;
+use crate::{EngineConfig, Error, Result};
+
+/// What the engine's parts share with every run.
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) plugins: PluginCache,
+    pub(crate) slots: Semaphore,
+    workflows: Mutex<HashMap<(String, i64), Arc<CompiledWorkflow>>>,
+    runs: Mutex<HashMap<String, mpsc::UnboundedSender<Input>>>,
+}
+
+impl Shared {
+    /// A run's actor has ended.
+    pub(crate) fn forget(&self, run_id: &str) {
+        lock(&self.runs).remove(run_id);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// How to start a run.
+#[derive(Debug, Clone)]
+pub struct StartOptions {
+    /// At most one run of the workflow is ever started with this key.
+    pub idempotency_key: Option<String>,
+    /// What started it: `api`, `mqtt:<topic>`, `cron:<schedule>`.
+    pub trigger: String,
+    /// Who started it.
+    pub actor: Option<String>,
+}
+
+impl Default for StartOptions {
+    fn default() -> Self {
+        Self {
+            idempotency_key: None,
+            trigger: "api".into(),
+            actor: None,
+        }
+    }
+}
+
+/// A run that was asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Started {
+    /// Its id.
+    pub run_id: String,
+    /// False if the idempotency key matched an existing run, which is this one.
+    pub created: bool,
+}
+
+/// A workflow as checked: the definition and how its plugins resolve.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The parsed definition.
+    pub workflow: Workflow,
+    /// `name@major` to `{"version", "digest"}`.
+    pub plugins: Value,
+}
+
+/// The workflow engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("active_runs", &self.active_runs())
+            .finish()
+    }
+}
+
+impl Engine {
+    /// Start the engine on `store` and resume every unfinished run.
+    pub async fn start(store: Store, runtime: Arc<Runtime>, config: EngineConfig) -> Result<Self> {
+        let engine = Self {
+            shared: Arc::new(Shared {
+                store,
+                runtime,
+                plugins: PluginCache::default(),
+                slots: Semaphore::new(config.max_concurrent_tasks.max(1)),
+                workflows: Mutex::new(HashMap::new()),
+                runs: Mutex::new(HashMap::new()),
+            }),
+        };
+        engine.resume_all().await?;
+        Ok(engine)
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.shared.store
+    }
+
+    /// The plugin runtime.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.shared.runtime
+    }
+
+    /// Runs with a live actor: executing, waiting or parked.
+    pub fn active_runs(&self) -> usize {
+        lock(&self.shared.runs).len()
+    }
+
+    /// Check, compile and store a plugin component. The same bytes again
+    /// return the stored record.
+    pub async fn add_plugin(&self, bytes: &[u8]) -> Result<PluginRecord> {
+        let plugin = self.shared.runtime.load(bytes).await?;
+        let info = &plugin.info;
+        let config_schema = match &info.config_schema {
+            Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                Error::Conflict(format!("the plugin's config schema is not JSON: {e}"))
+            })?),
+            None => None,
+        };
+        let record = PluginRecord {
+            digest: plugin.digest.clone(),
+            name: info.name.clone(),
+            version: info.version.clone(),
+            major: info.major(),
+            description: info.description.clone(),
+            config_schema,
+            imports: plugin.imports.clone(),
+            size: plugin.size as u64,
+            created_at: now_millis(),
+        };
+        let stored = self.shared.store.put_plugin(&record, bytes).await.map_err(|e| match e {
+            baton_store::Error::Conflict(m) => Error::Conflict(m),
+            other => Error::Store(other),
+        })?;
+        self.shared.plugins.insert(Arc::new(plugin));
+        Ok(stored)
+    }
+
+    /// Parse and validate a workflow against the stored plugins and the
+    /// configured connections, reporting every problem at once.
+    pub async fn check_workflow(&self, text: &str) -> Result<Applied> {
+        let workflow = Workflow::parse(text)?;
+        let connectors = self.shared.runtime.connectors();
+        let snapshot = Snapshot::new(
+            self.shared.store.plugins().await?,
+            connectors.plc_names().map(str::to_string),
+            connectors.mqtt_names().map(str::to_string),
+        );
+        validate(&workflow, &snapshot)?;
+        let refs: Vec<&str> = workflow
+            .nodes
+            .iter()
+            .flat_map(|(_, n)| {
+                n.plugin
+                    .as_deref()
+                    .into_iter()
+                    .chain(n.compensate.as_ref().map(|c| c.plugin.as_str()))
+            })
+            .collect();
+        let plugins = snapshot.resolve(refs.into_iter());
+        Ok(Applied { workflow, plugins })
+    }
+
+    /// Validate and store a new version of a workflow. Runs already started
+    /// keep the version they started on.
+    pub async fn apply_workflow(&self, text: &str) -> Result<WorkflowRecord> {
+        let Applied { workflow, plugins } = self.check_workflow(text).await?;
+        let definition = serde_json::to_value(&workflow)
+            .map_err(|e| Error::Definition(format!("cannot store the workflow: {e}")))?;
+        Ok(self
+            .shared
+            .store
+            .put_workflow(&workflow.name, &definition, &plugins)
+            .await?)
+    }
+
+    async fn compiled(&self, name: &str, version: i64) -> Result<Arc<CompiledWorkflow>> {
+        if let Some(wf) = lock(&self.shared.workflows).get(&(name.to_string(), version)) {
+            return Ok(wf.clone());
+        }
+        let record = self
+            .shared
+            .store
+            .workflow(name, version)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("workflow {name} version {version} not found")))?;
+        let wf = Arc::new(CompiledWorkflow::new(&record)?);
+        lock(&self.shared.workflows).insert((name.to_string(), version), wf.clone());
+        Ok(wf)
+    }
+
+    /// Start a run of the newest version of `workflow`. The run's first
+    /// decisions are committed together with its creation.
+    pub async fn start_run(
+        &self,
+        workflow: &str,
+        input: Value,
+        options: StartOptions,
+    ) -> Result<Started> {
+        let version = match lock(&self.shared.workflows)
+            .keys()
+            .filter(|(n, _)| n == workflow)
+            .map(|(_, v)| *v)
+            .max()
+        {
+            // A newer version may have been applied since; the store knows.
+            Some(_) | None => self
+                .shared
+                .store
+                .latest_workflow(workflow)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?
+                .version,
+        };
+        let wf = self.compiled(workflow, version).await?;
+        let run_id = uuid::Uuid::now_v7().to_string();
+        let now = now_millis();
+        let mut state = RunState::new(&run_id, input.clone(), &wf);
+        let started = Event::RunStarted {
+            workflow: workflow.to_string(),
+            version,
+            input: input.clone(),
+            trigger: options.trigger.clone(),
+        };
+        let mut scheduler = Scheduler::new(&wf, &mut state, now);
+        scheduler.decide();
+        let first = scheduler.into_events();
+        let mut events = vec![started.to_new(options.actor.as_deref())];
+        events.extend(first.iter().map(|e| e.to_new(None)));
+        let created = self
+            .shared
+            .store
+            .create_run(
+                NewRun {
+                    id: run_id.clone(),
+                    workflow: workflow.to_string(),
+                    version,
+                    input,
+                    idempotency_key: options.idempotency_key,
+                    trigger: options.trigger,
+                },
+                events,
+            )
+            .await?;
+        match created {
+            Created::Existing(id) => Ok(Started {
+                run_id: id,
+                created: false,
+            }),
+            Created::New(id) => {
+                let actor = self.actor(wf, state);
+                tokio::spawn(actor.start(first));
+                Ok(Started {
+                    run_id: id,
+                    created: true,
+                })
+            }
+        }
+    }
+
+    fn actor(&self, wf: Arc<CompiledWorkflow>, state: RunState) -> RunActor {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.shared.runs).insert(state.run_id.clone(), tx.clone());
+        RunActor::new(self.shared.clone(), wf, state, rx, tx)
+    }
+
+    async fn send(&self, run_id: &str, input: impl FnOnce(oneshot::Sender<Result<()>>) -> Input) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        let sender = lock(&self.shared.runs).get(run_id).cloned();
+        let Some(sender) = sender else {
+            return Err(match self.shared.store.run(run_id).await? {
+                None => Error::NotFound(format!("no run `{run_id}`")),
+                Some(run) if run.status.is_terminal() => {
+                    Error::Conflict(format!("run {run_id} has already {}", run.status))
+                }
+                Some(_) => Error::Conflict(format!("run {run_id} is not active on this engine")),
+            });
+        };
+        sender
+            .send(input(reply))
+            .map_err(|_| Error::Conflict(format!("run {run_id} has finished")))?;
+        rx.await
+            .map_err(|_| Error::Conflict(format!("run {run_id} has finished")))?
+    }
+
+    /// Approve or reject an approval node. Returns once the decision is durable.
+    pub async fn decide_approval(
+        &self,
+        run_id: &str,
+        node: &str,
+        approved: bool,
+        actor: &str,
+        comment: Option<String>,
+    ) -> Result<()> {
+        self.send(run_id, |reply| Input::Approval {
+            node: node.to_string(),
+            approved,
+            actor: actor.to_string(),
+            comment,
+            reply,
+        })
+        .await
+    }
+
+    /// Release the node waiting for signal `name`.
+    pub async fn signal(&self, run_id: &str, name: &str, payload: Value, actor: &str) -> Result<()> {
+        self.send(run_id, |reply| Input::Signal {
+            name: name.to_string(),
+            payload,
+            actor: actor.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// Cancel a run: running attempts are stopped, compensations run if the
+    /// workflow asks for them, and the run ends `cancelled`.
+    pub async fn cancel(&self, run_id: &str, actor: &str, reason: &str) -> Result<()> {
+        self.send(run_id, |reply| Input::Cancel {
+            actor: actor.to_string(),
+            reason: reason.to_string(),
+            reply,
+        })
+        .await
+    }
+
+    /// Wait up to `timeout` for a run to finish; `None` if it has not.
+    pub async fn wait_finished(&self, run_id: &str, timeout: Duration) -> Result<Option<RunRecord>> {
+        let mut events = self.shared.store.subscribe();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let run = self
+                .shared
+                .store
+                .run(run_id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no run `{run_id}`")))?;
+            if run.status.is_terminal() {
+                return Ok(Some(run));
+            }
+            loop {
+                match tokio::time::timeout_at(deadline, events.recv()).await {
+                    Err(_) => return Ok(None),
+                    Ok(Ok(e)) if is_end(&e, run_id) => break,
+                    Ok(Ok(_)) => {}
+                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
+                    Ok(Err(_)) => return Err(Error::ShuttingDown),
+                }
+            }
+        }
+    }
+
+    /// A run's record, its state rebuilt from its events, and its workflow.
+    pub async fn inspect(&self, run_id: &str) -> Result<(RunRecord, RunState, Arc<CompiledWorkflow>)> {
+        let run = self
+            .shared
+            .store
+            .run(run_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no run `{run_id}`")))?;
+        let wf = self.compiled(&run.workflow, run.version).await?;
+        let stored = self.shared.store.all_events(run_id).await?;
+        let events = parse_events(&stored)?;
+        let state = RunState::replay(
+            run_id,
+            run.input.clone(),
+            &wf,
+            events.iter().map(|(e, at)| (e, *at)),
+        );
+        Ok((run, state, wf))
+    }
+
+    async fn resume_all(&self) -> Result<()> {
+        let runs = self.shared.store.unfinished_runs().await?;
+        for run in runs {
+            match self.inspect(&run.id).await {
+                Ok((_, state, wf)) => {
+                    tracing::info!(run = %run.id, workflow = %run.workflow, "resuming run");
+                    let actor = self.actor(wf, state);
+                    tokio::spawn(actor.resume());
+                }
+                Err(e) => {
+                    tracing::error!(run = %run.id, error = %e, "cannot resume run; it stays as it is")
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_end(e: &StoredEvent, run_id: &str) -> bool {
+    e.run_id.as_deref() == Some(run_id)
+        && matches!(e.kind.as_str(), "run_succeeded" | "run_failed" | "run_cancelled")
+}
+
+/// Decode stored events; an event this engine does not know means the run
+/// cannot be resumed safely.
+pub(crate) fn parse_events(stored: &[StoredEvent]) -> Result<Vec<(Event, i64)>> {
+    stored
+        .iter()
+        .map(|e| {
+            serde_json::from_value::<Event>(e.data.clone())
+                .map(|ev| (ev, e.at))
+                .map_err(|err| {
+                    Error::Definition(format!("event {} ({}) cannot be read: {err}", e.seq, e.kind))
+                })
+        })
+        .collect()
+}

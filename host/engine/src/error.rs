@@ -1,0 +1,32 @@
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No such workflow, run, node or plugin.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request contradicts the current state, e.g. approving a node that
+    /// is not waiting for approval.
+    #[error("{0}")]
+    Conflict(String),
+    /// A workflow definition is not well-formed.
+    #[error("{0}")]
+    Parse(#[from] baton_workflow::ParseError),
+    /// A workflow definition has problems; each names its node and field.
+    #[error("the workflow is invalid:\n{0}")]
+    Invalid(#[from] baton_workflow::Problems),
+    /// A plugin component was refused.
+    #[error("{0}")]
+    Plugin(#[from] baton_runtime::Error),
+    /// A stored workflow version cannot be run.
+    #[error("{0}")]
+    Definition(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] baton_store::Error),
+    /// The engine is shutting down.
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+}
+
+/// Engine results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

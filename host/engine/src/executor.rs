@@ -1,0 +1,152 @@
+//! Running one attempt: load the plugin (once per digest), take a slot, run
+//! it in the runtime, and turn the result into an [`Outcome`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use baton_runtime::{Attempt, Failure, Limits, Plugin, Runtime, TaskContext, TaskRequest};
+use baton_store::Store;
+use baton_workflow::Node;
+use serde_json::Value;
+use tokio::sync::{OnceCell, Semaphore};
+
+use crate::compiled::Task;
+use crate::scheduler::Outcome;
+
+/// Loaded plugins by digest; each is compiled (or read from the artifact
+/// cache) once, however many attempts ask for it at the same moment.
+#[derive(Default)]
+pub(crate) struct PluginCache {
+    loaded: Mutex<HashMap<String, Arc<OnceCell<Arc<Plugin>>>>>,
+}
+
+impl PluginCache {
+    pub(crate) async fn get(
+        &self,
+        digest: &str,
+        store: &Store,
+        runtime: &Runtime,
+    ) -> Result<Arc<Plugin>, String> {
+        let cell = {
+            let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            loaded.entry(digest.to_string()).or_default().clone()
+        };
+        cell.get_or_try_init(|| async {
+            let bytes = store
+                .plugin_bytes(digest)
+                .await
+                .map_err(|e| format!("could not read plugin {digest}: {e}"))?
+                .ok_or_else(|| format!("plugin {digest} is no longer stored"))?;
+            runtime
+                .load(&bytes)
+                .await
+                .map(Arc::new)
+                .map_err(|e| format!("could not load plugin {digest}: {e}"))
+        })
+        .await
+        .cloned()
+    }
+
+    /// Keep an already loaded plugin, e.g. right after an upload.
+    pub(crate) fn insert(&self, plugin: Arc<Plugin>) {
+        let cell = OnceCell::new_with(Some(plugin.clone()));
+        let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+        loaded.insert(plugin.digest.clone(), Arc::new(cell));
+    }
+}
+
+/// The limits for an attempt of `node`: the host's defaults with the node's
+/// overrides and its timeout.
+pub(crate) fn limits(defaults: Limits, node: &Node) -> Limits {
+    let mut limits = defaults;
+    if let Some(o) = &node.limits {
+        if let Some(m) = o.memory {
+            limits.memory = m;
+        }
+        if let Some(c) = o.cpu {
+            limits.cpu = c;
+        }
+        if let Some(out) = o.output {
+            limits.output = out;
+        }
+    }
+    if let Some(t) = node.timeout {
+        limits.timeout = t;
+    }
+    limits
+}
+
+/// Everything one attempt needs.
+pub(crate) struct AttemptSpec {
+    pub task: Task,
+    pub context: TaskContext,
+    pub input: Value,
+    pub limits: Limits,
+}
+
+pub(crate) async fn execute(
+    spec: AttemptSpec,
+    plugins: &PluginCache,
+    store: &Store,
+    runtime: &Runtime,
+    slots: &Semaphore,
+) -> Outcome {
+    let plugin = match plugins.get(&spec.task.digest, store, runtime).await {
+        Ok(p) => p,
+        Err(e) => return failed("internal", e),
+    };
+    let Ok(_slot) = slots.acquire().await else {
+        return failed("internal", "the engine is shutting down".into());
+    };
+    let attempt = runtime
+        .run(
+            &plugin,
+            TaskRequest {
+                context: spec.context,
+                config: spec.task.config,
+                input: spec.input.to_string(),
+                grants: spec.task.grants,
+                limits: spec.limits,
+            },
+        )
+        .await;
+    outcome(attempt)
+}
+
+pub(crate) fn failed(kind: &str, message: String) -> Outcome {
+    Outcome {
+        result: Err((kind.to_string(), message)),
+        duration_ms: 0,
+        logs: Vec::new(),
+        denials: Vec::new(),
+    }
+}
+
+fn outcome(attempt: Attempt) -> Outcome {
+    let result = match attempt.result {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| ("invalid_output".to_string(), format!("output is not JSON: {e}"))),
+        Err(failure) => Err((kind(&failure).to_string(), failure.to_string())),
+    };
+    Outcome {
+        result,
+        duration_ms: attempt.duration.as_millis() as u64,
+        logs: attempt.logs,
+        denials: attempt.denials,
+    }
+}
+
+/// The failure kind a retry policy's `non_retryable` can name.
+pub(crate) fn kind(failure: &Failure) -> &'static str {
+    match failure {
+        Failure::Retryable(_) => "retryable",
+        Failure::Fatal(_) => "fatal",
+        Failure::Trap(_) => "trap",
+        Failure::CpuLimit(_) => "cpu",
+        Failure::MemoryLimit { .. } => "memory",
+        Failure::Timeout(_) => "timeout",
+        Failure::OutputTooLarge { .. } => "output",
+        Failure::InvalidOutput(_) => "invalid_output",
+        Failure::Internal(_) => "internal",
+    }
+}

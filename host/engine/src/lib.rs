@@ -1,0 +1,46 @@
+//! The Baton workflow engine: runs workflow graphs of sandboxed plugin tasks,
+//! durably.
+//!
+//! Every run is an actor (a tokio task) that owns its [`state::RunState`]. The
+//! [`scheduler`] turns what happens (an attempt ends, a timer fires, an
+//! operator approves) into [`event::Event`]s; the actor commits them to the
+//! [`baton_store::Store`] (group-committed with every other run's) and only
+//! then acts on them: starts attempts, arms timers, subscribes to MQTT. A run
+//! that waits (an approval, a delay, a message) holds no thread and no WASM
+//! instance, only its small state and a timer.
+//!
+//! After a crash, [`Engine::start`] replays the events of every unfinished
+//! run: completed node outputs are reused, attempts that were in flight run
+//! again with the same idempotency key, and timers, approvals and waits are
+//! restored. Runs are pinned to the workflow version they started on.
+//!
+//! # Layout
+//! - `engine`: the [`Engine`]: plugins, workflows, starting and steering runs, recovery.
+//! - `run`: the per-run actor: commit, then act.
+//! - [`scheduler`]: pure decisions from state to events.
+//! - [`state`]: a run's state as the fold of its events.
+//! - [`event`]: the events.
+//! - [`compiled`]: a workflow version made ready to run.
+//! - [`retry`]: backoff and jitter.
+//! - `executor`: running one attempt through the runtime.
+//! - `catalog`: what validation knows about installed plugins and connections.
+//! - [`config`]: [`EngineConfig`].
+#![deny(missing_docs)]
+
+pub mod compiled;
+pub mod config;
+pub mod event;
+pub mod retry;
+pub mod scheduler;
+pub mod state;
+
+mod catalog;
+mod engine;
+mod error;
+mod executor;
+mod run;
+
+pub use config::EngineConfig;
+pub use engine::{Applied, Engine, Started, StartOptions};
+pub use error::{Error, Result};
+pub use event::Event;

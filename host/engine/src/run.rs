@@ -1,0 +1,673 @@
+//! The per-run actor. It owns the run's state and is the only writer of the
+//! run's events. Its loop: take one input (an attempt ended, a timer fired,
+//! an operator acted), let the scheduler decide, commit the events, and only
+//! then act on them.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use baton_connectors::mqtt::{Message, TopicFilter};
+use baton_runtime::TaskContext;
+use baton_store::{Execution, Millis, Phase, RunStatus, RunUpdate, Transition, now_millis};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::compiled::CompiledWorkflow;
+use crate::engine::Shared;
+use crate::event::{Ending, Event, WaitReason};
+use crate::executor::{self, AttemptSpec};
+use crate::scheduler::{Outcome, Scheduler};
+use crate::state::{ExecStatus, NodeStatus, RunState};
+use crate::{Error, Result};
+
+/// What can happen to a run from outside.
+pub(crate) enum Input {
+    Approval {
+        node: String,
+        approved: bool,
+        actor: String,
+        comment: Option<String>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Signal {
+        name: String,
+        payload: Value,
+        actor: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Cancel {
+        actor: String,
+        reason: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
+    Message {
+        node: usize,
+        message: Message,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Retry {
+        node: usize,
+        item: Option<u32>,
+        compensate: bool,
+    },
+    Wait {
+        node: usize,
+    },
+}
+
+struct Running {
+    node: usize,
+    item: Option<u32>,
+    phase: Phase,
+    attempt: u32,
+    abort: tokio::task::AbortHandle,
+}
+
+type Events = Vec<(Event, Option<String>)>;
+
+pub(crate) struct RunActor {
+    shared: Arc<Shared>,
+    wf: Arc<CompiledWorkflow>,
+    state: RunState,
+    inbox: mpsc::UnboundedReceiver<Input>,
+    me: mpsc::UnboundedSender<Input>,
+    attempts: JoinSet<Outcome>,
+    running: HashMap<tokio::task::Id, Running>,
+    timers: BTreeSet<(Millis, Timer)>,
+    watchers: HashMap<usize, JoinHandle<()>>,
+    replies: Vec<oneshot::Sender<Result<()>>>,
+}
+
+impl RunActor {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        wf: Arc<CompiledWorkflow>,
+        state: RunState,
+        inbox: mpsc::UnboundedReceiver<Input>,
+        me: mpsc::UnboundedSender<Input>,
+    ) -> Self {
+        Self {
+            shared,
+            wf,
+            state,
+            inbox,
+            me,
+            attempts: JoinSet::new(),
+            running: HashMap::new(),
+            timers: BTreeSet::new(),
+            watchers: HashMap::new(),
+            replies: Vec::new(),
+        }
+    }
+
+    /// Run a freshly created run whose first events are already committed.
+    pub(crate) async fn start(mut self, first: Vec<Event>) {
+        let events: Events = first.into_iter().map(|e| (e, None)).collect();
+        self.subscribe_waits(&events).await;
+        self.act(&events);
+        self.main_loop().await;
+    }
+
+    /// Resume a run rebuilt from its events after a restart.
+    pub(crate) async fn resume(mut self) {
+        let now = now_millis();
+        let mut events: Events = Vec::new();
+        for (node, item, phase, attempt) in self.state.in_flight() {
+            let event = Event::AttemptStarted {
+                node: self.wf.nodes[node].id.clone(),
+                item,
+                phase,
+                attempt,
+                resumed: true,
+            };
+            self.state.apply(&self.wf, &event, now);
+            events.push((event, None));
+        }
+        let mut mqtt_waits = Vec::new();
+        for (i, node) in self.state.nodes.iter().enumerate() {
+            let retries = node.execs.iter().enumerate().map(|(k, e)| {
+                (e, node.items.is_some().then_some(k as u32), false)
+            });
+            let compensation = node.compensation.iter().map(|e| (e, None, true));
+            for (exec, item, compensate) in retries.chain(compensation) {
+                if let ExecStatus::RetryAt(at) = exec.status {
+                    self.timers.insert((at, Timer::Retry { node: i, item, compensate }));
+                }
+            }
+            if let NodeStatus::Waiting(reason, until) = node.status {
+                if let Some(until) = until {
+                    self.timers.insert((until, Timer::Wait { node: i }));
+                }
+                if reason == WaitReason::Mqtt {
+                    mqtt_waits.push(i);
+                }
+            }
+        }
+        for i in mqtt_waits {
+            self.watch(i).await;
+        }
+        let mut scheduler = Scheduler::new(&self.wf, &mut self.state, now);
+        scheduler.decide();
+        events.extend(scheduler.into_events().into_iter().map(|e| (e, None)));
+        if self.commit_and_act(events).await.is_err() {
+            return;
+        }
+        self.main_loop().await;
+    }
+
+    async fn main_loop(mut self) {
+        while self.state.ended.is_none() {
+            let next_timer = self.timers.first().map(|(at, _)| *at);
+            let sleep = async {
+                match next_timer {
+                    Some(at) => {
+                        let wait = (at - now_millis()).max(0) as u64;
+                        tokio::time::sleep(Duration::from_millis(wait)).await
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let events = tokio::select! {
+                Some(joined) = self.attempts.join_next_with_id(), if !self.attempts.is_empty() => {
+                    self.attempt_ended(joined)
+                }
+                Some(input) = self.inbox.recv() => self.input(input),
+                _ = sleep => self.fire_timers(),
+            };
+            if self.commit_and_act(events).await.is_err() {
+                return;
+            }
+        }
+        self.finish();
+    }
+
+    fn finish(&mut self) {
+        for (_, w) in self.watchers.drain() {
+            w.abort();
+        }
+        self.shared.forget(&self.state.run_id);
+        // Answer anything that arrived after the end.
+        self.inbox.close();
+        while let Ok(input) = self.inbox.try_recv() {
+            let finished = || Err(Error::Conflict(format!("run {} has finished", self.state.run_id)));
+            match input {
+                Input::Approval { reply, .. }
+                | Input::Signal { reply, .. }
+                | Input::Cancel { reply, .. } => {
+                    let _ = reply.send(finished());
+                }
+                Input::Message { .. } => {}
+            }
+        }
+    }
+
+    fn attempt_ended(
+        &mut self,
+        joined: std::result::Result<(tokio::task::Id, Outcome), tokio::task::JoinError>,
+    ) -> Events {
+        let (id, outcome) = match joined {
+            Ok(done) => done,
+            Err(e) => {
+                let why = if e.is_cancelled() {
+                    "cancelled while running"
+                } else {
+                    "the attempt's task panicked"
+                };
+                let kind = if e.is_cancelled() { "cancelled" } else { "internal" };
+                (e.id(), executor::failed(kind, why.into()))
+            }
+        };
+        let Some(r) = self.running.remove(&id) else {
+            return Vec::new();
+        };
+        let now = now_millis();
+        let jitter = rand::random::<f64>();
+        let mut s = Scheduler::new(&self.wf, &mut self.state, now);
+        s.attempt_done(r.node, r.item, r.phase, r.attempt, outcome, jitter);
+        s.decide();
+        s.into_events().into_iter().map(|e| (e, None)).collect()
+    }
+
+    fn fire_timers(&mut self) -> Events {
+        let now = now_millis();
+        let mut s = Scheduler::new(&self.wf, &mut self.state, now);
+        while let Some(&(at, timer)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            match timer {
+                Timer::Retry {
+                    node,
+                    item,
+                    compensate,
+                } => s.retry_due(
+                    node,
+                    item,
+                    if compensate {
+                        Phase::Compensate
+                    } else {
+                        Phase::Run
+                    },
+                ),
+                Timer::Wait { node } => s.wait_timeout(node),
+            }
+        }
+        s.decide();
+        s.into_events().into_iter().map(|e| (e, None)).collect()
+    }
+
+    fn input(&mut self, input: Input) -> Events {
+        let now = now_millis();
+        let wf = self.wf.clone();
+        let mut s = Scheduler::new(&wf, &mut self.state, now);
+        let (actor, result, reply) = match input {
+            Input::Approval {
+                node,
+                approved,
+                actor,
+                comment,
+                reply,
+            } => {
+                let result = match wf.index(&node) {
+                    None => Err(Error::NotFound(format!("the workflow has no node `{node}`"))),
+                    Some(i) => s
+                        .decide_approval(i, approved, &actor, comment)
+                        .map_err(Error::Conflict),
+                };
+                (Some(actor), result, Some(reply))
+            }
+            Input::Signal {
+                name,
+                payload,
+                actor,
+                reply,
+            } => {
+                let waiting = (0..wf.nodes.len()).find(|&i| {
+                    wf.nodes[i].def.signal.as_deref() == Some(name.as_str())
+                        && matches!(s.status(i), NodeStatus::Waiting(WaitReason::Signal, _))
+                });
+                let result = match waiting {
+                    Some(i) => {
+                        s.release(i, json!({"signal": name, "payload": payload}));
+                        Ok(())
+                    }
+                    None => Err(Error::Conflict(format!(
+                        "no node of this run is waiting for signal `{name}`"
+                    ))),
+                };
+                (Some(actor), result, Some(reply))
+            }
+            Input::Cancel {
+                actor,
+                reason,
+                reply,
+            } => {
+                let result = s.cancel(reason).map_err(Error::Conflict);
+                (Some(actor), result, Some(reply))
+            }
+            Input::Message { node, message } => {
+                let payload = serde_json::from_slice::<Value>(&message.payload).unwrap_or_else(
+                    |_| Value::String(String::from_utf8_lossy(&message.payload).into_owned()),
+                );
+                s.release(node, json!({"topic": message.topic, "payload": payload}));
+                (Some("mqtt".to_string()), Ok(()), None)
+            }
+        };
+        let by_input = s.events_so_far();
+        s.decide();
+        let events = s.into_events();
+        match reply {
+            Some(reply) if result.is_ok() => self.replies.push(reply),
+            Some(reply) => {
+                let _ = reply.send(result);
+            }
+            None => {}
+        }
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(n, e)| (e, if n < by_input { actor.clone() } else { None }))
+            .collect()
+    }
+
+    /// Commit, then act. An error means the store is gone (shutting down):
+    /// the run stops here and resumes from its committed events next start.
+    async fn commit_and_act(&mut self, events: Events) -> Result<()> {
+        if events.is_empty() {
+            for reply in self.replies.drain(..) {
+                let _ = reply.send(Ok(()));
+            }
+            return Ok(());
+        }
+        self.subscribe_waits(&events).await;
+        let transition = self.transition(&events);
+        let mut backoff = Duration::from_millis(50);
+        loop {
+            match self.shared.store.commit(transition.clone()).await {
+                Ok(()) => break,
+                Err(baton_store::Error::Closed) => {
+                    self.stop_all();
+                    return Err(Error::ShuttingDown);
+                }
+                Err(e) => {
+                    // Nothing is acted on until the change is durable; keep trying.
+                    tracing::error!(run = %self.state.run_id, error = %e, "could not commit; retrying");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        for reply in self.replies.drain(..) {
+            let _ = reply.send(Ok(()));
+        }
+        self.act(&events);
+        Ok(())
+    }
+
+    fn stop_all(&mut self) {
+        self.attempts.abort_all();
+        for (_, w) in self.watchers.drain() {
+            w.abort();
+        }
+        self.shared.forget(&self.state.run_id);
+    }
+
+    /// The rows the events change.
+    fn transition(&self, events: &Events) -> Transition {
+        let now = now_millis();
+        let run_id = &self.state.run_id;
+        let mut executions = Vec::new();
+        let mut run = None;
+        for (event, _) in events {
+            let row = |node: &str, item: Option<u32>, phase: Phase, attempt: u32| {
+                let started_at = self
+                    .wf
+                    .index(node)
+                    .and_then(|i| {
+                        let n = &self.state.nodes[i];
+                        match phase {
+                            Phase::Compensate => n.compensation.as_ref(),
+                            Phase::Run => n.execs.get(item.unwrap_or(0) as usize),
+                        }
+                    })
+                    .map_or(now, |e| e.started_at);
+                Execution {
+                    run_id: run_id.clone(),
+                    node_id: node.to_string(),
+                    item,
+                    phase,
+                    attempt,
+                    status: "running".into(),
+                    output: None,
+                    error: None,
+                    error_kind: None,
+                    started_at,
+                    finished_at: None,
+                    retry_at: None,
+                }
+            };
+            match event {
+                Event::AttemptStarted {
+                    node,
+                    item,
+                    phase,
+                    attempt,
+                    ..
+                } => executions.push(Execution {
+                    started_at: now,
+                    ..row(node, *item, *phase, *attempt)
+                }),
+                Event::AttemptSucceeded {
+                    node,
+                    item,
+                    phase,
+                    attempt,
+                    output,
+                    ..
+                } => executions.push(Execution {
+                    status: "succeeded".into(),
+                    output: Some(output.clone()),
+                    finished_at: Some(now),
+                    ..row(node, *item, *phase, *attempt)
+                }),
+                Event::AttemptFailed {
+                    node,
+                    item,
+                    phase,
+                    attempt,
+                    error,
+                    kind,
+                    retry_at,
+                    ..
+                } => executions.push(Execution {
+                    status: "failed".into(),
+                    error: Some(error.clone()),
+                    error_kind: Some(kind.clone()),
+                    finished_at: Some(now),
+                    retry_at: *retry_at,
+                    ..row(node, *item, *phase, *attempt)
+                }),
+                Event::RunSucceeded { output } => {
+                    run = Some(RunUpdate {
+                        status: RunStatus::Succeeded,
+                        output: Some(output.clone()),
+                        error: None,
+                    })
+                }
+                Event::RunFailed { error } => {
+                    run = Some(RunUpdate {
+                        status: RunStatus::Failed,
+                        output: None,
+                        error: Some(error.clone()),
+                    })
+                }
+                Event::RunCancelled { reason } => {
+                    run = Some(RunUpdate {
+                        status: RunStatus::Cancelled,
+                        output: None,
+                        error: Some(reason.clone()),
+                    })
+                }
+                _ => {}
+            }
+        }
+        Transition {
+            run_id: Some(run_id.clone()),
+            events: events
+                .iter()
+                .map(|(e, actor)| e.to_new(actor.as_deref()))
+                .collect(),
+            executions,
+            run,
+        }
+    }
+
+    /// Effects of committed events.
+    fn act(&mut self, events: &Events) {
+        for (event, _) in events {
+            match event {
+                Event::AttemptStarted {
+                    node,
+                    item,
+                    phase,
+                    attempt,
+                    ..
+                } => {
+                    if let Some(i) = self.wf.index(node) {
+                        self.spawn_attempt(i, *item, *phase, *attempt);
+                    }
+                }
+                Event::AttemptFailed {
+                    node,
+                    item,
+                    phase,
+                    retry_at: Some(at),
+                    ..
+                } => {
+                    if let Some(i) = self.wf.index(node) {
+                        let compensate = *phase == Phase::Compensate;
+                        self.timers.insert((
+                            *at,
+                            Timer::Retry {
+                                node: i,
+                                item: *item,
+                                compensate,
+                            },
+                        ));
+                    }
+                }
+                Event::NodeWaiting {
+                    node,
+                    until: Some(at),
+                    ..
+                } => {
+                    if let Some(i) = self.wf.index(node) {
+                        self.timers.insert((*at, Timer::Wait { node: i }));
+                    }
+                }
+                Event::RunStopping {
+                    ending: Ending::Cancelled,
+                    ..
+                } => {
+                    for r in self.running.values() {
+                        if r.phase == Phase::Run {
+                            // The JoinSet reports the abort as a cancelled attempt.
+                            r.abort.abort();
+                        }
+                    }
+                }
+                Event::NodeSucceeded { node, .. }
+                | Event::NodeFailed { node, .. }
+                | Event::NodeSkipped { node, .. }
+                | Event::NodeCancelled { node } => {
+                    if let Some(w) = self.wf.index(node).and_then(|i| self.watchers.remove(&i)) {
+                        w.abort();
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn spawn_attempt(&mut self, i: usize, item: Option<u32>, phase: Phase, attempt: u32) {
+        let node = &self.wf.nodes[i];
+        let state = &self.state.nodes[i];
+        let (task, input) = match phase {
+            Phase::Run => (
+                node.task.clone(),
+                match (item, &state.items) {
+                    (Some(k), Some(items)) => items.get(k as usize).cloned().unwrap_or(Value::Null),
+                    _ => state.input.clone().unwrap_or(Value::Null),
+                },
+            ),
+            Phase::Compensate => (
+                node.compensate.clone(),
+                state.compensation_input.clone().unwrap_or(Value::Null),
+            ),
+        };
+        let Some(task) = task else {
+            return;
+        };
+        let run_id = self.state.run_id.clone();
+        let key = match (phase, item) {
+            (Phase::Compensate, _) => format!("{run_id}/{}/compensate", node.id),
+            (Phase::Run, Some(k)) => format!("{run_id}/{}[{k}]", node.id),
+            (Phase::Run, None) => format!("{run_id}/{}", node.id),
+        };
+        let spec = AttemptSpec {
+            task,
+            context: TaskContext {
+                run_id,
+                node_id: node.id.clone(),
+                attempt,
+                idempotency_key: key,
+            },
+            input,
+            limits: executor::limits(self.shared.runtime.default_limits(), &node.def),
+        };
+        let shared = self.shared.clone();
+        let abort = self.attempts.spawn(async move {
+            executor::execute(spec, &shared.plugins, &shared.store, &shared.runtime, &shared.slots)
+                .await
+        });
+        self.running.insert(
+            abort.id(),
+            Running {
+                node: i,
+                item,
+                phase,
+                attempt,
+                abort,
+            },
+        );
+    }
+
+    /// Subscribe before a wait is committed, so that once it shows as
+    /// waiting, a message published then releases it.
+    async fn subscribe_waits(&mut self, events: &Events) {
+        for (event, _) in events {
+            if let Event::NodeWaiting {
+                node,
+                reason: WaitReason::Mqtt,
+                ..
+            } = event
+                && let Some(i) = self.wf.index(node)
+                && !self.watchers.contains_key(&i)
+            {
+                self.watch(i).await;
+            }
+        }
+    }
+
+    async fn watch(&mut self, i: usize) {
+        let Some(wait) = self.wf.nodes[i].def.mqtt.clone() else {
+            return;
+        };
+        let Ok(filter) = wait.topic.parse::<TopicFilter>() else {
+            return;
+        };
+        let Some(client) = self.shared.runtime.connectors().mqtt(&wait.connection).cloned() else {
+            return;
+        };
+        let me = self.me.clone();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let handle = tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
+            let mut backoff = Duration::from_millis(200);
+            loop {
+                match client.clone().subscribe(filter.clone()).await {
+                    Ok(mut rx) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(());
+                        }
+                        backoff = Duration::from_millis(200);
+                        while let Some(message) = rx.recv().await {
+                            if !message.retain && filter.matches(&message.topic) {
+                                let _ = me.send(Input::Message { node: i, message });
+                                return;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if let Some(r) = ready.take() {
+                            let _ = r.send(());
+                        }
+                        tracing::warn!(topic = %filter, error = %e, "wait node cannot subscribe yet; retrying");
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+        });
+        // Wait for the first subscription (or its failure), not for a message.
+        let _ = tokio::time::timeout(Duration::from_secs(5), ready_rx).await;
+        self.watchers.insert(i, handle);
+    }
+}
+

@@ -1,0 +1,596 @@
+//! The scheduler: pure decisions from a run's state to the events that
+//! change it. Nothing here does I/O or reads the clock; the run actor passes
+//! in the time, the jitter and what happened, commits the events this emits,
+//! and only then acts on them. That keeps every decision replayable and
+//! testable without a database or a plugin.
+
+use baton_store::{Millis, Phase};
+use baton_workflow::NodeKind;
+use baton_workflow::definition::{OnFailure, RetryPolicy, TimeoutOutcome};
+use baton_workflow::expr::Scope;
+use serde_json::{Map, Value, json};
+
+use crate::compiled::{CompiledNode, CompiledWorkflow};
+use crate::event::{Ending, Event, WaitReason};
+use crate::retry;
+use crate::state::{ExecStatus, NodeStatus, RunState};
+
+/// How an attempt ended, as the scheduler needs it.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The output, or the failure's kind and message.
+    pub result: Result<Value, (String, String)>,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// Guest log lines.
+    pub logs: Vec<baton_runtime::LogLine>,
+    /// Refused capability calls.
+    pub denials: Vec<String>,
+}
+
+/// Makes decisions for one run and collects the events they produce.
+pub struct Scheduler<'a> {
+    wf: &'a CompiledWorkflow,
+    state: &'a mut RunState,
+    now: Millis,
+    out: Vec<Event>,
+}
+
+/// A node without `retry` gets one attempt.
+static NO_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 1,
+    initial_interval: std::time::Duration::ZERO,
+    backoff: 1.0,
+    max_interval: std::time::Duration::ZERO,
+    non_retryable: Vec::new(),
+};
+
+impl<'a> Scheduler<'a> {
+    /// Decide for `state` at time `now`.
+    pub fn new(wf: &'a CompiledWorkflow, state: &'a mut RunState, now: Millis) -> Self {
+        Self {
+            wf,
+            state,
+            now,
+            out: Vec::new(),
+        }
+    }
+
+    /// Everything decided, in order; each event is already applied to the state.
+    pub fn into_events(self) -> Vec<Event> {
+        self.out
+    }
+
+    /// How many events have been decided so far.
+    pub fn events_so_far(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Node `i`'s status now.
+    pub fn status(&self, i: usize) -> NodeStatus {
+        self.state.nodes[i].status
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.state.apply(self.wf, &event, self.now);
+        self.out.push(event);
+    }
+
+    fn id(&self, i: usize) -> String {
+        self.wf.nodes[i].id.clone()
+    }
+
+    fn fail_run(&mut self, reason: String) {
+        if self.state.stopping.is_none() {
+            self.emit(Event::RunStopping {
+                ending: Ending::Failed,
+                reason,
+            });
+        }
+    }
+
+    fn fail_node(&mut self, i: usize, error: String) {
+        let node = self.id(i);
+        self.emit(Event::NodeFailed {
+            node: node.clone(),
+            error: error.clone(),
+        });
+        self.fail_run(format!("node `{node}` failed: {error}"));
+    }
+
+    /// An attempt ended.
+    pub fn attempt_done(
+        &mut self,
+        i: usize,
+        item: Option<u32>,
+        phase: Phase,
+        attempt: u32,
+        outcome: Outcome,
+        jitter: f64,
+    ) {
+        let node = self.id(i);
+        let current = self.state.nodes[i]
+            .exec_mut(item, phase)
+            .map(|e| (e.attempt, e.status.clone()));
+        if current != Some((attempt, ExecStatus::Running)) {
+            return; // a stale result, e.g. from before a cancel
+        }
+        match outcome.result {
+            Ok(output) => {
+                self.emit(Event::AttemptSucceeded {
+                    node: node.clone(),
+                    item,
+                    phase,
+                    attempt,
+                    output: output.clone(),
+                    duration_ms: outcome.duration_ms,
+                    logs: outcome.logs,
+                    denials: outcome.denials,
+                });
+                match phase {
+                    Phase::Compensate => self.emit(Event::CompensationSucceeded { node, output }),
+                    Phase::Run => self.maybe_complete(i),
+                }
+            }
+            Err((kind, error)) => {
+                let policy = self.wf.nodes[i].def.retry.as_ref().unwrap_or(&NO_RETRY);
+                let retry_in = (retry::allows(policy, &kind)
+                    && (self.state.stopping.is_none() || phase == Phase::Compensate))
+                    .then(|| retry::delay(policy, attempt, jitter))
+                    .flatten();
+                let retry_in_ms = retry_in.map(|d| d.as_millis() as u64);
+                self.emit(Event::AttemptFailed {
+                    node: node.clone(),
+                    item,
+                    phase,
+                    attempt,
+                    error: error.clone(),
+                    kind: kind.clone(),
+                    retry_in_ms,
+                    retry_at: retry_in_ms.map(|ms| self.now + ms as i64),
+                    duration_ms: outcome.duration_ms,
+                    logs: outcome.logs,
+                    denials: outcome.denials,
+                });
+                if retry_in.is_some() {
+                    return;
+                }
+                let what = match item {
+                    Some(k) => format!("item {k}, attempt {attempt}: {error}"),
+                    None => format!("attempt {attempt}: {error}"),
+                };
+                match phase {
+                    Phase::Compensate => self.emit(Event::CompensationFailed { node, error: what }),
+                    Phase::Run if kind == "cancelled" => {}
+                    Phase::Run => self.fail_node(i, what),
+                }
+            }
+        }
+    }
+
+    /// A node whose executions all succeeded is done.
+    fn maybe_complete(&mut self, i: usize) {
+        let state = &self.state.nodes[i];
+        if state.status != NodeStatus::Running {
+            return;
+        }
+        let outputs: Option<Vec<Value>> = state
+            .execs
+            .iter()
+            .map(|e| match &e.status {
+                ExecStatus::Succeeded(v) => Some(v.clone()),
+                _ => None,
+            })
+            .collect();
+        if let Some(outputs) = outputs {
+            let output = if state.items.is_some() {
+                Value::Array(outputs)
+            } else {
+                outputs.into_iter().next().unwrap_or(Value::Null)
+            };
+            let node = self.id(i);
+            self.emit(Event::NodeSucceeded { node, output });
+        }
+    }
+
+    /// A retry timer fired.
+    pub fn retry_due(&mut self, i: usize, item: Option<u32>, phase: Phase) {
+        let Some(exec) = self.state.nodes[i].exec_mut(item, phase) else {
+            return;
+        };
+        let ExecStatus::RetryAt(at) = exec.status else {
+            return;
+        };
+        if at > self.now || (self.state.stopping.is_some() && phase == Phase::Run) {
+            return;
+        }
+        let attempt = exec.attempt + 1;
+        let node = self.id(i);
+        self.emit(Event::AttemptStarted {
+            node,
+            item,
+            phase,
+            attempt,
+            resumed: false,
+        });
+    }
+
+    /// A waiting node's time came: a delay ends, an approval or wait times out.
+    pub fn wait_timeout(&mut self, i: usize) {
+        let NodeStatus::Waiting(reason, Some(until)) = self.state.nodes[i].status else {
+            return;
+        };
+        if until > self.now {
+            return;
+        }
+        let node = self.id(i);
+        if reason == WaitReason::Delay {
+            self.emit(Event::NodeSucceeded {
+                node,
+                output: Value::Null,
+            });
+            return;
+        }
+        let outcome = self.wf.nodes[i]
+            .def
+            .on_timeout
+            .unwrap_or(TimeoutOutcome::Reject);
+        self.emit(Event::NodeTimedOut {
+            node: node.clone(),
+            outcome,
+        });
+        match outcome {
+            TimeoutOutcome::Approve => self.emit(Event::NodeSucceeded {
+                node,
+                output: json!({"approved": reason == WaitReason::Approval, "timed_out": true}),
+            }),
+            TimeoutOutcome::Skip => self.emit(Event::NodeSkipped {
+                node,
+                reason: "timed out".into(),
+            }),
+            TimeoutOutcome::Reject => {
+                let after = self.wf.nodes[i].def.timeout.unwrap_or_default();
+                self.fail_node(i, format!("timed out after {after:?}"));
+            }
+        }
+    }
+
+    /// An operator approved or rejected node `i`.
+    pub fn decide_approval(
+        &mut self,
+        i: usize,
+        approved: bool,
+        actor: &str,
+        comment: Option<String>,
+    ) -> Result<(), String> {
+        let node = self.id(i);
+        match self.state.nodes[i].status {
+            NodeStatus::Waiting(WaitReason::Approval, _) => {}
+            other => {
+                return Err(format!(
+                    "node `{node}` is not waiting for approval (it is {})",
+                    other.as_str()
+                ));
+            }
+        }
+        if approved {
+            self.emit(Event::NodeApproved {
+                node: node.clone(),
+                comment: comment.clone(),
+            });
+            self.emit(Event::NodeSucceeded {
+                node,
+                output: json!({"approved": true, "by": actor, "comment": comment}),
+            });
+        } else {
+            self.emit(Event::NodeRejected {
+                node: node.clone(),
+                comment: comment.clone(),
+            });
+            let why = match comment {
+                Some(c) => format!("rejected by {actor}: {c}"),
+                None => format!("rejected by {actor}"),
+            };
+            self.fail_node(i, why);
+        }
+        Ok(())
+    }
+
+    /// A message or signal released waiting node `i`.
+    pub fn release(&mut self, i: usize, output: Value) -> bool {
+        match self.state.nodes[i].status {
+            NodeStatus::Waiting(WaitReason::Mqtt | WaitReason::Signal, _) => {
+                let node = self.id(i);
+                self.emit(Event::NodeSucceeded { node, output });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// An operator cancelled the run.
+    pub fn cancel(&mut self, reason: String) -> Result<(), String> {
+        if let Some(status) = self.state.ended {
+            return Err(format!("the run has already {status}"));
+        }
+        if matches!(self.state.stopping, Some((Ending::Cancelled, _))) {
+            return Ok(());
+        }
+        self.emit(Event::RunStopping {
+            ending: Ending::Cancelled,
+            reason,
+        });
+        Ok(())
+    }
+
+    fn scope(&self, i: usize, item: Option<Value>) -> Scope {
+        let mut nodes = Map::new();
+        for &r in &self.wf.nodes[i].refs {
+            let state = &self.state.nodes[r];
+            nodes.insert(
+                self.wf.nodes[r].id.clone(),
+                json!({"output": state.output.clone().unwrap_or(Value::Null), "status": state.status.as_str()}),
+            );
+        }
+        Scope {
+            input: self.state.input.clone(),
+            nodes: Value::Object(nodes),
+            item,
+        }
+    }
+
+    /// Start whatever can start and finish whatever is finished.
+    pub fn decide(&mut self) {
+        if self.state.ended.is_some() {
+            return;
+        }
+        if self.state.stopping.is_some() {
+            self.stop();
+            return;
+        }
+        for i in 0..self.wf.nodes.len() {
+            if self.state.nodes[i].status == NodeStatus::Pending && self.ready(i) {
+                self.begin(i);
+                if self.state.stopping.is_some() {
+                    self.stop();
+                    return;
+                }
+            }
+        }
+        self.start_attempts();
+        if self.state.nodes.iter().all(|n| n.status.is_terminal()) {
+            let mut output = Map::new();
+            for &s in &self.wf.sinks {
+                if let Some(out) = &self.state.nodes[s].output {
+                    output.insert(self.wf.nodes[s].id.clone(), out.clone());
+                }
+            }
+            self.emit(Event::RunSucceeded {
+                output: Value::Object(output),
+            });
+        }
+    }
+
+    /// Whether every parent is done (nodes after a failure never start: the
+    /// run is stopping).
+    fn ready(&self, i: usize) -> bool {
+        self.wf.nodes[i].parents.iter().all(|&p| {
+            matches!(
+                self.state.nodes[p].status,
+                NodeStatus::Succeeded | NodeStatus::Skipped
+            )
+        })
+    }
+
+    fn begin(&mut self, i: usize) {
+        let wf = self.wf;
+        let node: &CompiledNode = &wf.nodes[i];
+        let id = node.id.clone();
+        if !node.parents.is_empty()
+            && node
+                .parents
+                .iter()
+                .all(|&p| self.state.nodes[p].status == NodeStatus::Skipped)
+        {
+            self.emit(Event::NodeSkipped {
+                node: id,
+                reason: "every node it needs was skipped".into(),
+            });
+            return;
+        }
+        let scope = self.scope(i, None);
+        if let Some(when) = node.when.as_ref().filter(|_| !node.when_per_item) {
+            match when.eval_bool(&scope) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.emit(Event::NodeSkipped {
+                        node: id,
+                        reason: format!("`when` was false: {}", when.source()),
+                    });
+                    return;
+                }
+                Err(e) => return self.fail_node(i, format!("when: {e}")),
+            }
+        }
+        let until = |d: Option<std::time::Duration>| d.map(|d| self.now + d.as_millis() as i64);
+        match node.def.kind {
+            NodeKind::Task => match self.task_input(i, scope) {
+                Ok((input, items)) => {
+                    let empty = items.as_ref().is_some_and(Vec::is_empty);
+                    self.emit(Event::NodeStarted {
+                        node: id.clone(),
+                        input,
+                        items,
+                    });
+                    if empty {
+                        self.emit(Event::NodeSucceeded {
+                            node: id,
+                            output: json!([]),
+                        });
+                    }
+                }
+                Err(e) => self.fail_node(i, e),
+            },
+            NodeKind::Approval => self.emit(Event::NodeWaiting {
+                node: id,
+                reason: WaitReason::Approval,
+                until: until(node.def.timeout),
+            }),
+            NodeKind::Delay => self.emit(Event::NodeWaiting {
+                node: id,
+                reason: WaitReason::Delay,
+                until: until(node.def.duration),
+            }),
+            NodeKind::Wait => self.emit(Event::NodeWaiting {
+                node: id,
+                reason: if node.def.mqtt.is_some() {
+                    WaitReason::Mqtt
+                } else {
+                    WaitReason::Signal
+                },
+                until: until(node.def.timeout),
+            }),
+        }
+    }
+
+    /// A task's input and, for a foreach node, each item's input.
+    fn task_input(
+        &self,
+        i: usize,
+        scope: Scope,
+    ) -> Result<(Value, Option<Vec<Value>>), String> {
+        let node = &self.wf.nodes[i];
+        let Some(foreach) = &node.foreach else {
+            let input = node
+                .input
+                .eval(&scope, &self.state.input)
+                .map_err(|e| format!("input: {e}"))?;
+            return Ok((input, None));
+        };
+        let list = match foreach.eval(&scope).map_err(|e| format!("foreach: {e}"))? {
+            Value::Array(list) => list,
+            other => {
+                return Err(format!(
+                    "foreach: `{}` gave {other}, not a list",
+                    foreach.source()
+                ));
+            }
+        };
+        let mut items = Vec::with_capacity(list.len());
+        for item in list {
+            let scope = Scope {
+                item: Some(item.clone()),
+                ..scope.clone()
+            };
+            if node.when_per_item
+                && let Some(when) = &node.when
+                && !when.eval_bool(&scope).map_err(|e| format!("when: {e}"))?
+            {
+                continue;
+            }
+            items.push(
+                node.input
+                    .eval(&scope, &item)
+                    .map_err(|e| format!("input: {e}"))?,
+            );
+        }
+        Ok((Value::Array(items.clone()), Some(items)))
+    }
+
+    fn start_attempts(&mut self) {
+        let limit = self.wf.def.concurrency.unwrap_or(usize::MAX);
+        let mut running: usize = self
+            .state
+            .nodes
+            .iter()
+            .flat_map(|n| &n.execs)
+            .filter(|e| e.status == ExecStatus::Running)
+            .count();
+        for i in 0..self.wf.nodes.len() {
+            if self.state.nodes[i].status != NodeStatus::Running {
+                continue;
+            }
+            let per_node = self.wf.nodes[i].def.concurrency.unwrap_or(usize::MAX);
+            let mut in_node = self.state.nodes[i]
+                .execs
+                .iter()
+                .filter(|e| e.status == ExecStatus::Running)
+                .count();
+            let foreach = self.state.nodes[i].items.is_some();
+            for k in 0..self.state.nodes[i].execs.len() {
+                if running >= limit || in_node >= per_node {
+                    break;
+                }
+                if self.state.nodes[i].execs[k].status == ExecStatus::NotStarted {
+                    let node = self.id(i);
+                    self.emit(Event::AttemptStarted {
+                        node,
+                        item: foreach.then_some(k as u32),
+                        phase: Phase::Run,
+                        attempt: 1,
+                        resumed: false,
+                    });
+                    running += 1;
+                    in_node += 1;
+                }
+            }
+        }
+    }
+
+    /// The run is ending: stop what has not started, let running attempts
+    /// finish, compensate, then end.
+    fn stop(&mut self) {
+        for i in 0..self.wf.nodes.len() {
+            let state = &self.state.nodes[i];
+            let idle = !state.execs.iter().any(|e| e.status == ExecStatus::Running);
+            let cancel = match state.status {
+                NodeStatus::Waiting(..) => true,
+                NodeStatus::Running => idle,
+                _ => false,
+            };
+            if cancel {
+                let node = self.id(i);
+                self.emit(Event::NodeCancelled { node });
+            }
+        }
+        if !self.state.in_flight().is_empty() {
+            return;
+        }
+        if self.wf.def.on_failure == OnFailure::Compensate {
+            if self.state.nodes.iter().any(|n| {
+                n.compensation
+                    .as_ref()
+                    .is_some_and(|c| matches!(c.status, ExecStatus::RetryAt(_)))
+            }) {
+                return; // a compensation retry is due later
+            }
+            let next = self.state.completed.iter().rev().copied().find(|&i| {
+                self.wf.nodes[i].compensate.is_some() && self.state.nodes[i].compensation.is_none()
+            });
+            if let Some(i) = next {
+                let node = self.id(i);
+                let state = &self.state.nodes[i];
+                let input = json!({"input": state.input, "output": state.output});
+                self.emit(Event::CompensationStarted {
+                    node: node.clone(),
+                    input,
+                });
+                self.emit(Event::AttemptStarted {
+                    node,
+                    item: None,
+                    phase: Phase::Compensate,
+                    attempt: 1,
+                    resumed: false,
+                });
+                return;
+            }
+        }
+        let Some((ending, reason)) = self.state.stopping.clone() else {
+            return;
+        };
+        self.emit(match ending {
+            Ending::Failed => Event::RunFailed { error: reason },
+            Ending::Cancelled => Event::RunCancelled { reason },
+        });
+    }
+}

@@ -1,0 +1,300 @@
+//! A run's state: the fold of its events. The same [`RunState::apply`] runs
+//! live, as the scheduler emits events, and at start-up, replaying the stored
+//! events of unfinished runs; so a resumed run is exactly where it stopped.
+
+use baton_store::{Millis, Phase, RunStatus};
+use serde_json::Value;
+
+use crate::compiled::CompiledWorkflow;
+use crate::event::{Ending, Event, WaitReason};
+
+/// Where a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Not started yet.
+    Pending,
+    /// A task with attempts running or due.
+    Running,
+    /// Waiting for an approval, a message, a signal or time.
+    Waiting(WaitReason, Option<Millis>),
+    /// Done, with output.
+    Succeeded,
+    /// Failed for good.
+    Failed,
+    /// Not run.
+    Skipped,
+    /// Stopped because the run ended.
+    Cancelled,
+}
+
+impl NodeStatus {
+    /// Whether the node is done one way or another.
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            NodeStatus::Succeeded | NodeStatus::Failed | NodeStatus::Skipped | NodeStatus::Cancelled
+        )
+    }
+
+    /// Lowercase name, for CEL and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeStatus::Pending => "pending",
+            NodeStatus::Running => "running",
+            NodeStatus::Waiting(..) => "waiting",
+            NodeStatus::Succeeded => "succeeded",
+            NodeStatus::Failed => "failed",
+            NodeStatus::Skipped => "skipped",
+            NodeStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// One execution (a task, a foreach item, or a compensation).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExecStatus {
+    /// No attempt yet.
+    NotStarted,
+    /// An attempt is in flight.
+    Running,
+    /// The last attempt failed; the next is due then.
+    RetryAt(Millis),
+    /// Done.
+    Succeeded(Value),
+    /// Failed for good.
+    Failed(String),
+}
+
+/// An execution's progress.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exec {
+    /// The current (or last) attempt; 0 before the first.
+    pub attempt: u32,
+    /// Where it is.
+    pub status: ExecStatus,
+    /// When the current attempt started.
+    pub started_at: Millis,
+}
+
+impl Default for Exec {
+    fn default() -> Self {
+        Self {
+            attempt: 0,
+            status: ExecStatus::NotStarted,
+            started_at: 0,
+        }
+    }
+}
+
+/// A node's progress.
+#[derive(Debug, Clone)]
+pub struct NodeState {
+    /// Where it is.
+    pub status: NodeStatus,
+    /// Its mapped input, once started.
+    pub input: Option<Value>,
+    /// Foreach item inputs.
+    pub items: Option<Vec<Value>>,
+    /// One execution, or one per item.
+    pub execs: Vec<Exec>,
+    /// Its output, once succeeded.
+    pub output: Option<Value>,
+    /// Why it failed or was skipped.
+    pub error: Option<String>,
+    /// Its compensation, once started.
+    pub compensation: Option<Exec>,
+    /// The compensation's input.
+    pub compensation_input: Option<Value>,
+}
+
+impl Default for NodeState {
+    fn default() -> Self {
+        Self {
+            status: NodeStatus::Pending,
+            input: None,
+            items: None,
+            execs: Vec::new(),
+            output: None,
+            error: None,
+            compensation: None,
+            compensation_input: None,
+        }
+    }
+}
+
+impl NodeState {
+    /// The execution for `item` in `phase`.
+    pub fn exec_mut(&mut self, item: Option<u32>, phase: Phase) -> Option<&mut Exec> {
+        match phase {
+            Phase::Compensate => self.compensation.as_mut(),
+            Phase::Run => self.execs.get_mut(item.unwrap_or(0) as usize),
+        }
+    }
+}
+
+/// A run's whole state.
+#[derive(Debug, Clone)]
+pub struct RunState {
+    /// The run id.
+    pub run_id: String,
+    /// The run input.
+    pub input: Value,
+    /// Per node, in the compiled workflow's order.
+    pub nodes: Vec<NodeState>,
+    /// Set once the run is ending.
+    pub stopping: Option<(Ending, String)>,
+    /// Set once the run is over.
+    pub ended: Option<RunStatus>,
+    /// Succeeded nodes, in completion order: compensation runs in reverse.
+    pub completed: Vec<usize>,
+}
+
+impl RunState {
+    /// A fresh run of `workflow`.
+    pub fn new(run_id: &str, input: Value, workflow: &CompiledWorkflow) -> Self {
+        Self {
+            run_id: run_id.to_string(),
+            input,
+            nodes: vec![NodeState::default(); workflow.nodes.len()],
+            stopping: None,
+            ended: None,
+            completed: Vec::new(),
+        }
+    }
+
+    /// The run's status as the store shows it.
+    pub fn status(&self) -> RunStatus {
+        self.ended.unwrap_or(RunStatus::Running)
+    }
+
+    /// Apply one event. Events that name unknown nodes are ignored: they
+    /// cannot come from this workflow version.
+    pub fn apply(&mut self, workflow: &CompiledWorkflow, event: &Event, at: Millis) {
+        let node = event.node().and_then(|n| workflow.index(n));
+        let Some(i) = node else {
+            match event {
+                Event::RunStopping { ending, reason } => {
+                    self.stopping = Some((*ending, reason.clone()))
+                }
+                Event::RunSucceeded { .. } => self.ended = Some(RunStatus::Succeeded),
+                Event::RunFailed { .. } => self.ended = Some(RunStatus::Failed),
+                Event::RunCancelled { .. } => self.ended = Some(RunStatus::Cancelled),
+                _ => {}
+            }
+            return;
+        };
+        let state = &mut self.nodes[i];
+        match event {
+            Event::NodeStarted { input, items, .. } => {
+                state.status = NodeStatus::Running;
+                state.input = Some(input.clone());
+                state.execs = vec![Exec::default(); items.as_ref().map_or(1, Vec::len)];
+                state.items = items.clone();
+            }
+            Event::AttemptStarted {
+                item,
+                phase,
+                attempt,
+                ..
+            } => {
+                if let Some(exec) = state.exec_mut(*item, *phase) {
+                    exec.attempt = *attempt;
+                    exec.status = ExecStatus::Running;
+                    exec.started_at = at;
+                }
+            }
+            Event::AttemptSucceeded {
+                item,
+                phase,
+                output,
+                ..
+            } => {
+                if let Some(exec) = state.exec_mut(*item, *phase) {
+                    exec.status = ExecStatus::Succeeded(output.clone());
+                }
+            }
+            Event::AttemptFailed {
+                item,
+                phase,
+                error,
+                retry_at,
+                ..
+            } => {
+                if let Some(exec) = state.exec_mut(*item, *phase) {
+                    exec.status = match retry_at {
+                        Some(t) => ExecStatus::RetryAt(*t),
+                        None => ExecStatus::Failed(error.clone()),
+                    };
+                }
+            }
+            Event::NodeWaiting { reason, until, .. } => {
+                if state.status == NodeStatus::Pending {
+                    state.input = Some(Value::Null);
+                }
+                state.status = NodeStatus::Waiting(*reason, *until);
+            }
+            Event::NodeSucceeded { output, .. } => {
+                state.status = NodeStatus::Succeeded;
+                state.output = Some(output.clone());
+                self.completed.push(i);
+            }
+            Event::NodeFailed { error, .. } => {
+                state.status = NodeStatus::Failed;
+                state.error = Some(error.clone());
+            }
+            Event::NodeSkipped { reason, .. } => {
+                state.status = NodeStatus::Skipped;
+                state.error = Some(reason.clone());
+            }
+            Event::NodeCancelled { .. } => state.status = NodeStatus::Cancelled,
+            Event::CompensationStarted { input, .. } => {
+                state.compensation = Some(Exec::default());
+                state.compensation_input = Some(input.clone());
+            }
+            Event::CompensationSucceeded { output, .. } => {
+                if let Some(exec) = &mut state.compensation {
+                    exec.status = ExecStatus::Succeeded(output.clone());
+                }
+            }
+            Event::CompensationFailed { error, .. } => {
+                if let Some(exec) = &mut state.compensation {
+                    exec.status = ExecStatus::Failed(error.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Rebuild a run from its stored events.
+    pub fn replay<'e>(
+        run_id: &str,
+        input: Value,
+        workflow: &CompiledWorkflow,
+        events: impl IntoIterator<Item = (&'e Event, Millis)>,
+    ) -> Self {
+        let mut state = Self::new(run_id, input, workflow);
+        for (event, at) in events {
+            state.apply(workflow, event, at);
+        }
+        state
+    }
+
+    /// Task executions in flight, by (node, item, phase).
+    pub fn in_flight(&self) -> Vec<(usize, Option<u32>, Phase, u32)> {
+        let mut out = Vec::new();
+        for (i, node) in self.nodes.iter().enumerate() {
+            let foreach = node.items.is_some();
+            for (k, exec) in node.execs.iter().enumerate() {
+                if exec.status == ExecStatus::Running {
+                    out.push((i, foreach.then_some(k as u32), Phase::Run, exec.attempt));
+                }
+            }
+            if let Some(exec) = &node.compensation
+                && exec.status == ExecStatus::Running
+            {
+                out.push((i, None, Phase::Compensate, exec.attempt));
+            }
+        }
+        out
+    }
+}

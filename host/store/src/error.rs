@@ -1,0 +1,38 @@
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database URL could not be used.
+    #[error("invalid database URL `{url}`: {reason}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The database refused or failed an operation.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("could not migrate the database schema: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A write would contradict what is stored, e.g. the same plugin name and
+    /// version with different bytes.
+    #[error("{0}")]
+    Conflict(String),
+    /// A stored value could not be decoded; the database was changed outside Baton.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The writer task has stopped, so nothing more can be committed.
+    #[error("the store is shut down")]
+    Closed,
+    /// A batched write failed; carries the database's message.
+    #[error("commit failed: {0}")]
+    Commit(String),
+}
+
+/// Store results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Corrupt(format!("{what}: {e}"))
+}

@@ -1,0 +1,59 @@
+//! The append-only `events` table.
+
+use crate::error::corrupt;
+use crate::model::StoredEvent;
+use crate::store::with_pool;
+use crate::{Result, Store};
+
+type EventRow = (i64, Option<String>, i64, String, Option<String>, Option<String>, String);
+
+fn event(row: EventRow) -> Result<StoredEvent> {
+    let (seq, run_id, at, kind, node_id, actor, data) = row;
+    Ok(StoredEvent {
+        data: serde_json::from_str(&data).map_err(|e| corrupt("event data", e))?,
+        seq,
+        run_id,
+        at,
+        kind,
+        node_id,
+        actor,
+    })
+}
+
+impl Store {
+    /// A run's events after `after` (a sequence number; 0 for all), in order.
+    pub async fn events(&self, run_id: &str, after: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        let rows: Vec<EventRow> = with_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT seq, run_id, at, kind, node_id, actor, data FROM events \
+                 WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            )
+            .bind(run_id)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(event).collect()
+    }
+
+    /// Every event of a run, in order: what its state is folded from.
+    pub async fn all_events(&self, run_id: &str) -> Result<Vec<StoredEvent>> {
+        self.events(run_id, 0, u32::MAX).await
+    }
+
+    /// Events that belong to no run (the audit trail of API calls), newest first.
+    pub async fn audit(&self, before: Option<i64>, limit: u32) -> Result<Vec<StoredEvent>> {
+        let rows: Vec<EventRow> = with_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT seq, run_id, at, kind, node_id, actor, data FROM events \
+                 WHERE run_id IS NULL AND seq < $1 ORDER BY seq DESC LIMIT $2",
+            )
+            .bind(before.unwrap_or(i64::MAX))
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(event).collect()
+    }
+}

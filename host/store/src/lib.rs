@@ -1,0 +1,33 @@
+//! Durable state for Baton, on SQLite (the embedded default) or PostgreSQL.
+//!
+//! One [`Store`] interface serves both backends with the same SQL and the
+//! same schema intent; migrations are versioned per backend under
+//! `migrations/` and applied at start-up.
+//!
+//! Run state changes arrive as [`Transition`]s: the events that describe the
+//! change plus the rows it updates. They are written by a single writer task
+//! that batches every transition waiting at that moment, from any number of
+//! runs, into one database transaction ("group commit"). A caller's
+//! [`Store::commit`] returns only once its transition is durable, so the
+//! engine never acts on a change that a crash could take back.
+//!
+//! # Layout
+//! - `store`: opening a database, the backends, migrations.
+//! - `writer`: the group-commit writer.
+//! - [`model`]: the records the store reads and writes.
+//! - `plugins`, `workflows`, `runs`, `events`: queries, one module per table.
+#![deny(missing_docs)]
+
+pub mod model;
+
+mod error;
+mod events;
+mod plugins;
+mod runs;
+mod store;
+mod workflows;
+mod writer;
+
+pub use error::{Error, Result};
+pub use model::*;
+pub use store::{Backend, Store, StoreOptions, Synchronous};

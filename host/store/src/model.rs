@@ -1,0 +1,275 @@
+//! The records the store reads and writes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Milliseconds since the Unix epoch; every timestamp in the store is one.
+pub type Millis = i64;
+
+/// The current time in [`Millis`].
+pub fn now_millis() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A stored plugin component, without its bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PluginRecord {
+    /// `sha256:<hex>` of the component bytes.
+    pub digest: String,
+    /// Name, from the component's `describe`.
+    pub name: String,
+    /// Semantic version, from `describe`.
+    pub version: String,
+    /// The major part of `version`.
+    pub major: u64,
+    /// Description, from `describe`.
+    pub description: String,
+    /// JSON Schema for a node's config, if the plugin declares one.
+    pub config_schema: Option<Value>,
+    /// The interfaces the component imports.
+    pub imports: Vec<String>,
+    /// Component size in bytes.
+    pub size: u64,
+    /// When it was first stored.
+    pub created_at: Millis,
+}
+
+/// One applied version of a workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRecord {
+    /// The workflow's name.
+    pub name: String,
+    /// 1 for the first version applied, then 2, ...
+    pub version: i64,
+    /// The definition, as JSON.
+    pub definition: Value,
+    /// The plugins the version was resolved against: `name@major` to digest.
+    pub plugins: Value,
+    /// When it was applied.
+    pub created_at: Millis,
+}
+
+/// Where a run is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Nodes are executing or waiting.
+    Running,
+    /// Every node finished or was skipped.
+    Succeeded,
+    /// A node failed; compensations, if any, have run.
+    Failed,
+    /// Cancelled by an operator; compensations, if any, have run.
+    Cancelled,
+}
+
+impl RunStatus {
+    /// Lowercase name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// Whether the run is over.
+    pub fn is_terminal(self) -> bool {
+        self != RunStatus::Running
+    }
+
+    /// Parse the stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "running" => RunStatus::Running,
+            "succeeded" => RunStatus::Succeeded,
+            "failed" => RunStatus::Failed,
+            "cancelled" => RunStatus::Cancelled,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A run as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Time-ordered unique id.
+    pub id: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// The workflow version the run is pinned to.
+    pub version: i64,
+    /// Current status.
+    pub status: RunStatus,
+    /// The run input.
+    pub input: Value,
+    /// The outputs of the workflow's final nodes, once succeeded.
+    pub output: Option<Value>,
+    /// Why it failed or was cancelled.
+    pub error: Option<String>,
+    /// The caller's idempotency key, if one was given.
+    pub idempotency_key: Option<String>,
+    /// What started it: `api`, `mqtt:<topic>`, `cron:<expr>`, ...
+    pub trigger: String,
+    /// When it was created.
+    pub created_at: Millis,
+    /// When its status last changed.
+    pub updated_at: Millis,
+    /// When it finished.
+    pub finished_at: Option<Millis>,
+}
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// Its id.
+    pub id: String,
+    /// Workflow name.
+    pub workflow: String,
+    /// Pinned workflow version.
+    pub version: i64,
+    /// The run input.
+    pub input: Value,
+    /// At most one run per workflow is created with the same key.
+    pub idempotency_key: Option<String>,
+    /// What started it.
+    pub trigger: String,
+}
+
+/// What [`crate::Store::create_run`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created {
+    /// The run was created.
+    New(String),
+    /// A run with the same idempotency key already exists; this is its id.
+    Existing(String),
+}
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// What happened, e.g. `attempt_started`.
+    pub kind: String,
+    /// The node it concerns.
+    pub node_id: Option<String>,
+    /// Who caused it: a token's name, `engine`, `mqtt`, ...
+    pub actor: Option<String>,
+    /// The full event as JSON.
+    pub data: Value,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Position in the global log; increases with every event.
+    pub seq: i64,
+    /// The run it belongs to; none for audit events outside runs.
+    pub run_id: Option<String>,
+    /// When it was committed.
+    pub at: Millis,
+    /// What happened.
+    pub kind: String,
+    /// The node it concerns.
+    pub node_id: Option<String>,
+    /// Who caused it.
+    pub actor: Option<String>,
+    /// The full event as JSON.
+    pub data: Value,
+}
+
+/// Whether an execution is the node's work or its compensation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// The node's own task.
+    Run,
+    /// The task that undoes it.
+    Compensate,
+}
+
+impl Phase {
+    /// Lowercase name, as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Run => "run",
+            Phase::Compensate => "compensate",
+        }
+    }
+}
+
+/// One attempt of a node, a foreach item, or a compensation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Execution {
+    /// The run.
+    pub run_id: String,
+    /// The node.
+    pub node_id: String,
+    /// The foreach item index, if the node fans out.
+    pub item: Option<u32>,
+    /// Work or compensation.
+    pub phase: Phase,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// `running`, `succeeded`, `failed` or `interrupted`.
+    pub status: String,
+    /// The output, once succeeded.
+    pub output: Option<Value>,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// The failure's kind: `retryable`, `fatal`, `timeout`, ...
+    pub error_kind: Option<String>,
+    /// When it started.
+    pub started_at: Millis,
+    /// When it ended.
+    pub finished_at: Option<Millis>,
+    /// When the next attempt is due, if it will be retried.
+    pub retry_at: Option<Millis>,
+}
+
+/// A change to a run's status.
+#[derive(Debug, Clone)]
+pub struct RunUpdate {
+    /// New status.
+    pub status: RunStatus,
+    /// The output, when succeeding.
+    pub output: Option<Value>,
+    /// Why, when failing or cancelled.
+    pub error: Option<String>,
+}
+
+/// One atomic change: committed completely or not at all, before the engine
+/// acts on it.
+#[derive(Debug, Clone, Default)]
+pub struct Transition {
+    /// The run it changes; none for audit events.
+    pub run_id: Option<String>,
+    /// Events to append, in order.
+    pub events: Vec<NewEvent>,
+    /// Execution rows to insert or update.
+    pub executions: Vec<Execution>,
+    /// A new run status.
+    pub run: Option<RunUpdate>,
+}
+
+/// Filters for [`crate::Store::list_runs`].
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs of this workflow.
+    pub workflow: Option<String>,
+    /// Only runs in this status.
+    pub status: Option<RunStatus>,
+    /// Only runs with ids before this one (newest first paging).
+    pub before: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}

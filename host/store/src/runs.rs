@@ -1,0 +1,188 @@
+//! The `runs` and `node_executions` tables, and committing transitions.
+
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+use crate::error::corrupt;
+use crate::model::{
+    Created, Execution, NewEvent, NewRun, Phase, RunFilter, RunRecord, RunStatus, Transition,
+};
+use crate::store::with_pool;
+use crate::writer::Request;
+use crate::{Error, Result, Store};
+
+type RunRow = (
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    Option<i64>,
+);
+
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, workflow, version, status, input, output, error, idempotency_key, \
+             trigger, created_at, updated_at, finished_at FROM runs ",
+            $rest
+        )
+    };
+}
+
+fn json(what: &str, text: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| corrupt(what, e))
+}
+
+fn run_record(row: RunRow) -> Result<RunRecord> {
+    let (id, workflow, version, status, input, output, error, key, trigger, created, updated, finished) =
+        row;
+    Ok(RunRecord {
+        status: RunStatus::parse(&status)
+            .ok_or_else(|| corrupt("run status", format!("`{status}` in run {id}")))?,
+        input: json("run input", &input)?,
+        output: output.as_deref().map(|o| json("run output", o)).transpose()?,
+        id,
+        workflow,
+        version,
+        error,
+        idempotency_key: key,
+        trigger,
+        created_at: created,
+        updated_at: updated,
+        finished_at: finished,
+    })
+}
+
+type ExecRow = (
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+impl Store {
+    /// Create a run and append its first events, in one group commit. With an
+    /// idempotency key that the workflow already has a run for, nothing is
+    /// written and that run's id is returned.
+    pub async fn create_run(&self, run: NewRun, events: Vec<NewEvent>) -> Result<Created> {
+        let (reply, rx) = oneshot::channel();
+        self.writes
+            .send(Request::Create { run, events, reply })
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?.map_err(Error::Commit)
+    }
+
+    /// Commit a transition. Returns once it is durable.
+    pub async fn commit(&self, transition: Transition) -> Result<()> {
+        let (reply, rx) = oneshot::channel();
+        self.writes
+            .send(Request::Commit { transition, reply })
+            .await
+            .map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)?.map_err(Error::Commit)
+    }
+
+    /// The run with this id.
+    pub async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        let row: Option<RunRow> = with_pool!(&self.pool, p => {
+            sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(p).await?
+        });
+        row.map(run_record).transpose()
+    }
+
+    /// Runs matching `filter`, newest first.
+    pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        let rows: Vec<RunRow> = with_pool!(&self.pool, p => {
+            let mut q = sqlx::QueryBuilder::new(select!("WHERE 1 = 1"));
+            if let Some(w) = &filter.workflow {
+                q.push(" AND workflow = ").push_bind(w);
+            }
+            if let Some(s) = filter.status {
+                q.push(" AND status = ").push_bind(s.as_str());
+            }
+            if let Some(b) = &filter.before {
+                q.push(" AND id < ").push_bind(b);
+            }
+            q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit.max(1)));
+            q.build_query_as().fetch_all(p).await?
+        });
+        rows.into_iter().map(run_record).collect()
+    }
+
+    /// Runs that have not finished, oldest first: what to resume at start-up.
+    pub async fn unfinished_runs(&self) -> Result<Vec<RunRecord>> {
+        let rows: Vec<RunRow> = with_pool!(&self.pool, p => {
+            sqlx::query_as(select!("WHERE status = 'running' ORDER BY id")).fetch_all(p).await?
+        });
+        rows.into_iter().map(run_record).collect()
+    }
+
+    /// How many runs are in each status.
+    pub async fn count_runs(&self) -> Result<Vec<(RunStatus, i64)>> {
+        let rows: Vec<(String, i64)> = with_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT status, COUNT(*) FROM runs GROUP BY status")
+                .fetch_all(p)
+                .await?
+        });
+        rows.into_iter()
+            .map(|(s, n)| {
+                RunStatus::parse(&s)
+                    .map(|s| (s, n))
+                    .ok_or_else(|| corrupt("run status", s))
+            })
+            .collect()
+    }
+
+    /// Every execution of a run: attempts of nodes, foreach items and
+    /// compensations, in start order.
+    pub async fn executions(&self, run_id: &str) -> Result<Vec<Execution>> {
+        let rows: Vec<ExecRow> = with_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT run_id, node_id, item, phase, attempt, status, output, error, error_kind, \
+                 started_at, finished_at, retry_at FROM node_executions WHERE run_id = $1 \
+                 ORDER BY started_at, node_id, item, attempt",
+            )
+            .bind(run_id)
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter()
+            .map(|r| {
+                let (run_id, node_id, item, phase, attempt, status, output, error, kind, started, finished, retry) = r;
+                Ok(Execution {
+                    run_id,
+                    node_id,
+                    item: u32::try_from(item).ok(),
+                    phase: match phase.as_str() {
+                        "compensate" => Phase::Compensate,
+                        _ => Phase::Run,
+                    },
+                    attempt: u32::try_from(attempt).map_err(|e| corrupt("attempt", e))?,
+                    status,
+                    output: output.as_deref().map(|o| json("execution output", o)).transpose()?,
+                    error,
+                    error_kind: kind,
+                    started_at: started,
+                    finished_at: finished,
+                    retry_at: retry,
+                })
+            })
+            .collect()
+    }
+}

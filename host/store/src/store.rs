@@ -1,0 +1,162 @@
+//! Opening a database: the backends, their settings and migrations.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::{broadcast, mpsc};
+
+use crate::model::StoredEvent;
+use crate::writer::{self, Request};
+use crate::{Error, Result};
+
+/// Which database a store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An SQLite file (WAL), the embedded default.
+    Sqlite,
+    /// A PostgreSQL server, for several nodes.
+    Postgres,
+}
+
+/// When SQLite syncs to disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Sync the WAL at every commit: a commit survives a power cut.
+    #[default]
+    Full,
+    /// Sync at checkpoints only: a commit survives a process crash, but the
+    /// last ones may be lost in a power cut. Faster on slow disks.
+    Normal,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections for reads (and, on PostgreSQL, writes).
+    pub max_connections: u32,
+    /// SQLite durability.
+    pub synchronous: Synchronous,
+    /// Most transitions written in one group commit.
+    pub max_batch: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            synchronous: Synchronous::Full,
+            max_batch: 1024,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Run the same code against whichever pool the store has. The SQL is shared:
+/// both backends accept `$1`-style parameters.
+macro_rules! with_pool {
+    ($pool:expr, $p:ident => $body:expr) => {
+        match $pool {
+            $crate::store::Pool::Sqlite($p) => $body,
+            $crate::store::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// The durable state of one Baton installation.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    pub(crate) writes: mpsc::Sender<Request>,
+    pub(crate) events: broadcast::Sender<Arc<StoredEvent>>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish()
+    }
+}
+
+impl Store {
+    /// Open (creating if needed) the database at `url` and apply migrations.
+    ///
+    /// `sqlite://path/to/baton.db` (or `sqlite::memory:` for tests) and
+    /// `postgres://user@host/db` are accepted.
+    pub async fn open(url: &str, options: StoreOptions) -> Result<Self> {
+        let bad = |reason: String| Error::Url {
+            url: url.to_string(),
+            reason,
+        };
+        let pool = if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(|e| bad(e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(match options.synchronous {
+                    Synchronous::Full => SqliteSynchronous::Full,
+                    Synchronous::Normal => SqliteSynchronous::Normal,
+                })
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(false);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections.max(2))
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+            Pool::Sqlite(pool)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let connect = PgConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections.max(2))
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(connect)
+                .await?;
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+            Pool::Postgres(pool)
+        } else {
+            return Err(bad(
+                "use sqlite://PATH or postgres://USER@HOST/DATABASE".into(),
+            ));
+        };
+        let backend = match pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        };
+        let (events, _) = broadcast::channel(8192);
+        let writes = writer::spawn(pool.clone(), events.clone(), options.max_batch.max(1));
+        Ok(Self {
+            pool,
+            writes,
+            events,
+            backend,
+        })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Every event committed from now on, in commit order. A receiver that
+    /// falls behind loses the oldest events (and is told so); it can read
+    /// them back with [`Store::events`].
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
+        self.events.subscribe()
+    }
+
+    /// Close the connections once pending writes are done.
+    pub async fn close(&self) {
+        with_pool!(&self.pool, p => p.close().await)
+    }
+}

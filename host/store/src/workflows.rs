@@ -1,0 +1,118 @@
+//! The `workflows` table: every applied version, never changed afterwards.
+
+use serde_json::Value;
+
+use crate::error::corrupt;
+use crate::model::{WorkflowRecord, now_millis};
+use crate::store::with_pool;
+use crate::{Error, Result, Store};
+
+type WorkflowRow = (String, i64, String, String, i64);
+
+fn record(row: WorkflowRow) -> Result<WorkflowRecord> {
+    let (name, version, definition, plugins, created_at) = row;
+    Ok(WorkflowRecord {
+        definition: serde_json::from_str(&definition)
+            .map_err(|e| corrupt("workflow definition", e))?,
+        plugins: serde_json::from_str(&plugins).map_err(|e| corrupt("workflow plugins", e))?,
+        name,
+        version,
+        created_at,
+    })
+}
+
+impl Store {
+    /// Store a new version of workflow `name` and return it. Versions count
+    /// up from 1; two concurrent applies get different versions.
+    pub async fn put_workflow(
+        &self,
+        name: &str,
+        definition: &Value,
+        plugins: &Value,
+    ) -> Result<WorkflowRecord> {
+        let definition_text = definition.to_string();
+        let plugins_text = plugins.to_string();
+        for _ in 0..10 {
+            let now = now_millis();
+            let inserted: Option<(i64,)> = with_pool!(&self.pool, p => {
+                sqlx::query_as(
+                    "INSERT INTO workflows (name, version, definition, plugins, created_at) \
+                     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM workflows WHERE name = $1 \
+                     ON CONFLICT DO NOTHING RETURNING version",
+                )
+                .bind(name)
+                .bind(&definition_text)
+                .bind(&plugins_text)
+                .bind(now)
+                .fetch_optional(p)
+                .await?
+            });
+            if let Some((version,)) = inserted {
+                return Ok(WorkflowRecord {
+                    name: name.to_string(),
+                    version,
+                    definition: definition.clone(),
+                    plugins: plugins.clone(),
+                    created_at: now,
+                });
+            }
+        }
+        Err(Error::Conflict(format!(
+            "workflow `{name}` is being applied concurrently; try again"
+        )))
+    }
+
+    /// Version `version` of workflow `name`.
+    pub async fn workflow(&self, name: &str, version: i64) -> Result<Option<WorkflowRecord>> {
+        let row: Option<WorkflowRow> = with_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT name, version, definition, plugins, created_at FROM workflows \
+                 WHERE name = $1 AND version = $2",
+            )
+            .bind(name)
+            .bind(version)
+            .fetch_optional(p)
+            .await?
+        });
+        row.map(record).transpose()
+    }
+
+    /// The newest version of workflow `name`.
+    pub async fn latest_workflow(&self, name: &str) -> Result<Option<WorkflowRecord>> {
+        let row: Option<WorkflowRow> = with_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT name, version, definition, plugins, created_at FROM workflows \
+                 WHERE name = $1 ORDER BY version DESC LIMIT 1",
+            )
+            .bind(name)
+            .fetch_optional(p)
+            .await?
+        });
+        row.map(record).transpose()
+    }
+
+    /// The newest version of every workflow, by name.
+    pub async fn latest_workflows(&self) -> Result<Vec<WorkflowRecord>> {
+        let rows: Vec<WorkflowRow> = with_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT w.name, w.version, w.definition, w.plugins, w.created_at FROM workflows w \
+                 JOIN (SELECT name, MAX(version) AS version FROM workflows GROUP BY name) m \
+                 ON w.name = m.name AND w.version = m.version ORDER BY w.name",
+            )
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter().map(record).collect()
+    }
+
+    /// The version numbers of workflow `name`, oldest first.
+    pub async fn workflow_versions(&self, name: &str) -> Result<Vec<(i64, i64)>> {
+        let rows: Vec<(i64, i64)> = with_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT version, created_at FROM workflows WHERE name = $1 ORDER BY version")
+                .bind(name)
+                .fetch_all(p)
+                .await?
+        });
+        Ok(rows)
+    }
+}

@@ -1,0 +1,283 @@
+//! The group-commit writer: one task owns every run-state write, and commits
+//! all the transitions waiting at that moment in one database transaction.
+//!
+//! While a commit is in flight, new requests queue up; the next commit takes
+//! them all. Under load, one sync to disk then serves hundreds of transitions
+//! from many runs, so the store is not the bottleneck; with a single waiting
+//! transition there is no added delay.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::model::{Created, Execution, NewEvent, NewRun, StoredEvent, Transition, now_millis};
+use crate::store::{Pool, with_pool};
+
+/// What the writer is asked to do.
+pub(crate) enum Request {
+    Commit {
+        transition: Transition,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Create {
+        run: NewRun,
+        events: Vec<NewEvent>,
+        reply: oneshot::Sender<Result<Created, String>>,
+    },
+}
+
+pub(crate) fn spawn(
+    pool: Pool,
+    events: broadcast::Sender<Arc<StoredEvent>>,
+    max_batch: usize,
+) -> mpsc::Sender<Request> {
+    let (tx, rx) = mpsc::channel(max_batch * 4);
+    tokio::spawn(run(pool, rx, events, max_batch));
+    tx
+}
+
+async fn run(
+    pool: Pool,
+    mut rx: mpsc::Receiver<Request>,
+    events: broadcast::Sender<Arc<StoredEvent>>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while rx.recv_many(&mut batch, max_batch).await > 0 {
+        match write(&pool, &batch).await {
+            Ok(done) => finish(batch.drain(..), done, &events),
+            Err(e) if batch.len() > 1 => {
+                // One bad request must not fail the others: write each alone.
+                tracing::warn!(error = %e, size = batch.len(), "group commit failed; retrying one by one");
+                for request in batch.drain(..) {
+                    let one = [request];
+                    match write(&pool, &one).await {
+                        Ok(done) => finish(one.into_iter(), done, &events),
+                        Err(e) => fail(one.into_iter(), &e.to_string()),
+                    }
+                }
+            }
+            Err(e) => fail(batch.drain(..), &e.to_string()),
+        }
+    }
+}
+
+/// What a successful batch produced, per request.
+struct Done {
+    created: Vec<Option<Created>>,
+    events: Vec<StoredEvent>,
+}
+
+fn finish(
+    requests: impl Iterator<Item = Request>,
+    done: Done,
+    events: &broadcast::Sender<Arc<StoredEvent>>,
+) {
+    // Publish before replying, so a caller that subscribes after its commit
+    // returns cannot miss an event of that commit in a later read.
+    for event in done.events {
+        let _ = events.send(Arc::new(event));
+    }
+    for (request, created) in requests.zip(done.created) {
+        match (request, created) {
+            (Request::Commit { reply, .. }, _) => {
+                let _ = reply.send(Ok(()));
+            }
+            (Request::Create { reply, .. }, Some(created)) => {
+                let _ = reply.send(Ok(created));
+            }
+            (Request::Create { reply, .. }, None) => {
+                let _ = reply.send(Err("run was not created".into()));
+            }
+        }
+    }
+}
+
+fn fail(requests: impl Iterator<Item = Request>, error: &str) {
+    tracing::error!(%error, "commit failed");
+    for request in requests {
+        match request {
+            Request::Commit { reply, .. } => {
+                let _ = reply.send(Err(error.to_string()));
+            }
+            Request::Create { reply, .. } => {
+                let _ = reply.send(Err(error.to_string()));
+            }
+        }
+    }
+}
+
+/// An event waiting for its sequence number.
+struct Pending<'a> {
+    run_id: Option<&'a str>,
+    event: &'a NewEvent,
+    data: String,
+}
+
+/// Rows per multi-row statement; well under SQLite's parameter limit.
+const CHUNK: usize = 500;
+
+async fn write(pool: &Pool, batch: &[Request]) -> Result<Done, sqlx::Error> {
+    let at = now_millis();
+    let mut created = Vec::with_capacity(batch.len());
+    let mut pending: Vec<Pending<'_>> = Vec::new();
+    let mut executions: HashMap<ExecKey<'_>, &Execution> = HashMap::new();
+    let mut order: Vec<ExecKey<'_>> = Vec::new();
+
+    with_pool!(pool, p => {
+        let mut tx = p.begin().await?;
+        for request in batch {
+            match request {
+                Request::Create { run, events, .. } => {
+                    let inserted: Option<(String,)> = sqlx::query_as(
+                        "INSERT INTO runs (id, workflow, version, status, input, idempotency_key, \
+                         trigger, created_at, updated_at) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7) \
+                         ON CONFLICT (workflow, idempotency_key) DO NOTHING RETURNING id",
+                    )
+                    .bind(&run.id)
+                    .bind(&run.workflow)
+                    .bind(run.version)
+                    .bind(run.input.to_string())
+                    .bind(&run.idempotency_key)
+                    .bind(&run.trigger)
+                    .bind(at)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    if inserted.is_some() {
+                        for event in events {
+                            pending.push(Pending { run_id: Some(&run.id), event, data: event.data.to_string() });
+                        }
+                        created.push(Some(Created::New(run.id.clone())));
+                    } else {
+                        let (id,): (String,) = sqlx::query_as(
+                            "SELECT id FROM runs WHERE workflow = $1 AND idempotency_key = $2",
+                        )
+                        .bind(&run.workflow)
+                        .bind(&run.idempotency_key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        created.push(Some(Created::Existing(id)));
+                    }
+                }
+                Request::Commit { transition, .. } => {
+                    created.push(None);
+                    let run_id = transition.run_id.as_deref();
+                    for event in &transition.events {
+                        pending.push(Pending { run_id, event, data: event.data.to_string() });
+                    }
+                    for execution in &transition.executions {
+                        let key = ExecKey::of(execution);
+                        if executions.insert(key, execution).is_none() {
+                            order.push(key);
+                        }
+                    }
+                    if let (Some(id), Some(update)) = (run_id, &transition.run) {
+                        let finished = update.status.is_terminal().then_some(at);
+                        sqlx::query(
+                            "UPDATE runs SET status = $1, output = $2, error = $3, updated_at = $4, \
+                             finished_at = $5 WHERE id = $6",
+                        )
+                        .bind(update.status.as_str())
+                        .bind(update.output.as_ref().map(Value::to_string))
+                        .bind(&update.error)
+                        .bind(at)
+                        .bind(finished)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+            }
+        }
+
+        let mut seqs: Vec<i64> = Vec::with_capacity(pending.len());
+        for chunk in pending.chunks(CHUNK) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO events (run_id, at, kind, node_id, actor, data) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(e.run_id)
+                    .push_bind(at)
+                    .push_bind(&e.event.kind)
+                    .push_bind(&e.event.node_id)
+                    .push_bind(&e.event.actor)
+                    .push_bind(&e.data);
+            });
+            q.push(" RETURNING seq");
+            let mut got: Vec<(i64,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+            // Sequence numbers are drawn in row order; sort in case the
+            // database returns them otherwise.
+            got.sort_unstable();
+            seqs.extend(got.into_iter().map(|(s,)| s));
+        }
+
+        let rows: Vec<&Execution> = order.iter().filter_map(|k| executions.get(k).copied()).collect();
+        for chunk in rows.chunks(CHUNK) {
+            let mut q = sqlx::QueryBuilder::new(
+                "INSERT INTO node_executions (run_id, node_id, item, phase, attempt, status, output, \
+                 error, error_kind, started_at, finished_at, retry_at) ",
+            );
+            q.push_values(chunk, |mut row, x| {
+                row.push_bind(&x.run_id)
+                    .push_bind(&x.node_id)
+                    .push_bind(x.item.map_or(-1, i64::from))
+                    .push_bind(x.phase.as_str())
+                    .push_bind(i64::from(x.attempt))
+                    .push_bind(&x.status)
+                    .push_bind(x.output.as_ref().map(Value::to_string))
+                    .push_bind(&x.error)
+                    .push_bind(&x.error_kind)
+                    .push_bind(x.started_at)
+                    .push_bind(x.finished_at)
+                    .push_bind(x.retry_at);
+            });
+            q.push(
+                " ON CONFLICT (run_id, node_id, item, phase, attempt) DO UPDATE SET \
+                 status = excluded.status, output = excluded.output, error = excluded.error, \
+                 error_kind = excluded.error_kind, started_at = excluded.started_at, \
+                 finished_at = excluded.finished_at, retry_at = excluded.retry_at",
+            );
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+
+        let events = pending
+            .iter()
+            .zip(seqs)
+            .map(|(e, seq)| StoredEvent {
+                seq,
+                run_id: e.run_id.map(str::to_string),
+                at,
+                kind: e.event.kind.clone(),
+                node_id: e.event.node_id.clone(),
+                actor: e.event.actor.clone(),
+                data: e.event.data.clone(),
+            })
+            .collect();
+        Ok(Done { created, events })
+    })
+}
+
+/// The primary key of an execution row.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct ExecKey<'a> {
+    run_id: &'a str,
+    node_id: &'a str,
+    item: Option<u32>,
+    phase: crate::model::Phase,
+    attempt: u32,
+}
+
+impl<'a> ExecKey<'a> {
+    fn of(x: &'a Execution) -> Self {
+        Self {
+            run_id: &x.run_id,
+            node_id: &x.node_id,
+            item: x.item,
+            phase: x.phase,
+            attempt: x.attempt,
+        }
+    }
+}
