@@ -177,14 +177,20 @@ impl CompiledWorkflow {
             let mut exprs: Vec<&Expr> = when.iter().chain(foreach.iter()).collect();
             match &input {
                 InputMap::Expr(e) => exprs.push(e),
-                InputMap::Object(fields) => exprs.extend(fields.iter().filter_map(|(_, f)| match f {
-                    Field::Expr(e) => Some(e),
-                    Field::Literal(_) => None,
-                })),
+                InputMap::Object(fields) => {
+                    exprs.extend(fields.iter().filter_map(|(_, f)| match f {
+                        Field::Expr(e) => Some(e),
+                        Field::Literal(_) => None,
+                    }))
+                }
                 InputMap::Default | InputMap::Literal(_) => {}
             }
             for e in exprs {
-                refs.extend(e.node_refs().into_iter().filter_map(|r| index.get(&r).copied()));
+                refs.extend(
+                    e.node_refs()
+                        .into_iter()
+                        .filter_map(|r| index.get(&r).copied()),
+                );
             }
             let when_per_item = when
                 .as_ref()

@@ -29,7 +29,14 @@ pub(crate) struct Shared {
     pub(crate) plugins: PluginCache,
     pub(crate) slots: Semaphore,
     workflows: Mutex<HashMap<(String, i64), Arc<CompiledWorkflow>>>,
-    runs: Mutex<HashMap<String, mpsc::UnboundedSender<Input>>>,
+    runs: Mutex<HashMap<String, Registered>>,
+    halted: std::sync::atomic::AtomicBool,
+}
+
+/// A live run actor: its inbox and the handle that stops it.
+struct Registered {
+    inbox: mpsc::UnboundedSender<Input>,
+    task: Option<tokio::task::AbortHandle>,
 }
 
 impl Shared {
@@ -107,6 +114,7 @@ impl Engine {
                 slots: Semaphore::new(config.max_concurrent_tasks.max(1)),
                 workflows: Mutex::new(HashMap::new()),
                 runs: Mutex::new(HashMap::new()),
+                halted: Default::default(),
             }),
         };
         engine.resume_all().await?;
@@ -150,10 +158,15 @@ impl Engine {
             size: plugin.size as u64,
             created_at: now_millis(),
         };
-        let stored = self.shared.store.put_plugin(&record, bytes).await.map_err(|e| match e {
-            baton_store::Error::Conflict(m) => Error::Conflict(m),
-            other => Error::Store(other),
-        })?;
+        let stored = self
+            .shared
+            .store
+            .put_plugin(&record, bytes)
+            .await
+            .map_err(|e| match e {
+                baton_store::Error::Conflict(m) => Error::Conflict(m),
+                other => Error::Store(other),
+            })?;
         self.shared.plugins.insert(Arc::new(plugin));
         Ok(stored)
     }
@@ -205,7 +218,9 @@ impl Engine {
             .store
             .workflow(name, version)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("workflow {name} version {version} not found")))?;
+            .ok_or_else(|| {
+                Error::NotFound(format!("workflow {name} version {version} not found"))
+            })?;
         let wf = Arc::new(CompiledWorkflow::new(&record)?);
         lock(&self.shared.workflows).insert((name.to_string(), version), wf.clone());
         Ok(wf)
@@ -219,6 +234,9 @@ impl Engine {
         input: Value,
         options: StartOptions,
     ) -> Result<Started> {
+        if self.shared.halted.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::ShuttingDown);
+        }
         let version = match lock(&self.shared.workflows)
             .keys()
             .filter(|(n, _)| n == workflow)
@@ -226,13 +244,14 @@ impl Engine {
             .max()
         {
             // A newer version may have been applied since; the store knows.
-            Some(_) | None => self
-                .shared
-                .store
-                .latest_workflow(workflow)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?
-                .version,
+            Some(_) | None => {
+                self.shared
+                    .store
+                    .latest_workflow(workflow)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?
+                    .version
+            }
         };
         let wf = self.compiled(workflow, version).await?;
         let run_id = uuid::Uuid::now_v7().to_string();
@@ -247,8 +266,9 @@ impl Engine {
         let mut scheduler = Scheduler::new(&wf, &mut state, now);
         scheduler.decide();
         let first = scheduler.into_events();
-        let mut events = vec![started.to_new(options.actor.as_deref())];
-        events.extend(first.iter().map(|e| e.to_new(None)));
+        let mut events = vec![(started, options.actor.clone())];
+        events.extend(first.iter().cloned().map(|e| (e, None)));
+        let transition = crate::run::projection(&wf, &state, &events, now);
         let created = self
             .shared
             .store
@@ -261,7 +281,7 @@ impl Engine {
                     idempotency_key: options.idempotency_key,
                     trigger: options.trigger,
                 },
-                events,
+                transition,
             )
             .await?;
         match created {
@@ -271,7 +291,8 @@ impl Engine {
             }),
             Created::New(id) => {
                 let actor = self.actor(wf, state);
-                tokio::spawn(actor.start(first));
+                let task = tokio::spawn(actor.start(first));
+                self.track(&id, task);
                 Ok(Started {
                     run_id: id,
                     created: true,
@@ -282,13 +303,44 @@ impl Engine {
 
     fn actor(&self, wf: Arc<CompiledWorkflow>, state: RunState) -> RunActor {
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.shared.runs).insert(state.run_id.clone(), tx.clone());
+        lock(&self.shared.runs).insert(
+            state.run_id.clone(),
+            Registered {
+                inbox: tx.clone(),
+                task: None,
+            },
+        );
         RunActor::new(self.shared.clone(), wf, state, rx, tx)
     }
 
-    async fn send(&self, run_id: &str, input: impl FnOnce(oneshot::Sender<Result<()>>) -> Input) -> Result<()> {
+    fn track(&self, run_id: &str, task: tokio::task::JoinHandle<()>) {
+        if let Some(entry) = lock(&self.shared.runs).get_mut(run_id) {
+            entry.task = Some(task.abort_handle());
+        }
+    }
+
+    /// Stop every run at once, as a crash would: nothing more is committed,
+    /// running attempts are dropped, and new runs are refused. Every run
+    /// resumes from its committed events when an engine next starts on the
+    /// same store.
+    pub fn halt(&self) {
+        self.shared
+            .halted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        for (_, entry) in lock(&self.shared.runs).drain() {
+            if let Some(task) = entry.task {
+                task.abort();
+            }
+        }
+    }
+
+    async fn send(
+        &self,
+        run_id: &str,
+        input: impl FnOnce(oneshot::Sender<Result<()>>) -> Input,
+    ) -> Result<()> {
         let (reply, rx) = oneshot::channel();
-        let sender = lock(&self.shared.runs).get(run_id).cloned();
+        let sender = lock(&self.shared.runs).get(run_id).map(|r| r.inbox.clone());
         let Some(sender) = sender else {
             return Err(match self.shared.store.run(run_id).await? {
                 None => Error::NotFound(format!("no run `{run_id}`")),
@@ -325,7 +377,13 @@ impl Engine {
     }
 
     /// Release the node waiting for signal `name`.
-    pub async fn signal(&self, run_id: &str, name: &str, payload: Value, actor: &str) -> Result<()> {
+    pub async fn signal(
+        &self,
+        run_id: &str,
+        name: &str,
+        payload: Value,
+        actor: &str,
+    ) -> Result<()> {
         self.send(run_id, |reply| Input::Signal {
             name: name.to_string(),
             payload,
@@ -347,7 +405,11 @@ impl Engine {
     }
 
     /// Wait up to `timeout` for a run to finish; `None` if it has not.
-    pub async fn wait_finished(&self, run_id: &str, timeout: Duration) -> Result<Option<RunRecord>> {
+    pub async fn wait_finished(
+        &self,
+        run_id: &str,
+        timeout: Duration,
+    ) -> Result<Option<RunRecord>> {
         let mut events = self.shared.store.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -373,7 +435,10 @@ impl Engine {
     }
 
     /// A run's record, its state rebuilt from its events, and its workflow.
-    pub async fn inspect(&self, run_id: &str) -> Result<(RunRecord, RunState, Arc<CompiledWorkflow>)> {
+    pub async fn inspect(
+        &self,
+        run_id: &str,
+    ) -> Result<(RunRecord, RunState, Arc<CompiledWorkflow>)> {
         let run = self
             .shared
             .store
@@ -399,7 +464,8 @@ impl Engine {
                 Ok((_, state, wf)) => {
                     tracing::info!(run = %run.id, workflow = %run.workflow, "resuming run");
                     let actor = self.actor(wf, state);
-                    tokio::spawn(actor.resume());
+                    let task = tokio::spawn(actor.resume());
+                    self.track(&run.id, task);
                 }
                 Err(e) => {
                     tracing::error!(run = %run.id, error = %e, "cannot resume run; it stays as it is")
@@ -412,7 +478,10 @@ impl Engine {
 
 fn is_end(e: &StoredEvent, run_id: &str) -> bool {
     e.run_id.as_deref() == Some(run_id)
-        && matches!(e.kind.as_str(), "run_succeeded" | "run_failed" | "run_cancelled")
+        && matches!(
+            e.kind.as_str(),
+            "run_succeeded" | "run_failed" | "run_cancelled"
+        )
 }
 
 /// Decode stored events; an event this engine does not know means the run
@@ -424,7 +493,10 @@ pub(crate) fn parse_events(stored: &[StoredEvent]) -> Result<Vec<(Event, i64)>> 
             serde_json::from_value::<Event>(e.data.clone())
                 .map(|ev| (ev, e.at))
                 .map_err(|err| {
-                    Error::Definition(format!("event {} ({}) cannot be read: {err}", e.seq, e.kind))
+                    Error::Definition(format!(
+                        "event {} ({}) cannot be read: {err}",
+                        e.seq, e.kind
+                    ))
                 })
         })
         .collect()

@@ -124,8 +124,12 @@ pub(crate) fn failed(kind: &str, message: String) -> Outcome {
 
 fn outcome(attempt: Attempt) -> Outcome {
     let result = match attempt.result {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| ("invalid_output".to_string(), format!("output is not JSON: {e}"))),
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            (
+                "invalid_output".to_string(),
+                format!("output is not JSON: {e}"),
+            )
+        }),
         Err(failure) => Err((kind(&failure).to_string(), failure.to_string())),
     };
     Outcome {

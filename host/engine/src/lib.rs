@@ -41,6 +41,6 @@ mod executor;
 mod run;
 
 pub use config::EngineConfig;
-pub use engine::{Applied, Engine, Started, StartOptions};
+pub use engine::{Applied, Engine, StartOptions, Started};
 pub use error::{Error, Result};
 pub use event::Event;

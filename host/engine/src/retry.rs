@@ -17,7 +17,10 @@ pub fn delay(policy: &RetryPolicy, attempt: u32, jitter: f64) -> Option<Duration
         return None;
     }
     let base = policy.initial_interval.as_secs_f64()
-        * policy.backoff.max(1.0).powi(attempt.saturating_sub(1) as i32);
+        * policy
+            .backoff
+            .max(1.0)
+            .powi(attempt.saturating_sub(1) as i32);
     let capped = base.min(policy.max_interval.as_secs_f64());
     let jittered = capped * (1.0 - JITTER * jitter.clamp(0.0, 1.0));
     Some(Duration::from_secs_f64(jittered.max(0.0)))
@@ -47,7 +50,9 @@ mod tests {
     #[test]
     fn backs_off_exponentially_up_to_the_cap() {
         let p = policy();
-        let d: Vec<u128> = (1..5).map(|a| delay(&p, a, 0.0).unwrap().as_millis()).collect();
+        let d: Vec<u128> = (1..5)
+            .map(|a| delay(&p, a, 0.0).unwrap().as_millis())
+            .collect();
         assert_eq!(d, [100, 200, 300, 300]);
         assert_eq!(delay(&p, 5, 0.0), None);
     }

@@ -68,7 +68,17 @@ struct Running {
     abort: tokio::task::AbortHandle,
 }
 
-type Events = Vec<(Event, Option<String>)>;
+pub(crate) type Events = Vec<(Event, Option<String>)>;
+
+/// A wait's MQTT subscription task; stopped when dropped, so it cannot
+/// outlive its run however the run ends.
+struct Watcher(JoinHandle<()>);
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 pub(crate) struct RunActor {
     shared: Arc<Shared>,
@@ -79,8 +89,11 @@ pub(crate) struct RunActor {
     attempts: JoinSet<Outcome>,
     running: HashMap<tokio::task::Id, Running>,
     timers: BTreeSet<(Millis, Timer)>,
-    watchers: HashMap<usize, JoinHandle<()>>,
+    watchers: HashMap<usize, Watcher>,
     replies: Vec<oneshot::Sender<Result<()>>>,
+    /// The time the current decisions were made at; rows use it too, so one
+    /// transition's times agree.
+    now: Millis,
 }
 
 impl RunActor {
@@ -102,6 +115,7 @@ impl RunActor {
             timers: BTreeSet::new(),
             watchers: HashMap::new(),
             replies: Vec::new(),
+            now: now_millis(),
         }
     }
 
@@ -115,7 +129,8 @@ impl RunActor {
 
     /// Resume a run rebuilt from its events after a restart.
     pub(crate) async fn resume(mut self) {
-        let now = now_millis();
+        self.now = now_millis();
+        let now = self.now;
         let mut events: Events = Vec::new();
         for (node, item, phase, attempt) in self.state.in_flight() {
             let event = Event::AttemptStarted {
@@ -130,13 +145,22 @@ impl RunActor {
         }
         let mut mqtt_waits = Vec::new();
         for (i, node) in self.state.nodes.iter().enumerate() {
-            let retries = node.execs.iter().enumerate().map(|(k, e)| {
-                (e, node.items.is_some().then_some(k as u32), false)
-            });
+            let retries = node
+                .execs
+                .iter()
+                .enumerate()
+                .map(|(k, e)| (e, node.items.is_some().then_some(k as u32), false));
             let compensation = node.compensation.iter().map(|e| (e, None, true));
             for (exec, item, compensate) in retries.chain(compensation) {
                 if let ExecStatus::RetryAt(at) = exec.status {
-                    self.timers.insert((at, Timer::Retry { node: i, item, compensate }));
+                    self.timers.insert((
+                        at,
+                        Timer::Retry {
+                            node: i,
+                            item,
+                            compensate,
+                        },
+                    ));
                 }
             }
             if let NodeStatus::Waiting(reason, until) = node.status {
@@ -187,14 +211,17 @@ impl RunActor {
     }
 
     fn finish(&mut self) {
-        for (_, w) in self.watchers.drain() {
-            w.abort();
-        }
+        self.watchers.clear();
         self.shared.forget(&self.state.run_id);
         // Answer anything that arrived after the end.
         self.inbox.close();
         while let Ok(input) = self.inbox.try_recv() {
-            let finished = || Err(Error::Conflict(format!("run {} has finished", self.state.run_id)));
+            let finished = || {
+                Err(Error::Conflict(format!(
+                    "run {} has finished",
+                    self.state.run_id
+                )))
+            };
             match input {
                 Input::Approval { reply, .. }
                 | Input::Signal { reply, .. }
@@ -218,14 +245,19 @@ impl RunActor {
                 } else {
                     "the attempt's task panicked"
                 };
-                let kind = if e.is_cancelled() { "cancelled" } else { "internal" };
+                let kind = if e.is_cancelled() {
+                    "cancelled"
+                } else {
+                    "internal"
+                };
                 (e.id(), executor::failed(kind, why.into()))
             }
         };
         let Some(r) = self.running.remove(&id) else {
             return Vec::new();
         };
-        let now = now_millis();
+        self.now = now_millis();
+        let now = self.now;
         let jitter = rand::random::<f64>();
         let mut s = Scheduler::new(&self.wf, &mut self.state, now);
         s.attempt_done(r.node, r.item, r.phase, r.attempt, outcome, jitter);
@@ -234,7 +266,8 @@ impl RunActor {
     }
 
     fn fire_timers(&mut self) -> Events {
-        let now = now_millis();
+        self.now = now_millis();
+        let now = self.now;
         let mut s = Scheduler::new(&self.wf, &mut self.state, now);
         while let Some(&(at, timer)) = self.timers.first() {
             if at > now {
@@ -263,7 +296,8 @@ impl RunActor {
     }
 
     fn input(&mut self, input: Input) -> Events {
-        let now = now_millis();
+        self.now = now_millis();
+        let now = self.now;
         let wf = self.wf.clone();
         let mut s = Scheduler::new(&wf, &mut self.state, now);
         let (actor, result, reply) = match input {
@@ -275,7 +309,9 @@ impl RunActor {
                 reply,
             } => {
                 let result = match wf.index(&node) {
-                    None => Err(Error::NotFound(format!("the workflow has no node `{node}`"))),
+                    None => Err(Error::NotFound(format!(
+                        "the workflow has no node `{node}`"
+                    ))),
                     Some(i) => s
                         .decide_approval(i, approved, &actor, comment)
                         .map_err(Error::Conflict),
@@ -312,9 +348,10 @@ impl RunActor {
                 (Some(actor), result, Some(reply))
             }
             Input::Message { node, message } => {
-                let payload = serde_json::from_slice::<Value>(&message.payload).unwrap_or_else(
-                    |_| Value::String(String::from_utf8_lossy(&message.payload).into_owned()),
-                );
+                let payload =
+                    serde_json::from_slice::<Value>(&message.payload).unwrap_or_else(|_| {
+                        Value::String(String::from_utf8_lossy(&message.payload).into_owned())
+                    });
                 s.release(node, json!({"topic": message.topic, "payload": payload}));
                 (Some("mqtt".to_string()), Ok(()), None)
             }
@@ -372,120 +409,12 @@ impl RunActor {
 
     fn stop_all(&mut self) {
         self.attempts.abort_all();
-        for (_, w) in self.watchers.drain() {
-            w.abort();
-        }
+        self.watchers.clear();
         self.shared.forget(&self.state.run_id);
     }
 
-    /// The rows the events change.
     fn transition(&self, events: &Events) -> Transition {
-        let now = now_millis();
-        let run_id = &self.state.run_id;
-        let mut executions = Vec::new();
-        let mut run = None;
-        for (event, _) in events {
-            let row = |node: &str, item: Option<u32>, phase: Phase, attempt: u32| {
-                let started_at = self
-                    .wf
-                    .index(node)
-                    .and_then(|i| {
-                        let n = &self.state.nodes[i];
-                        match phase {
-                            Phase::Compensate => n.compensation.as_ref(),
-                            Phase::Run => n.execs.get(item.unwrap_or(0) as usize),
-                        }
-                    })
-                    .map_or(now, |e| e.started_at);
-                Execution {
-                    run_id: run_id.clone(),
-                    node_id: node.to_string(),
-                    item,
-                    phase,
-                    attempt,
-                    status: "running".into(),
-                    output: None,
-                    error: None,
-                    error_kind: None,
-                    started_at,
-                    finished_at: None,
-                    retry_at: None,
-                }
-            };
-            match event {
-                Event::AttemptStarted {
-                    node,
-                    item,
-                    phase,
-                    attempt,
-                    ..
-                } => executions.push(Execution {
-                    started_at: now,
-                    ..row(node, *item, *phase, *attempt)
-                }),
-                Event::AttemptSucceeded {
-                    node,
-                    item,
-                    phase,
-                    attempt,
-                    output,
-                    ..
-                } => executions.push(Execution {
-                    status: "succeeded".into(),
-                    output: Some(output.clone()),
-                    finished_at: Some(now),
-                    ..row(node, *item, *phase, *attempt)
-                }),
-                Event::AttemptFailed {
-                    node,
-                    item,
-                    phase,
-                    attempt,
-                    error,
-                    kind,
-                    retry_at,
-                    ..
-                } => executions.push(Execution {
-                    status: "failed".into(),
-                    error: Some(error.clone()),
-                    error_kind: Some(kind.clone()),
-                    finished_at: Some(now),
-                    retry_at: *retry_at,
-                    ..row(node, *item, *phase, *attempt)
-                }),
-                Event::RunSucceeded { output } => {
-                    run = Some(RunUpdate {
-                        status: RunStatus::Succeeded,
-                        output: Some(output.clone()),
-                        error: None,
-                    })
-                }
-                Event::RunFailed { error } => {
-                    run = Some(RunUpdate {
-                        status: RunStatus::Failed,
-                        output: None,
-                        error: Some(error.clone()),
-                    })
-                }
-                Event::RunCancelled { reason } => {
-                    run = Some(RunUpdate {
-                        status: RunStatus::Cancelled,
-                        output: None,
-                        error: Some(reason.clone()),
-                    })
-                }
-                _ => {}
-            }
-        }
-        Transition {
-            run_id: Some(run_id.clone()),
-            events: events
-                .iter()
-                .map(|(e, actor)| e.to_new(actor.as_deref()))
-                .collect(),
-            executions,
-            run,
-        }
+        projection(&self.wf, &self.state, events, self.now)
     }
 
     /// Effects of committed events.
@@ -546,8 +475,8 @@ impl RunActor {
                 | Event::NodeFailed { node, .. }
                 | Event::NodeSkipped { node, .. }
                 | Event::NodeCancelled { node } => {
-                    if let Some(w) = self.wf.index(node).and_then(|i| self.watchers.remove(&i)) {
-                        w.abort();
+                    if let Some(i) = self.wf.index(node) {
+                        self.watchers.remove(&i);
                     }
                 }
                 _ => {}
@@ -593,8 +522,14 @@ impl RunActor {
         };
         let shared = self.shared.clone();
         let abort = self.attempts.spawn(async move {
-            executor::execute(spec, &shared.plugins, &shared.store, &shared.runtime, &shared.slots)
-                .await
+            executor::execute(
+                spec,
+                &shared.plugins,
+                &shared.store,
+                &shared.runtime,
+                &shared.slots,
+            )
+            .await
         });
         self.running.insert(
             abort.id(),
@@ -632,7 +567,13 @@ impl RunActor {
         let Ok(filter) = wait.topic.parse::<TopicFilter>() else {
             return;
         };
-        let Some(client) = self.shared.runtime.connectors().mqtt(&wait.connection).cloned() else {
+        let Some(client) = self
+            .shared
+            .runtime
+            .connectors()
+            .mqtt(&wait.connection)
+            .cloned()
+        else {
             return;
         };
         let me = self.me.clone();
@@ -667,7 +608,119 @@ impl RunActor {
         });
         // Wait for the first subscription (or its failure), not for a message.
         let _ = tokio::time::timeout(Duration::from_secs(5), ready_rx).await;
-        self.watchers.insert(i, handle);
+        self.watchers.insert(i, Watcher(handle));
     }
 }
 
+/// The transition that commits `events`: the events and the rows they change.
+pub(crate) fn projection(
+    wf: &CompiledWorkflow,
+    state: &RunState,
+    events: &Events,
+    now: Millis,
+) -> Transition {
+    let run_id = &state.run_id;
+    let mut executions = Vec::new();
+    let mut run = None;
+    for (event, _) in events {
+        let row = |node: &str, item: Option<u32>, phase: Phase, attempt: u32| {
+            let started_at = wf
+                .index(node)
+                .and_then(|i| {
+                    let n = &state.nodes[i];
+                    match phase {
+                        Phase::Compensate => n.compensation.as_ref(),
+                        Phase::Run => n.execs.get(item.unwrap_or(0) as usize),
+                    }
+                })
+                .map_or(now, |e| e.started_at);
+            Execution {
+                run_id: run_id.clone(),
+                node_id: node.to_string(),
+                item,
+                phase,
+                attempt,
+                status: "running".into(),
+                output: None,
+                error: None,
+                error_kind: None,
+                started_at,
+                finished_at: None,
+                retry_at: None,
+            }
+        };
+        match event {
+            Event::AttemptStarted {
+                node,
+                item,
+                phase,
+                attempt,
+                ..
+            } => executions.push(Execution {
+                started_at: now,
+                ..row(node, *item, *phase, *attempt)
+            }),
+            Event::AttemptSucceeded {
+                node,
+                item,
+                phase,
+                attempt,
+                output,
+                ..
+            } => executions.push(Execution {
+                status: "succeeded".into(),
+                output: Some(output.clone()),
+                finished_at: Some(now),
+                ..row(node, *item, *phase, *attempt)
+            }),
+            Event::AttemptFailed {
+                node,
+                item,
+                phase,
+                attempt,
+                error,
+                kind,
+                retry_at,
+                ..
+            } => executions.push(Execution {
+                status: "failed".into(),
+                error: Some(error.clone()),
+                error_kind: Some(kind.clone()),
+                finished_at: Some(now),
+                retry_at: *retry_at,
+                ..row(node, *item, *phase, *attempt)
+            }),
+            Event::RunSucceeded { output } => {
+                run = Some(RunUpdate {
+                    status: RunStatus::Succeeded,
+                    output: Some(output.clone()),
+                    error: None,
+                })
+            }
+            Event::RunFailed { error } => {
+                run = Some(RunUpdate {
+                    status: RunStatus::Failed,
+                    output: None,
+                    error: Some(error.clone()),
+                })
+            }
+            Event::RunCancelled { reason } => {
+                run = Some(RunUpdate {
+                    status: RunStatus::Cancelled,
+                    output: None,
+                    error: Some(reason.clone()),
+                })
+            }
+            _ => {}
+        }
+    }
+    Transition {
+        run_id: Some(run_id.clone()),
+        events: events
+            .iter()
+            .map(|(e, actor)| e.to_new(actor.as_deref()))
+            .collect(),
+        executions,
+        run,
+    }
+}

@@ -454,11 +454,7 @@ impl<'a> Scheduler<'a> {
     }
 
     /// A task's input and, for a foreach node, each item's input.
-    fn task_input(
-        &self,
-        i: usize,
-        scope: Scope,
-    ) -> Result<(Value, Option<Vec<Value>>), String> {
+    fn task_input(&self, i: usize, scope: Scope) -> Result<(Value, Option<Vec<Value>>), String> {
         let node = &self.wf.nodes[i];
         let Some(foreach) = &node.foreach else {
             let input = node

@@ -5,7 +5,15 @@ use crate::model::StoredEvent;
 use crate::store::with_pool;
 use crate::{Result, Store};
 
-type EventRow = (i64, Option<String>, i64, String, Option<String>, Option<String>, String);
+type EventRow = (
+    i64,
+    Option<String>,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+);
 
 fn event(row: EventRow) -> Result<StoredEvent> {
     let (seq, run_id, at, kind, node_id, actor, data) = row;

@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 
 use crate::error::corrupt;
 use crate::model::{
-    Created, Execution, NewEvent, NewRun, Phase, RunFilter, RunRecord, RunStatus, Transition,
+    Created, Execution, NewRun, Phase, RunFilter, RunRecord, RunStatus, Transition,
 };
 use crate::store::with_pool;
 use crate::writer::Request;
@@ -41,13 +41,28 @@ fn json(what: &str, text: &str) -> Result<Value> {
 }
 
 fn run_record(row: RunRow) -> Result<RunRecord> {
-    let (id, workflow, version, status, input, output, error, key, trigger, created, updated, finished) =
-        row;
+    let (
+        id,
+        workflow,
+        version,
+        status,
+        input,
+        output,
+        error,
+        key,
+        trigger,
+        created,
+        updated,
+        finished,
+    ) = row;
     Ok(RunRecord {
         status: RunStatus::parse(&status)
             .ok_or_else(|| corrupt("run status", format!("`{status}` in run {id}")))?,
         input: json("run input", &input)?,
-        output: output.as_deref().map(|o| json("run output", o)).transpose()?,
+        output: output
+            .as_deref()
+            .map(|o| json("run output", o))
+            .transpose()?,
         id,
         workflow,
         version,
@@ -76,13 +91,17 @@ type ExecRow = (
 );
 
 impl Store {
-    /// Create a run and append its first events, in one group commit. With an
-    /// idempotency key that the workflow already has a run for, nothing is
-    /// written and that run's id is returned.
-    pub async fn create_run(&self, run: NewRun, events: Vec<NewEvent>) -> Result<Created> {
+    /// Create a run and commit its first transition, in one group commit.
+    /// With an idempotency key that the workflow already has a run for,
+    /// nothing is written and that run's id is returned.
+    pub async fn create_run(&self, run: NewRun, transition: Transition) -> Result<Created> {
         let (reply, rx) = oneshot::channel();
         self.writes
-            .send(Request::Create { run, events, reply })
+            .send(Request::Create {
+                run,
+                transition,
+                reply,
+            })
             .await
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?.map_err(Error::Commit)
@@ -164,7 +183,20 @@ impl Store {
         });
         rows.into_iter()
             .map(|r| {
-                let (run_id, node_id, item, phase, attempt, status, output, error, kind, started, finished, retry) = r;
+                let (
+                    run_id,
+                    node_id,
+                    item,
+                    phase,
+                    attempt,
+                    status,
+                    output,
+                    error,
+                    kind,
+                    started,
+                    finished,
+                    retry,
+                ) = r;
                 Ok(Execution {
                     run_id,
                     node_id,
@@ -175,7 +207,10 @@ impl Store {
                     },
                     attempt: u32::try_from(attempt).map_err(|e| corrupt("attempt", e))?,
                     status,
-                    output: output.as_deref().map(|o| json("execution output", o)).transpose()?,
+                    output: output
+                        .as_deref()
+                        .map(|o| json("execution output", o))
+                        .transpose()?,
                     error,
                     error_kind: kind,
                     started_at: started,

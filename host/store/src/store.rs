@@ -84,7 +84,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish()
     }
 }
 
@@ -126,7 +128,7 @@ impl Store {
             Pool::Postgres(pool)
         } else {
             return Err(bad(
-                "use sqlite://PATH or postgres://USER@HOST/DATABASE".into(),
+                "use sqlite://PATH or postgres://USER@HOST/DATABASE".into()
             ));
         };
         let backend = match pool {

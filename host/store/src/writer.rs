@@ -23,7 +23,7 @@ pub(crate) enum Request {
     },
     Create {
         run: NewRun,
-        events: Vec<NewEvent>,
+        transition: Transition,
         reply: oneshot::Sender<Result<Created, String>>,
     },
 }
@@ -125,12 +125,13 @@ async fn write(pool: &Pool, batch: &[Request]) -> Result<Done, sqlx::Error> {
     let mut pending: Vec<Pending<'_>> = Vec::new();
     let mut executions: HashMap<ExecKey<'_>, &Execution> = HashMap::new();
     let mut order: Vec<ExecKey<'_>> = Vec::new();
+    let mut changes: Vec<(Option<&str>, &Transition)> = Vec::new();
 
     with_pool!(pool, p => {
         let mut tx = p.begin().await?;
         for request in batch {
             match request {
-                Request::Create { run, events, .. } => {
+                Request::Create { run, transition, .. } => {
                     let inserted: Option<(String,)> = sqlx::query_as(
                         "INSERT INTO runs (id, workflow, version, status, input, idempotency_key, \
                          trigger, created_at, updated_at) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7) \
@@ -146,10 +147,8 @@ async fn write(pool: &Pool, batch: &[Request]) -> Result<Done, sqlx::Error> {
                     .fetch_optional(&mut *tx)
                     .await?;
                     if inserted.is_some() {
-                        for event in events {
-                            pending.push(Pending { run_id: Some(&run.id), event, data: event.data.to_string() });
-                        }
                         created.push(Some(Created::New(run.id.clone())));
+                        changes.push((Some(run.id.as_str()), transition));
                     } else {
                         let (id,): (String,) = sqlx::query_as(
                             "SELECT id FROM runs WHERE workflow = $1 AND idempotency_key = $2",
@@ -163,32 +162,34 @@ async fn write(pool: &Pool, batch: &[Request]) -> Result<Done, sqlx::Error> {
                 }
                 Request::Commit { transition, .. } => {
                     created.push(None);
-                    let run_id = transition.run_id.as_deref();
-                    for event in &transition.events {
-                        pending.push(Pending { run_id, event, data: event.data.to_string() });
-                    }
-                    for execution in &transition.executions {
-                        let key = ExecKey::of(execution);
-                        if executions.insert(key, execution).is_none() {
-                            order.push(key);
-                        }
-                    }
-                    if let (Some(id), Some(update)) = (run_id, &transition.run) {
-                        let finished = update.status.is_terminal().then_some(at);
-                        sqlx::query(
-                            "UPDATE runs SET status = $1, output = $2, error = $3, updated_at = $4, \
-                             finished_at = $5 WHERE id = $6",
-                        )
-                        .bind(update.status.as_str())
-                        .bind(update.output.as_ref().map(Value::to_string))
-                        .bind(&update.error)
-                        .bind(at)
-                        .bind(finished)
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
+                    changes.push((transition.run_id.as_deref(), transition));
                 }
+            }
+        }
+        for (run_id, transition) in changes {
+            for event in &transition.events {
+                pending.push(Pending { run_id, event, data: event.data.to_string() });
+            }
+            for execution in &transition.executions {
+                let key = ExecKey::of(execution);
+                if executions.insert(key, execution).is_none() {
+                    order.push(key);
+                }
+            }
+            if let (Some(id), Some(update)) = (run_id, &transition.run) {
+                let finished = update.status.is_terminal().then_some(at);
+                sqlx::query(
+                    "UPDATE runs SET status = $1, output = $2, error = $3, updated_at = $4, \
+                     finished_at = $5 WHERE id = $6",
+                )
+                .bind(update.status.as_str())
+                .bind(update.output.as_ref().map(Value::to_string))
+                .bind(&update.error)
+                .bind(at)
+                .bind(finished)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             }
         }
 
