@@ -99,10 +99,12 @@ async fn killed_mid_flight_every_run_resumes_and_finishes_on_postgres() {
     };
     let name = format!("baton_crash_{}", std::process::id());
     let admin = sqlx::PgPool::connect(&server).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name}"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
@@ -127,7 +129,13 @@ async fn crash_and_resume(db: String) {
     std::fs::write(&workflow, WORKFLOW).unwrap();
     let cache = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("crash-artifacts");
     let mut args: Vec<String> = [
-        "--db", &db, "--plc", &plc.url(), "--broker", &broker, "--cache",
+        "--db",
+        &db,
+        "--plc",
+        &plc.url(),
+        "--broker",
+        &broker,
+        "--cache",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -136,7 +144,12 @@ async fn crash_and_resume(db: String) {
 
     // First life: start the runs, kill while nodes are running and retries are pending.
     let mut first = args.clone();
-    first.extend(["--workflow".into(), workflow.display().to_string(), "--start".into(), RUNS.to_string()]);
+    first.extend([
+        "--workflow".into(),
+        workflow.display().to_string(),
+        "--start".into(),
+        RUNS.to_string(),
+    ]);
     let (node, ids) = Node::start(&first);
     assert_eq!(ids.len(), RUNS);
     tokio::time::sleep(Duration::from_millis(900)).await;
@@ -152,7 +165,11 @@ async fn crash_and_resume(db: String) {
     let store = Store::open(&db, StoreOptions::default()).await.unwrap();
     let url = url::Url::parse(&broker).unwrap();
     let options = MqttOptions::new(
-        format!("crash-test-{}-{}", std::process::id(), store.backend() as u8),
+        format!(
+            "crash-test-{}-{}",
+            std::process::id(),
+            store.backend() as u8
+        ),
         url.host_str().unwrap(),
         url.port().unwrap_or(1883),
     );
@@ -170,7 +187,11 @@ async fn crash_and_resume(db: String) {
         if finished == ids.len() {
             break;
         }
-        assert!(Instant::now() < deadline, "only {finished} of {} runs finished", ids.len());
+        assert!(
+            Instant::now() < deadline,
+            "only {finished} of {} runs finished",
+            ids.len()
+        );
         client
             .publish("test/crash/go", QoS::AtLeastOnce, false, "go")
             .await
@@ -181,8 +202,16 @@ async fn crash_and_resume(db: String) {
     let mut resumed = 0;
     for id in &ids {
         let run = store.run(id).await.unwrap().expect("no run is lost");
-        assert_eq!(run.status, RunStatus::Succeeded, "run {id}: {:?}", run.error);
-        assert_eq!(run.output.as_ref().unwrap()["done"]["input"], json!([1, 2, 3]));
+        assert_eq!(
+            run.status,
+            RunStatus::Succeeded,
+            "run {id}: {:?}",
+            run.error
+        );
+        assert_eq!(
+            run.output.as_ref().unwrap()["done"]["input"],
+            json!([1, 2, 3])
+        );
 
         let events: Vec<Event> = store
             .all_events(id)
@@ -195,7 +224,13 @@ async fn crash_and_resume(db: String) {
         let mut successes: HashMap<(String, Option<u32>), usize> = HashMap::new();
         for e in &events {
             match e {
-                Event::AttemptStarted { node, item, phase, resumed: r, .. } => {
+                Event::AttemptStarted {
+                    node,
+                    item,
+                    phase,
+                    resumed: r,
+                    ..
+                } => {
                     assert!(
                         !succeeded.contains(&(node.clone(), *item, *phase)),
                         "run {id}: `{node}` {item:?} started again after it had succeeded"
@@ -204,40 +239,71 @@ async fn crash_and_resume(db: String) {
                         resumed += 1;
                     }
                 }
-                Event::AttemptSucceeded { node, item, phase, output, .. } => {
+                Event::AttemptSucceeded {
+                    node,
+                    item,
+                    phase,
+                    output,
+                    ..
+                } => {
                     succeeded.insert((node.clone(), *item, *phase));
                     *successes.entry((node.clone(), *item)).or_default() += 1;
                     if node.starts_with("slow") || node == "flaky" || node == "done" {
-                        assert_eq!(output["key"], json!(format!("{id}/{node}")), "the same idempotency key");
+                        assert_eq!(
+                            output["key"],
+                            json!(format!("{id}/{node}")),
+                            "the same idempotency key"
+                        );
                     }
                 }
                 _ => {}
             }
         }
-        assert!(successes.values().all(|&n| n == 1), "run {id}: {successes:?}");
-        assert_eq!(successes.len(), 8, "read, slow_a, slow_b, flaky, 3 fan items, done");
+        assert!(
+            successes.values().all(|&n| n == 1),
+            "run {id}: {successes:?}"
+        );
+        assert_eq!(
+            successes.len(),
+            8,
+            "read, slow_a, slow_b, flaky, 3 fan items, done"
+        );
         let node_done = |n: &str| {
             events
                 .iter()
                 .filter(|e| matches!(e, Event::NodeSucceeded { node, .. } if node == n))
                 .count()
         };
-        for n in ["read", "slow_a", "slow_b", "flaky", "fan", "pause", "approve", "go", "done"] {
+        for n in [
+            "read", "slow_a", "slow_b", "flaky", "fan", "pause", "approve", "go", "done",
+        ] {
             assert_eq!(node_done(n), 1, "run {id}: node {n}");
         }
         let flaky = events.iter().rev().find_map(|e| match e {
             Event::AttemptSucceeded { node, attempt, .. } if node == "flaky" => Some(*attempt),
             _ => None,
         });
-        assert_eq!(flaky, Some(2), "run {id}: the retry after the failure succeeds");
+        assert_eq!(
+            flaky,
+            Some(2),
+            "run {id}: the retry after the failure succeeds"
+        );
     }
-    assert!(resumed > 0, "the kill should have caught attempts in flight");
+    assert!(
+        resumed > 0,
+        "the kill should have caught attempts in flight"
+    );
 }
 
 async fn finished_count(store: &Store, ids: &[String]) -> usize {
     let mut n = 0;
     for id in ids {
-        if store.run(id).await.unwrap().is_some_and(|r| r.status.is_terminal()) {
+        if store
+            .run(id)
+            .await
+            .unwrap()
+            .is_some_and(|r| r.status.is_terminal())
+        {
             n += 1;
         }
     }

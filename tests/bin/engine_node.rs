@@ -23,7 +23,9 @@ async fn main() -> Result<()> {
     let (mut db, mut plc, mut broker, mut cache, mut workflow, mut start) =
         (None, None, None, None, None, 0usize);
     while let Some(flag) = args.next() {
-        let value = args.next().with_context(|| format!("{flag} needs a value"))?;
+        let value = args
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--db" => db = Some(value),
             "--plc" => plc = Some(value),
@@ -64,7 +66,9 @@ async fn main() -> Result<()> {
     }
     let mut name = None;
     if let Some(path) = workflow {
-        let applied = engine.apply_workflow(&std::fs::read_to_string(path)?).await?;
+        let applied = engine
+            .apply_workflow(&std::fs::read_to_string(path)?)
+            .await?;
         name = Some(applied.name);
     }
     for n in 0..start {

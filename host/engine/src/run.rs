@@ -70,6 +70,9 @@ struct Running {
 
 pub(crate) type Events = Vec<(Event, Option<String>)>;
 
+/// Most inputs folded into one commit, so a busy run still commits regularly.
+const MAX_INPUTS_PER_COMMIT: usize = 256;
+
 /// A wait's MQTT subscription task; stopped when dropped, so it cannot
 /// outlive its run however the run ends.
 struct Watcher(JoinHandle<()>);
@@ -196,13 +199,24 @@ impl RunActor {
                     None => std::future::pending().await,
                 }
             };
-            let events = tokio::select! {
+            let mut events = tokio::select! {
                 Some(joined) = self.attempts.join_next_with_id(), if !self.attempts.is_empty() => {
                     self.attempt_ended(joined)
                 }
                 Some(input) = self.inbox.recv() => self.input(input),
                 _ = sleep => self.fire_timers(),
             };
+            // Whatever else has already happened goes into the same commit:
+            // a fan-out's items finishing together cost one transaction.
+            for _ in 0..MAX_INPUTS_PER_COMMIT {
+                if let Some(joined) = self.attempts.try_join_next_with_id() {
+                    events.extend(self.attempt_ended(joined));
+                } else if let Ok(input) = self.inbox.try_recv() {
+                    events.extend(self.input(input));
+                } else {
+                    break;
+                }
+            }
             if self.commit_and_act(events).await.is_err() {
                 return;
             }

@@ -30,4 +30,4 @@ mod writer;
 
 pub use error::{Error, Result};
 pub use model::*;
-pub use store::{Backend, Store, StoreOptions, Synchronous};
+pub use store::{Backend, Store, StoreOptions, Synchronous, WriterStats};

@@ -73,10 +73,20 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Counters of the group-commit writer.
+#[derive(Debug, Default)]
+pub struct WriterStats {
+    /// Transitions and run creations committed.
+    pub transitions: std::sync::atomic::AtomicU64,
+    /// Database transactions they took.
+    pub batches: std::sync::atomic::AtomicU64,
+}
+
 /// The durable state of one Baton installation.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: Pool,
+    pub(crate) stats: Arc<WriterStats>,
     pub(crate) writes: mpsc::Sender<Request>,
     pub(crate) events: broadcast::Sender<Arc<StoredEvent>>,
     backend: Backend,
@@ -136,13 +146,25 @@ impl Store {
             Pool::Postgres(_) => Backend::Postgres,
         };
         let (events, _) = broadcast::channel(8192);
-        let writes = writer::spawn(pool.clone(), events.clone(), options.max_batch.max(1));
+        let stats = Arc::new(WriterStats::default());
+        let writes = writer::spawn(
+            pool.clone(),
+            events.clone(),
+            stats.clone(),
+            options.max_batch.max(1),
+        );
         Ok(Self {
             pool,
+            stats,
             writes,
             events,
             backend,
         })
+    }
+
+    /// How well group commit is batching.
+    pub fn writer_stats(&self) -> &WriterStats {
+        &self.stats
     }
 
     /// Which database this is.

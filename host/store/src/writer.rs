@@ -13,7 +13,8 @@ use serde_json::Value;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::model::{Created, Execution, NewEvent, NewRun, StoredEvent, Transition, now_millis};
-use crate::store::{Pool, with_pool};
+use crate::store::{Pool, WriterStats, with_pool};
+use std::sync::atomic::Ordering;
 
 /// What the writer is asked to do.
 pub(crate) enum Request {
@@ -31,10 +32,11 @@ pub(crate) enum Request {
 pub(crate) fn spawn(
     pool: Pool,
     events: broadcast::Sender<Arc<StoredEvent>>,
+    stats: Arc<WriterStats>,
     max_batch: usize,
 ) -> mpsc::Sender<Request> {
     let (tx, rx) = mpsc::channel(max_batch * 4);
-    tokio::spawn(run(pool, rx, events, max_batch));
+    tokio::spawn(run(pool, rx, events, stats, max_batch));
     tx
 }
 
@@ -42,12 +44,19 @@ async fn run(
     pool: Pool,
     mut rx: mpsc::Receiver<Request>,
     events: broadcast::Sender<Arc<StoredEvent>>,
+    stats: Arc<WriterStats>,
     max_batch: usize,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
         match write(&pool, &batch).await {
-            Ok(done) => finish(batch.drain(..), done, &events),
+            Ok(done) => {
+                stats.batches.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .transitions
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                finish(batch.drain(..), done, &events)
+            }
             Err(e) if batch.len() > 1 => {
                 // One bad request must not fail the others: write each alone.
                 tracing::warn!(error = %e, size = batch.len(), "group commit failed; retrying one by one");

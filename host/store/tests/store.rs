@@ -1,0 +1,300 @@
+//! The store against real SQLite and, when `BATON_TEST_DATABASE_URL` is set,
+//! real PostgreSQL: the same behaviour from both.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::atomic::Ordering;
+
+use baton_store::{
+    Created, Execution, NewEvent, NewRun, Phase, PluginRecord, RunFilter, RunStatus, RunUpdate,
+    Store, StoreOptions, Transition,
+};
+use serde_json::json;
+
+struct Db {
+    url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    Db {
+        url: format!("sqlite://{}", dir.path().join("t.db").display()),
+        _dir: Some(dir),
+    }
+}
+
+async fn postgres(tag: &str) -> Option<Db> {
+    let server = std::env::var("BATON_TEST_DATABASE_URL").ok()?;
+    let name = format!("baton_store_{tag}_{}", std::process::id());
+    let admin = sqlx::PgPool::connect(&server).await.unwrap();
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    let mut url = url::Url::parse(&server).unwrap();
+    url.set_path(&name);
+    Some(Db {
+        url: url.to_string(),
+        _dir: None,
+    })
+}
+
+/// Run `check` on SQLite, then on PostgreSQL when configured.
+macro_rules! both {
+    ($sqlite:ident, $pg:ident, $check:ident) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let db = sqlite();
+            $check(Store::open(&db.url, StoreOptions::default()).await.unwrap()).await;
+        }
+
+        #[tokio::test]
+        async fn $pg() {
+            match postgres(stringify!($check)).await {
+                Some(db) => {
+                    $check(Store::open(&db.url, StoreOptions::default()).await.unwrap()).await
+                }
+                None => eprintln!("BATON_TEST_DATABASE_URL is not set; skipping"),
+            }
+        }
+    };
+}
+
+fn new_run(id: &str, key: Option<&str>) -> NewRun {
+    NewRun {
+        id: id.into(),
+        workflow: "w".into(),
+        version: 1,
+        input: json!({"n": id}),
+        idempotency_key: key.map(Into::into),
+        trigger: "api".into(),
+    }
+}
+
+fn event(kind: &str, n: usize) -> NewEvent {
+    NewEvent {
+        kind: kind.into(),
+        node_id: Some("a".into()),
+        actor: None,
+        data: json!({"type": kind, "n": n}),
+    }
+}
+
+async fn group_commit(store: Store) {
+    for i in 0..50 {
+        store
+            .create_run(new_run(&format!("r{i:03}"), None), Transition::default())
+            .await
+            .unwrap();
+    }
+    let before = store.writer_stats().batches.load(Ordering::Relaxed);
+    // 50 runs commit 10 transitions each, all at once.
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let id = format!("r{i:03}");
+            for n in 0..10 {
+                store
+                    .commit(Transition {
+                        run_id: Some(id.clone()),
+                        events: vec![event("step", n)],
+                        executions: vec![Execution {
+                            run_id: id.clone(),
+                            node_id: "a".into(),
+                            item: None,
+                            phase: Phase::Run,
+                            attempt: 1,
+                            status: if n == 9 { "succeeded" } else { "running" }.into(),
+                            output: (n == 9).then(|| json!({"done": true})),
+                            error: None,
+                            error_kind: None,
+                            started_at: 1,
+                            finished_at: None,
+                            retry_at: None,
+                        }],
+                        run: (n == 9).then(|| RunUpdate {
+                            status: RunStatus::Succeeded,
+                            output: Some(json!({"ok": i})),
+                            error: None,
+                        }),
+                    })
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let batches = store.writer_stats().batches.load(Ordering::Relaxed) - before;
+    assert!(
+        batches < 500,
+        "500 transitions took {batches} transactions: no batching"
+    );
+
+    for i in 0..50 {
+        let id = format!("r{i:03}");
+        let events = store.all_events(&id).await.unwrap();
+        let ns: Vec<i64> = events
+            .iter()
+            .map(|e| e.data["n"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            ns,
+            (0..10).collect::<Vec<_>>(),
+            "a run's events keep their order"
+        );
+        assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+        let run = store.run(&id).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Succeeded);
+        assert_eq!(run.output, Some(json!({"ok": i})));
+        assert!(run.finished_at.is_some());
+        let x = store.executions(&id).await.unwrap();
+        assert_eq!(x.len(), 1, "one row per attempt, updated in place");
+        assert_eq!(x[0].status, "succeeded");
+    }
+}
+both!(
+    group_commit_on_sqlite,
+    group_commit_on_postgres,
+    group_commit
+);
+
+async fn idempotent_runs_and_isolated_failures(store: Store) {
+    let a = store.create_run(new_run("a", Some("k1")), Transition::default());
+    let b = store.create_run(new_run("b", Some("k1")), Transition::default());
+    let c = store.create_run(new_run("c", None), Transition::default());
+    // A duplicate id fails alone; the requests batched with it still commit.
+    let dup = store.create_run(new_run("c", None), Transition::default());
+    let (a, b, c, dup) = tokio::join!(a, b, c, dup);
+    let mut created = vec![a.unwrap(), b.unwrap()];
+    created.sort_by_key(|c| matches!(c, Created::Existing(_)));
+    let Created::New(first) = &created[0] else {
+        panic!("{created:?}")
+    };
+    assert_eq!(created[1], Created::Existing(first.clone()));
+    let outcomes = [c.is_ok(), dup.is_ok()];
+    assert_eq!(
+        outcomes.iter().filter(|ok| **ok).count(),
+        1,
+        "exactly one run `c`"
+    );
+    assert!(store.run("c").await.unwrap().is_some());
+
+    let page = store
+        .list_runs(&RunFilter {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    let next = store
+        .list_runs(&RunFilter {
+            limit: 10,
+            before: Some(page[0].id.clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(next.len(), 1, "two runs in all, one per page");
+    let running = store.unfinished_runs().await.unwrap();
+    assert_eq!(running.len(), 2);
+}
+both!(
+    idempotency_on_sqlite,
+    idempotency_on_postgres,
+    idempotent_runs_and_isolated_failures
+);
+
+async fn plugins_and_workflows(store: Store) {
+    let plugin = PluginRecord {
+        digest: "sha256:aa".into(),
+        name: "p".into(),
+        version: "1.0.0".into(),
+        major: 1,
+        description: "d".into(),
+        config_schema: Some(json!({"type": "object"})),
+        imports: vec!["baton:plugin/log@0.1.0".into()],
+        size: 3,
+        created_at: 0,
+    };
+    let stored = store.put_plugin(&plugin, b"abc").await.unwrap();
+    assert_eq!(stored.config_schema, plugin.config_schema);
+    assert_eq!(
+        store.put_plugin(&plugin, b"abc").await.unwrap(),
+        stored,
+        "same bytes: a no-op"
+    );
+    let other = PluginRecord {
+        digest: "sha256:bb".into(),
+        ..plugin.clone()
+    };
+    let err = store.put_plugin(&other, b"xyz").await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("already stored with different bytes"),
+        "{err}"
+    );
+    assert_eq!(
+        store.plugin_bytes("sha256:aa").await.unwrap().unwrap(),
+        b"abc"
+    );
+
+    let v1 = store
+        .put_workflow("w", &json!({"v": 1}), &json!({}))
+        .await
+        .unwrap();
+    let v2 = store
+        .put_workflow("w", &json!({"v": 2}), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!((v1.version, v2.version), (1, 2));
+    assert_eq!(
+        store.workflow("w", 1).await.unwrap().unwrap().definition,
+        json!({"v": 1})
+    );
+    assert_eq!(
+        store.latest_workflow("w").await.unwrap().unwrap().version,
+        2
+    );
+    assert_eq!(store.latest_workflows().await.unwrap().len(), 1);
+}
+both!(
+    plugins_and_workflows_on_sqlite,
+    plugins_and_workflows_on_postgres,
+    plugins_and_workflows
+);
+
+#[tokio::test]
+async fn a_bad_url_says_what_is_accepted() {
+    let err = Store::open("mysql://x", StoreOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("use sqlite://PATH or postgres://"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_state_survives_reopening() {
+    let db = sqlite();
+    let store = Store::open(&db.url, StoreOptions::default()).await.unwrap();
+    store
+        .create_run(new_run("kept", None), Transition::default())
+        .await
+        .unwrap();
+    store.close().await;
+    let again = Store::open(&db.url, StoreOptions::default()).await.unwrap();
+    assert_eq!(
+        again.run("kept").await.unwrap().unwrap().input,
+        json!({"n": "kept"})
+    );
+}
