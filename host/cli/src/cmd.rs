@@ -3,3 +3,4 @@
 pub mod demo;
 pub mod plugin;
 pub mod task;
+pub mod workflow;

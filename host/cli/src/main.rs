@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - `cmd::task`: `baton task run`, one task attempt without a workflow.
+//! - `cmd::workflow`: `baton workflow run`, one run of a workflow on a local engine.
 //! - `cmd::plugin`: `baton plugin new|inspect`: start a plugin project, check a component.
 //! - `cmd::demo`: `baton demo`, a tour on a simulated oven.
 //! - `settings`: `baton.toml`.
@@ -42,6 +43,9 @@ enum Command {
     /// Inspect plugin components.
     #[command(subcommand)]
     Plugin(cmd::plugin::PluginCommand),
+    /// Run workflows locally.
+    #[command(subcommand)]
+    Workflow(cmd::workflow::WorkflowCommand),
     /// Run a short tour against a simulated oven PLC and an embedded MQTT broker.
     Demo(cmd::demo::DemoArgs),
 }
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Task(c) => cmd::task::run(c, cli.config_file.as_deref()).await,
             Command::Plugin(c) => cmd::plugin::run(c, cli.config_file.as_deref()).await,
+            Command::Workflow(c) => cmd::workflow::run(c, cli.config_file.as_deref()).await,
             Command::Demo(args) => cmd::demo::run(args).await,
         }
     });

@@ -157,3 +157,43 @@ fn demo_heats_the_oven_and_publishes() {
 fn baton_plugins_wasm(name: &str) -> &'static [u8] {
     baton_plugins::find(name).unwrap().wasm
 }
+
+const LINE1: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../examples/workflows/line1-startup.yaml"
+);
+
+#[test]
+fn workflow_run_heats_the_oven_gets_approval_and_announces() {
+    let out = baton(&["workflow", "run", LINE1, "--simulate", "--approve"]);
+    assert!(out.status.success());
+    let output: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(output["announce"]["topic"], "plant/line1/oven/status");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for line in [
+        "read_temp: attempt succeeded",
+        "heat: succeeded",
+        "approve: approved",
+        "[mqtt plant] plant/line1/oven/status: {\"heating\":true,\"temp\":20}",
+        "run succeeded",
+    ] {
+        assert!(stderr.contains(line), "missing `{line}`");
+    }
+}
+
+#[test]
+fn workflow_run_refuses_an_invalid_workflow_with_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "name: bad\nnodes:\n  a: { plugin: modbus-read@7 }\n  b: { needs: [a, ghost], plugin: transform@1, when: 'nodes.c.output' }\n",
+    )
+    .unwrap();
+    let out = baton(&["workflow", "run", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for expected in ["node `a`, plugin", "node `b`, needs[1]", "node `b`, when"] {
+        assert!(stderr.contains(expected), "missing `{expected}`");
+    }
+}

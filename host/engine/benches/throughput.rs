@@ -158,13 +158,40 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
 
-    // A plain-text summary for the figures that matter.
+    // A plain-text summary: sustained throughput, and what a parked run costs.
     rt.block_on(async {
         let started = Instant::now();
         run_all(&engine, "chain-10", 200, json!({})).await;
         let per_second = 2000.0 / started.elapsed().as_secs_f64();
         println!("summary: 200 runs x 10 tasks: {per_second:.0} task executions/s");
+
+        engine
+            .apply_workflow("name: parked\nnodes:\n  approve: { type: approval }\n")
+            .await
+            .unwrap();
+        let before = resident_bytes();
+        let parked = 5000;
+        for _ in 0..parked {
+            engine
+                .start_run("parked", json!({}), StartOptions::default())
+                .await
+                .unwrap();
+        }
+        let after = resident_bytes();
+        println!(
+            "summary: {parked} runs parked on approvals: {} active, {:.1} KiB of resident memory each",
+            engine.active_runs(),
+            (after.saturating_sub(before)) as f64 / parked as f64 / 1024.0
+        );
     });
+}
+
+/// Resident set size of this process (Linux).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
 }
 
 criterion_group!(benches, bench);

@@ -237,22 +237,14 @@ impl Engine {
         if self.shared.halted.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::ShuttingDown);
         }
-        let version = match lock(&self.shared.workflows)
-            .keys()
-            .filter(|(n, _)| n == workflow)
-            .map(|(_, v)| *v)
-            .max()
-        {
-            // A newer version may have been applied since; the store knows.
-            Some(_) | None => {
-                self.shared
-                    .store
-                    .latest_workflow(workflow)
-                    .await?
-                    .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?
-                    .version
-            }
-        };
+        // Always the store's newest: another node may have applied a version.
+        let version = self
+            .shared
+            .store
+            .latest_workflow(workflow)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?
+            .version;
         let wf = self.compiled(workflow, version).await?;
         let run_id = uuid::Uuid::now_v7().to_string();
         let now = now_millis();

@@ -24,7 +24,7 @@
 //! - [`retry`]: backoff and jitter.
 //! - `executor`: running one attempt through the runtime.
 //! - `catalog`: what validation knows about installed plugins and connections.
-//! - [`config`]: [`EngineConfig`].
+//! - [`config`]: the engine's settings.
 #![deny(missing_docs)]
 
 pub mod compiled;

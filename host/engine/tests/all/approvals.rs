@@ -193,3 +193,31 @@ nodes:
         passed - waited
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_parked_runs_hold_no_task_slot_and_all_resume_when_approved() {
+    let h = Harness::new().await;
+    h.apply("name: parked\nnodes:\n  approve: { type: approval }\n  after: { needs: [approve], plugin: scripted@1 }\n")
+        .await;
+    h.apply("name: busy\nnodes:\n  work: { plugin: scripted@1 }\n")
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..1000 {
+        ids.push(h.start("parked", json!({})).await);
+    }
+    assert_eq!(h.engine.active_runs(), 1000);
+    // The engine has 64 task slots; a thousand waiting runs take none of them.
+    let run = h.run("busy", json!({})).await;
+    assert_status(&run, RunStatus::Succeeded);
+
+    for id in &ids {
+        h.engine
+            .decide_approval(id, "approve", true, "ana", None)
+            .await
+            .unwrap();
+    }
+    for id in &ids {
+        assert_status(&h.finish(id).await, RunStatus::Succeeded);
+    }
+    assert_eq!(h.engine.active_runs(), 0);
+}

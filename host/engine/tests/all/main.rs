@@ -1,4 +1,5 @@
 //! Engine behaviour against a real store, the real runtime and real plugins.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
 
