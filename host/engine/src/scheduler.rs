@@ -590,3 +590,128 @@ impl<'a> Scheduler<'a> {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_store::WorkflowRecord;
+
+    fn workflow(yaml: &str) -> CompiledWorkflow {
+        let wf = baton_workflow::Workflow::parse(yaml).unwrap();
+        CompiledWorkflow::new(&WorkflowRecord {
+            name: wf.name.clone(),
+            version: 1,
+            definition: serde_json::to_value(&wf).unwrap(),
+            plugins: json!({"t@1": {"version": "1.0.0", "digest": "d"}}),
+            created_at: 0,
+        })
+        .unwrap()
+    }
+
+    fn ok(output: Value) -> Outcome {
+        Outcome {
+            result: Ok(output),
+            duration_ms: 1,
+            logs: vec![],
+            denials: vec![],
+        }
+    }
+
+    fn failed(kind: &str) -> Outcome {
+        Outcome {
+            result: Err((kind.into(), "boom".into())),
+            ..ok(Value::Null)
+        }
+    }
+
+    /// Feed the scheduler a whole run, step by step, and keep every event.
+    #[test]
+    fn replaying_the_events_rebuilds_exactly_the_live_state() {
+        let wf = workflow(
+            r#"
+name: w
+on_failure: compensate
+nodes:
+  a: { plugin: t@1, compensate: { plugin: t@1 } }
+  b: { needs: [a], plugin: t@1, foreach: "[1, 2]", retry: { max_attempts: 2, initial_interval: 1s } }
+  c: { needs: [a], plugin: t@1, when: "false" }
+  d: { needs: [c], plugin: t@1 }
+  e: { needs: [b], type: approval }
+"#,
+        );
+        let (a, b, e) = (
+            wf.index("a").unwrap(),
+            wf.index("b").unwrap(),
+            wf.index("e").unwrap(),
+        );
+        let mut live = RunState::new("r", json!({}), &wf);
+        let mut all = Vec::new();
+        let mut step = |now, f: &dyn Fn(&mut Scheduler<'_>)| {
+            let mut s = Scheduler::new(&wf, &mut live, now);
+            f(&mut s);
+            s.decide();
+            all.extend(s.into_events().into_iter().map(|e| (e, now)));
+        };
+        step(0, &|_| {});
+        step(10, &|s| {
+            s.attempt_done(a, None, Phase::Run, 1, ok(json!("a")), 0.0)
+        });
+        step(20, &|s| {
+            s.attempt_done(b, Some(0), Phase::Run, 1, failed("retryable"), 0.5)
+        });
+        step(30, &|s| {
+            s.attempt_done(b, Some(1), Phase::Run, 1, ok(json!(2)), 0.0)
+        });
+        step(1100, &|s| s.retry_due(b, Some(0), Phase::Run));
+        step(1200, &|s| {
+            s.attempt_done(b, Some(0), Phase::Run, 2, ok(json!(1)), 0.0)
+        });
+        step(1300, &|s| {
+            s.decide_approval(e, false, "ana", None).unwrap();
+        });
+        step(1400, &|s| {
+            s.attempt_done(a, None, Phase::Compensate, 1, ok(json!("undone")), 0.0)
+        });
+
+        let status = |id| live.nodes[wf.index(id).unwrap()].status.as_str();
+        assert_eq!(status("a"), "succeeded");
+        assert_eq!(status("b"), "succeeded");
+        assert_eq!(status("c"), "skipped");
+        assert_eq!(status("d"), "skipped");
+        assert_eq!(status("e"), "failed");
+        assert_eq!(live.ended, Some(baton_store::RunStatus::Failed));
+        assert_eq!(
+            live.nodes[wf.index("b").unwrap()].output,
+            Some(json!([1, 2]))
+        );
+
+        let replayed = RunState::replay("r", json!({}), &wf, all.iter().map(|(e, at)| (e, *at)));
+        assert_eq!(replayed, live);
+    }
+
+    #[test]
+    fn a_retry_timer_that_fires_early_or_after_the_run_stopped_does_nothing() {
+        let wf = workflow(
+            "name: w\nnodes:\n  a: { plugin: t@1, retry: { max_attempts: 3, initial_interval: 1s } }\n  b: { plugin: t@1 }\n",
+        );
+        let (a, b) = (wf.index("a").unwrap(), wf.index("b").unwrap());
+        let mut state = RunState::new("r", json!({}), &wf);
+        let mut s = Scheduler::new(&wf, &mut state, 0);
+        s.decide();
+        s.attempt_done(a, None, Phase::Run, 1, failed("retryable"), 0.0);
+        let mut s = Scheduler::new(&wf, &mut state, 500);
+        s.retry_due(a, None, Phase::Run);
+        assert!(s.into_events().is_empty(), "not due yet");
+        let mut s = Scheduler::new(&wf, &mut state, 600);
+        s.attempt_done(b, None, Phase::Run, 1, failed("fatal"), 0.0);
+        s.decide();
+        let mut s = Scheduler::new(&wf, &mut state, 2000);
+        s.retry_due(a, None, Phase::Run);
+        assert!(
+            !s.into_events()
+                .iter()
+                .any(|e| matches!(e, Event::AttemptStarted { .. }))
+        );
+        assert_eq!(state.ended, Some(baton_store::RunStatus::Failed));
+    }
+}

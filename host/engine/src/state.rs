@@ -90,7 +90,7 @@ impl Default for Exec {
 }
 
 /// A node's progress.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeState {
     /// Where it is.
     pub status: NodeStatus,
@@ -136,7 +136,7 @@ impl NodeState {
 }
 
 /// A run's whole state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunState {
     /// The run id.
     pub run_id: String,
