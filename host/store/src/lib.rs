@@ -15,7 +15,7 @@
 //! - `store`: opening a database, the backends, migrations.
 //! - `writer`: the group-commit writer.
 //! - [`model`]: the records the store reads and writes.
-//! - `plugins`, `workflows`, `runs`, `events`: queries, one module per table.
+//! - `plugins`, `workflows`, `runs`, `events`, `tokens`: queries, one module per table.
 #![deny(missing_docs)]
 
 pub mod model;
@@ -25,9 +25,11 @@ mod events;
 mod plugins;
 mod runs;
 mod store;
+mod tokens;
 mod workflows;
 mod writer;
 
 pub use error::{Error, Result};
 pub use model::*;
 pub use store::{Backend, Store, StoreOptions, Synchronous, WriterStats};
+pub use tokens::TokenRecord;

@@ -115,4 +115,18 @@ impl Store {
         });
         Ok(rows)
     }
+
+    /// `name@version` of every workflow version resolved to the plugin with
+    /// this digest.
+    pub async fn workflows_using(&self, digest: &str) -> Result<Vec<String>> {
+        // Digests are hex, so they need no escaping in a LIKE pattern.
+        let pattern = format!("%\"{digest}\"%");
+        let rows: Vec<(String, i64)> = with_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT name, version FROM workflows WHERE plugins LIKE $1 ORDER BY name, version")
+                .bind(&pattern)
+                .fetch_all(p)
+                .await?
+        });
+        Ok(rows.into_iter().map(|(n, v)| format!("{n}@{v}")).collect())
+    }
 }

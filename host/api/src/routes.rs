@@ -1,0 +1,6 @@
+//! Handlers, one module per resource.
+
+pub mod health;
+pub mod plugins;
+pub mod runs;
+pub mod workflows;

@@ -1,0 +1,56 @@
+//! Health checks, the audit trail, and the JSON 404.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, Uri};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::ApiState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult};
+
+/// `GET /healthz`: the process is up.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the store answers.
+pub async fn readyz(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
+    match state.engine.store().count_runs().await {
+        Ok(_) => Ok(Json(json!({"status": "ready"}))),
+        Err(e) => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            format!("the store does not answer: {e}"),
+        )),
+    }
+}
+
+/// Paging for `GET /audit`.
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+/// `GET /api/v1/audit`: mutating calls, newest first.
+pub async fn audit(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let events = state
+        .engine
+        .store()
+        .audit(q.before, q.limit.unwrap_or(100).min(1000))
+        .await?;
+    let next = events.last().map(|e| e.seq);
+    Ok(Json(json!({"entries": events, "next_before": next})))
+}
+
+/// Anything else.
+pub async fn not_found(uri: Uri) -> ApiError {
+    ApiError::not_found(format!("no such endpoint: {}", uri.path()))
+}

@@ -1,0 +1,142 @@
+//! `/api/v1/plugins`: upload raw components, list, show, delete.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use baton_store::PluginRecord;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::ApiState;
+use crate::audit;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult};
+
+/// A body that could not be read: too large (413) or broken (400).
+pub fn body_error(e: BytesRejection) -> ApiError {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(status, "too_large", e.body_text())
+    } else {
+        ApiError::new(status, "bad_request", e.body_text())
+    }
+}
+
+/// `POST /plugins` with `Content-Type: application/wasm`.
+pub async fn upload(
+    State(state): State<ApiState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Admin)?;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type != "application/wasm" {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("send the component with `Content-Type: application/wasm`, not `{content_type}`"),
+        ));
+    }
+    let bytes = body.map_err(body_error)?;
+    let digest = hex::encode(Sha256::digest(&bytes));
+    let existed = state.engine.store().plugin_by_digest(&digest).await?.is_some();
+    let record = state.engine.add_plugin(&bytes).await?;
+    if existed {
+        return Ok((StatusCode::OK, Json(view(&record))));
+    }
+    audit::record(&state, &caller, "plugin.upload", json!({"name": record.name, "version": record.version, "digest": record.digest})).await?;
+    Ok((StatusCode::CREATED, Json(view(&record))))
+}
+
+fn view(p: &PluginRecord) -> Value {
+    json!({
+        "name": p.name,
+        "version": p.version,
+        "digest": p.digest,
+        "description": p.description,
+        "imports": p.imports,
+        "config_schema": p.config_schema,
+        "size": p.size,
+        "created_at": p.created_at,
+    })
+}
+
+/// `GET /plugins`.
+pub async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let plugins = state.engine.store().plugins().await?;
+    Ok(Json(json!({"plugins": plugins.iter().map(view).collect::<Vec<_>>()})))
+}
+
+/// `GET /plugins/{name}`: every version.
+pub async fn by_name(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let versions: Vec<Value> = state
+        .engine
+        .store()
+        .plugins()
+        .await?
+        .iter()
+        .filter(|p| p.name == name)
+        .map(view)
+        .collect();
+    if versions.is_empty() {
+        return Err(ApiError::not_found(format!("no plugin named `{name}`")));
+    }
+    Ok(Json(json!({"name": name, "versions": versions})))
+}
+
+/// `GET /plugins/{name}/{version}`.
+pub async fn one(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let plugin = state
+        .engine
+        .store()
+        .plugin(&name, &version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no plugin {name}@{version}")))?;
+    Ok(Json(view(&plugin)))
+}
+
+/// `DELETE /plugins/{name}/{version}`: refused while a workflow version uses it.
+pub async fn delete(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(Role::Admin)?;
+    let store = state.engine.store();
+    let plugin = store
+        .plugin(&name, &version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no plugin {name}@{version}")))?;
+    let users = store.workflows_using(&plugin.digest).await?;
+    if !users.is_empty() {
+        return Err(ApiError {
+            details: json!({"workflows": users}),
+            ..ApiError::new(
+                StatusCode::CONFLICT,
+                "in_use",
+                format!("{name}@{version} is used by {} workflow version(s)", users.len()),
+            )
+        });
+    }
+    store.delete_plugin(&name, &version).await?;
+    audit::record(&state, &caller, "plugin.delete", json!({"name": name, "version": version})).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

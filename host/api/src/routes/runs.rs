@@ -1,0 +1,256 @@
+//! Runs: start (with an idempotency key and an optional wait), list, show,
+//! events, cancel, approve and reject.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use baton_engine::StartOptions;
+use baton_store::{RunFilter, RunRecord, RunStatus};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::plugins::body_error;
+use crate::ApiState;
+use crate::audit;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult};
+
+/// A JSON object body, or nothing.
+fn object(body: Result<Bytes, BytesRejection>) -> ApiResult<serde_json::Map<String, Value>> {
+    let bytes = body.map_err(body_error)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Default::default());
+    }
+    match serde_json::from_slice(&bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
+    }
+}
+
+/// Query of `POST /workflows/{name}/runs`.
+#[derive(Deserialize)]
+pub struct StartQuery {
+    /// Seconds to wait for the run to finish before answering.
+    wait: Option<f64>,
+}
+
+/// `POST /workflows/{name}/runs` with `{"input": ...}`.
+pub async fn start(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Query(q): Query<StartQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Role::Operator)?;
+    let mut body = object(body)?;
+    let input = body.remove("input").unwrap_or_else(|| json!({}));
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string))
+        .transpose()
+        .map_err(|_| ApiError::bad_request("the Idempotency-Key header must be text"))?;
+    let started = state
+        .engine
+        .start_run(
+            &name,
+            input,
+            StartOptions {
+                idempotency_key: key,
+                trigger: "api".into(),
+                actor: Some(caller.name.clone()),
+            },
+        )
+        .await?;
+    if started.created {
+        audit::record(&state, &caller, "run.start", json!({"workflow": name, "run": started.run_id})).await?;
+    }
+    if let Some(wait) = q.wait.filter(|w| *w > 0.0) {
+        let wait = Duration::from_secs_f64(wait.min(300.0));
+        if let Some(run) = state.engine.wait_finished(&started.run_id, wait).await? {
+            return Ok((StatusCode::OK, Json(run_view(&run))));
+        }
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"run_id": started.run_id, "created": started.created})),
+    ))
+}
+
+fn run_view(run: &RunRecord) -> Value {
+    json!({
+        "id": run.id,
+        "workflow": run.workflow,
+        "version": run.version,
+        "status": run.status,
+        "input": run.input,
+        "output": run.output,
+        "error": run.error,
+        "trigger": run.trigger,
+        "idempotency_key": run.idempotency_key,
+        "created_at": run.created_at,
+        "finished_at": run.finished_at,
+    })
+}
+
+/// Query of `GET /runs`.
+#[derive(Deserialize)]
+pub struct ListQuery {
+    workflow: Option<String>,
+    status: Option<String>,
+    /// The `next` cursor of the previous page.
+    cursor: Option<String>,
+    limit: Option<u32>,
+}
+
+/// `GET /runs`: newest first, with a cursor.
+pub async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let status = q
+        .status
+        .as_deref()
+        .map(|s| {
+            RunStatus::parse(s).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown status `{s}`: use running, succeeded, failed or cancelled"
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let runs = state
+        .engine
+        .store()
+        .list_runs(&RunFilter {
+            workflow: q.workflow,
+            status,
+            before: q.cursor,
+            limit,
+        })
+        .await?;
+    let next = (runs.len() == limit as usize).then(|| runs.last().map(|r| r.id.clone())).flatten();
+    Ok(Json(json!({"runs": runs.iter().map(run_view).collect::<Vec<_>>(), "next": next})))
+}
+
+/// `GET /runs/{id}`: the run and every node's state, attempts, output and error.
+pub async fn show(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let (run, run_state, wf) = state.engine.inspect(&id).await?;
+    let executions = state.engine.store().executions(&id).await?;
+    let nodes: Vec<Value> = wf
+        .nodes
+        .iter()
+        .zip(&run_state.nodes)
+        .map(|(node, s)| {
+            let attempts: Vec<&baton_store::Execution> =
+                executions.iter().filter(|x| x.node_id == node.id).collect();
+            json!({
+                "id": node.id,
+                "type": node.def.kind.to_string(),
+                "status": s.status.as_str(),
+                "input": s.input,
+                "output": s.output,
+                "error": s.error,
+                "attempts": attempts,
+            })
+        })
+        .collect();
+    let mut out = run_view(&run);
+    out["nodes"] = Value::Array(nodes);
+    Ok(Json(out))
+}
+
+/// Query of `GET /runs/{id}/events`.
+#[derive(Deserialize)]
+pub struct EventsQuery {
+    /// Only events after this sequence number.
+    after: Option<i64>,
+}
+
+/// `GET /runs/{id}/events`: the run's events in order.
+pub async fn events(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<EventsQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let store = state.engine.store();
+    if store.run(&id).await?.is_none() {
+        return Err(ApiError::not_found(format!("no run `{id}`")));
+    }
+    let events = store.events(&id, q.after.unwrap_or(0), 10_000).await?;
+    Ok(Json(json!({"events": events})))
+}
+
+/// `POST /runs/{id}/cancel` with an optional `{"reason": ...}`.
+pub async fn cancel(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator)?;
+    let body = object(body)?;
+    let reason = body
+        .get("reason")
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("cancelled by {}", caller.name), str::to_string);
+    state.engine.cancel(&id, &caller.name, &reason).await?;
+    audit::record(&state, &caller, "run.cancel", json!({"run": id, "reason": reason})).await?;
+    Ok(Json(json!({"run_id": id, "cancelling": true})))
+}
+
+async fn decide(
+    state: ApiState,
+    caller: Caller,
+    id: String,
+    node: String,
+    approved: bool,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Operator)?;
+    let body = object(body)?;
+    let comment = body.get("comment").and_then(Value::as_str).map(str::to_string);
+    state
+        .engine
+        .decide_approval(&id, &node, approved, &caller.name, comment.clone())
+        .await?;
+    let action = if approved { "run.approve" } else { "run.reject" };
+    audit::record(&state, &caller, action, json!({"run": id, "node": node, "comment": comment})).await?;
+    Ok(Json(json!({"run_id": id, "node": node, "approved": approved})))
+}
+
+/// `POST /runs/{id}/nodes/{node}/approve` with an optional `{"comment": ...}`.
+pub async fn approve(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((id, node)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    decide(state, caller, id, node, true, body).await
+}
+
+/// `POST /runs/{id}/nodes/{node}/reject` with an optional `{"comment": ...}`.
+pub async fn reject(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((id, node)): Path<(String, String)>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    decide(state, caller, id, node, false, body).await
+}

@@ -1,0 +1,123 @@
+//! `/api/v1/workflows`: apply (a new version), validate, list, show.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use baton_store::WorkflowRecord;
+use serde_json::{Value, json};
+
+use super::plugins::body_error;
+use crate::ApiState;
+use crate::audit;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiError, ApiResult};
+
+fn text(body: Result<Bytes, BytesRejection>) -> ApiResult<String> {
+    let bytes = body.map_err(body_error)?;
+    String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))
+}
+
+/// The name in the body must be the one in the path.
+fn same_name(path: &str, body: &str) -> ApiResult<()> {
+    if path == body {
+        return Ok(());
+    }
+    Err(ApiError {
+        details: json!({"problems": [{"node": null, "field": "name", "message": format!("is `{body}`, but the URL names `{path}`")}]}),
+        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_workflow", "the workflow has 1 problem(s)")
+    })
+}
+
+fn view(w: &WorkflowRecord) -> Value {
+    json!({
+        "name": w.name,
+        "version": w.version,
+        "created_at": w.created_at,
+        "plugins": w.plugins,
+        "definition": w.definition,
+    })
+}
+
+/// `PUT /workflows/{name}` (YAML or JSON): validate and store a new version.
+pub async fn apply(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require(Role::Admin)?;
+    let text = text(body)?;
+    let checked = state.engine.check_workflow(&text).await?;
+    same_name(&name, &checked.workflow.name)?;
+    let record = state.engine.apply_workflow(&text).await?;
+    audit::record(&state, &caller, "workflow.apply", json!({"name": record.name, "version": record.version})).await?;
+    Ok((StatusCode::CREATED, Json(view(&record))))
+}
+
+/// `POST /workflows/{name}/validate`: check without storing.
+pub async fn validate(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let checked = state.engine.check_workflow(&text(body)?).await?;
+    same_name(&name, &checked.workflow.name)?;
+    Ok(Json(json!({"valid": true, "plugins": checked.plugins})))
+}
+
+/// `GET /workflows`: the newest version of each.
+pub async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let all = state.engine.store().latest_workflows().await?;
+    let items: Vec<Value> = all
+        .iter()
+        .map(|w| json!({"name": w.name, "version": w.version, "created_at": w.created_at, "description": w.definition.get("description")}))
+        .collect();
+    Ok(Json(json!({"workflows": items})))
+}
+
+/// `GET /workflows/{name}`: the newest version and the list of versions.
+pub async fn show(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let store = state.engine.store();
+    let latest = store
+        .latest_workflow(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no workflow named `{name}`")))?;
+    let versions: Vec<Value> = store
+        .workflow_versions(&name)
+        .await?
+        .into_iter()
+        .map(|(v, at)| json!({"version": v, "created_at": at}))
+        .collect();
+    let mut out = view(&latest);
+    out["versions"] = Value::Array(versions);
+    Ok(Json(out))
+}
+
+/// `GET /workflows/{name}/versions/{version}`.
+pub async fn version(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    caller.require(Role::Viewer)?;
+    let version: i64 = version
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("`{version}` is not a version number")))?;
+    let record = state
+        .engine
+        .store()
+        .workflow(&name, version)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("workflow `{name}` has no version {version}")))?;
+    Ok(Json(view(&record)))
+}
