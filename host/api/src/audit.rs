@@ -10,7 +10,12 @@ use crate::error::{ApiResult, internal};
 
 /// Record that `caller` did `action` (e.g. `plugin.upload`) with `details`.
 /// The call's effect is already committed; the record follows it.
-pub async fn record(state: &ApiState, caller: &Caller, action: &str, details: Value) -> ApiResult<()> {
+pub async fn record(
+    state: &ApiState,
+    caller: &Caller,
+    action: &str,
+    details: Value,
+) -> ApiResult<()> {
     state
         .engine
         .store()

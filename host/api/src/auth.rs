@@ -133,7 +133,10 @@ pub async fn create_token(
 /// On a store without tokens, install the first admin token: `given` (from
 /// `BATON_ADMIN_TOKEN`) or a new random one. Returns the secret when one was
 /// generated, so that it can be printed once.
-pub async fn bootstrap(store: &Store, given: Option<&str>) -> Result<Option<String>, baton_store::Error> {
+pub async fn bootstrap(
+    store: &Store,
+    given: Option<&str>,
+) -> Result<Option<String>, baton_store::Error> {
     if !store.tokens().await?.is_empty() {
         return Ok(None);
     }

@@ -51,7 +51,10 @@ impl ApiState {
 /// The whole API.
 pub fn app(state: ApiState) -> Router {
     let plugins = Router::new()
-        .route("/plugins", post(routes::plugins::upload).get(routes::plugins::list))
+        .route(
+            "/plugins",
+            post(routes::plugins::upload).get(routes::plugins::list),
+        )
         .route("/plugins/{name}", get(routes::plugins::by_name))
         .route(
             "/plugins/{name}/{version}",
@@ -64,17 +67,23 @@ pub fn app(state: ApiState) -> Router {
             "/workflows/{name}",
             put(routes::workflows::apply).get(routes::workflows::show),
         )
-        .route("/workflows/{name}/validate", post(routes::workflows::validate))
-        .route("/workflows/{name}/versions/{version}", get(routes::workflows::version))
         .route(
-            "/workflows/{name}/runs",
-            post(routes::runs::start),
+            "/workflows/{name}/validate",
+            post(routes::workflows::validate),
         )
+        .route(
+            "/workflows/{name}/versions/{version}",
+            get(routes::workflows::version),
+        )
+        .route("/workflows/{name}/runs", post(routes::runs::start))
         .route("/runs", get(routes::runs::list))
         .route("/runs/{id}", get(routes::runs::show))
         .route("/runs/{id}/events", get(routes::runs::events))
         .route("/runs/{id}/cancel", post(routes::runs::cancel))
-        .route("/runs/{id}/nodes/{node}/approve", post(routes::runs::approve))
+        .route(
+            "/runs/{id}/nodes/{node}/approve",
+            post(routes::runs::approve),
+        )
         .route("/runs/{id}/nodes/{node}/reject", post(routes::runs::reject))
         .route("/audit", get(routes::health::audit))
         .layer(DefaultBodyLimit::max(state.max_body_bytes));

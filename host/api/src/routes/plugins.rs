@@ -41,17 +41,30 @@ pub async fn upload(
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!("send the component with `Content-Type: application/wasm`, not `{content_type}`"),
+            format!(
+                "send the component with `Content-Type: application/wasm`, not `{content_type}`"
+            ),
         ));
     }
     let bytes = body.map_err(body_error)?;
     let digest = hex::encode(Sha256::digest(&bytes));
-    let existed = state.engine.store().plugin_by_digest(&digest).await?.is_some();
+    let existed = state
+        .engine
+        .store()
+        .plugin_by_digest(&digest)
+        .await?
+        .is_some();
     let record = state.engine.add_plugin(&bytes).await?;
     if existed {
         return Ok((StatusCode::OK, Json(view(&record))));
     }
-    audit::record(&state, &caller, "plugin.upload", json!({"name": record.name, "version": record.version, "digest": record.digest})).await?;
+    audit::record(
+        &state,
+        &caller,
+        "plugin.upload",
+        json!({"name": record.name, "version": record.version, "digest": record.digest}),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
@@ -72,7 +85,9 @@ fn view(p: &PluginRecord) -> Value {
 pub async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Role::Viewer)?;
     let plugins = state.engine.store().plugins().await?;
-    Ok(Json(json!({"plugins": plugins.iter().map(view).collect::<Vec<_>>()})))
+    Ok(Json(
+        json!({"plugins": plugins.iter().map(view).collect::<Vec<_>>()}),
+    ))
 }
 
 /// `GET /plugins/{name}`: every version.
@@ -132,11 +147,20 @@ pub async fn delete(
             ..ApiError::new(
                 StatusCode::CONFLICT,
                 "in_use",
-                format!("{name}@{version} is used by {} workflow version(s)", users.len()),
+                format!(
+                    "{name}@{version} is used by {} workflow version(s)",
+                    users.len()
+                ),
             )
         });
     }
     store.delete_plugin(&name, &version).await?;
-    audit::record(&state, &caller, "plugin.delete", json!({"name": name, "version": version})).await?;
+    audit::record(
+        &state,
+        &caller,
+        "plugin.delete",
+        json!({"name": name, "version": version}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -69,7 +69,13 @@ pub async fn start(
         )
         .await?;
     if started.created {
-        audit::record(&state, &caller, "run.start", json!({"workflow": name, "run": started.run_id})).await?;
+        audit::record(
+            &state,
+            &caller,
+            "run.start",
+            json!({"workflow": name, "run": started.run_id}),
+        )
+        .await?;
     }
     if let Some(wait) = q.wait.filter(|w| *w > 0.0) {
         let wait = Duration::from_secs_f64(wait.min(300.0));
@@ -138,8 +144,12 @@ pub async fn list(
             limit,
         })
         .await?;
-    let next = (runs.len() == limit as usize).then(|| runs.last().map(|r| r.id.clone())).flatten();
-    Ok(Json(json!({"runs": runs.iter().map(run_view).collect::<Vec<_>>(), "next": next})))
+    let next = (runs.len() == limit as usize)
+        .then(|| runs.last().map(|r| r.id.clone()))
+        .flatten();
+    Ok(Json(
+        json!({"runs": runs.iter().map(run_view).collect::<Vec<_>>(), "next": next}),
+    ))
 }
 
 /// `GET /runs/{id}`: the run and every node's state, attempts, output and error.
@@ -211,7 +221,13 @@ pub async fn cancel(
         .and_then(Value::as_str)
         .map_or_else(|| format!("cancelled by {}", caller.name), str::to_string);
     state.engine.cancel(&id, &caller.name, &reason).await?;
-    audit::record(&state, &caller, "run.cancel", json!({"run": id, "reason": reason})).await?;
+    audit::record(
+        &state,
+        &caller,
+        "run.cancel",
+        json!({"run": id, "reason": reason}),
+    )
+    .await?;
     Ok(Json(json!({"run_id": id, "cancelling": true})))
 }
 
@@ -225,14 +241,29 @@ async fn decide(
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Operator)?;
     let body = object(body)?;
-    let comment = body.get("comment").and_then(Value::as_str).map(str::to_string);
+    let comment = body
+        .get("comment")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     state
         .engine
         .decide_approval(&id, &node, approved, &caller.name, comment.clone())
         .await?;
-    let action = if approved { "run.approve" } else { "run.reject" };
-    audit::record(&state, &caller, action, json!({"run": id, "node": node, "comment": comment})).await?;
-    Ok(Json(json!({"run_id": id, "node": node, "approved": approved})))
+    let action = if approved {
+        "run.approve"
+    } else {
+        "run.reject"
+    };
+    audit::record(
+        &state,
+        &caller,
+        action,
+        json!({"run": id, "node": node, "comment": comment}),
+    )
+    .await?;
+    Ok(Json(
+        json!({"run_id": id, "node": node, "approved": approved}),
+    ))
 }
 
 /// `POST /runs/{id}/nodes/{node}/approve` with an optional `{"comment": ...}`.

@@ -16,7 +16,8 @@ use crate::error::{ApiError, ApiResult};
 
 fn text(body: Result<Bytes, BytesRejection>) -> ApiResult<String> {
     let bytes = body.map_err(body_error)?;
-    String::from_utf8(bytes.to_vec()).map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))
 }
 
 /// The name in the body must be the one in the path.
@@ -26,7 +27,11 @@ fn same_name(path: &str, body: &str) -> ApiResult<()> {
     }
     Err(ApiError {
         details: json!({"problems": [{"node": null, "field": "name", "message": format!("is `{body}`, but the URL names `{path}`")}]}),
-        ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_workflow", "the workflow has 1 problem(s)")
+        ..ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_workflow",
+            "the workflow has 1 problem(s)",
+        )
     })
 }
 
@@ -52,7 +57,13 @@ pub async fn apply(
     let checked = state.engine.check_workflow(&text).await?;
     same_name(&name, &checked.workflow.name)?;
     let record = state.engine.apply_workflow(&text).await?;
-    audit::record(&state, &caller, "workflow.apply", json!({"name": record.name, "version": record.version})).await?;
+    audit::record(
+        &state,
+        &caller,
+        "workflow.apply",
+        json!({"name": record.name, "version": record.version}),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(view(&record))))
 }
 
@@ -118,6 +129,8 @@ pub async fn version(
         .store()
         .workflow(&name, version)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("workflow `{name}` has no version {version}")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!("workflow `{name}` has no version {version}"))
+        })?;
     Ok(Json(view(&record)))
 }

@@ -1,0 +1,442 @@
+//! The API on a real socket: every endpoint's success path and each error
+//! status a client can cause.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::sync::Arc;
+
+use baton_api::auth::{Role, create_token};
+use baton_api::{ApiState, serve};
+use baton_engine::{Engine, EngineConfig};
+use baton_runtime::{Runtime, RuntimeConfig};
+use baton_store::{Store, StoreOptions};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+struct Server {
+    addr: std::net::SocketAddr,
+    admin: String,
+    operator: String,
+    viewer: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn server() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &format!("sqlite://{}", dir.path().join("api.db").display()),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let runtime = Runtime::new(
+        RuntimeConfig {
+            cache_dir: Some(
+                std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("api-artifacts"),
+            ),
+            ..RuntimeConfig::default()
+        },
+        baton_connectors::Connectors::default(),
+    )
+    .unwrap();
+    let engine = Engine::start(store, Arc::new(runtime), EngineConfig::default())
+        .await
+        .unwrap();
+    let (_, admin) = create_token(engine.store(), "root", Role::Admin)
+        .await
+        .unwrap();
+    let (_, operator) = create_token(engine.store(), "ana", Role::Operator)
+        .await
+        .unwrap();
+    let (_, viewer) = create_token(engine.store(), "screen", Role::Viewer)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut state = ApiState::new(engine);
+    state.max_plugin_bytes = 4 << 20;
+    tokio::spawn(serve(listener, state, std::future::pending()));
+    Server {
+        addr,
+        admin,
+        operator,
+        viewer,
+        _dir: dir,
+    }
+}
+
+impl Server {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> (StatusCode, Value) {
+        let stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "baton");
+        if let Some(t) = token {
+            request = request.header("authorization", format!("Bearer {t}"));
+        }
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = sender
+            .send_request(request.body(Full::new(body.into())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, value)
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), &[], Bytes::new())
+            .await
+    }
+
+    async fn upload(&self, wasm: &[u8], token: &str) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            "/api/v1/plugins",
+            Some(token),
+            &[("content-type", "application/wasm")],
+            Bytes::copy_from_slice(wasm),
+        )
+        .await
+    }
+}
+
+const FLOW: &str = "name: flow\nnodes:\n  a: { plugin: scripted@1, input: \"input\" }\n  ok: { needs: [a], type: approval }\n  b: { needs: [ok], plugin: noop@1 }\n";
+
+fn scripted() -> Vec<u8> {
+    std::fs::read(baton_plugins::test_programs::SCRIPTED).unwrap()
+}
+
+#[tokio::test]
+async fn health_checks_are_open_and_nothing_else_is() {
+    let s = server().await;
+    let (status, body) = s
+        .call(Method::GET, "/healthz", None, &[], Bytes::new())
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (status, _) = s
+        .call(Method::GET, "/readyz", None, &[], Bytes::new())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body) = s
+        .call(Method::GET, "/api/v1/runs", None, &[], Bytes::new())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let (status, _) = s.get("/api/v1/runs", "baton_wrong").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = s.get("/api/v1/nothing-here", &s.viewer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn plugins_upload_is_idempotent_conflicts_are_409_and_bad_input_is_refused() {
+    let s = server().await;
+    let wasm = scripted();
+    let (status, body) = s.upload(&wasm, &s.admin).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["name"], "scripted");
+    assert_eq!(body["version"], "1.0.0");
+    assert!(!body["imports"].as_array().unwrap().is_empty(), "{body}");
+    let (status, again) = s.upload(&wasm, &s.admin).await;
+    assert_eq!(
+        (status, &again["digest"]),
+        (StatusCode::OK, &body["digest"])
+    );
+
+    // Roles: an operator may not upload.
+    let (status, body) = s.upload(&wasm, &s.operator).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("admin role")
+    );
+    // Not a component: 422 with the reason.
+    let (status, body) = s.upload(b"\0asm\x01\0\0\0", &s.admin).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"]["code"], "invalid_plugin");
+    // Too large: 413.
+    let (status, body) = s.upload(&vec![0u8; 5 << 20], &s.admin).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // Wrong content type: 415.
+    let (status, _) = s
+        .call(
+            Method::POST,
+            "/api/v1/plugins",
+            Some(&s.admin),
+            &[("content-type", "text/plain")],
+            Bytes::from_static(b"x"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let (status, body) = s.get("/api/v1/plugins/scripted/1.0.0", &s.viewer).await;
+    assert_eq!(
+        (status, body["name"].as_str()),
+        (StatusCode::OK, Some("scripted"))
+    );
+    let (status, body) = s.get("/api/v1/plugins/scripted", &s.viewer).await;
+    assert_eq!(
+        (status, body["versions"].as_array().unwrap().len()),
+        (StatusCode::OK, 1)
+    );
+    let (status, _) = s.get("/api/v1/plugins/ghost/1.0.0", &s.viewer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, list) = s.get("/api/v1/plugins", &s.viewer).await;
+    assert_eq!(list["plugins"].as_array().unwrap().len(), 1);
+
+    // In use by a workflow version: 409; unused: deleted.
+    s.upload(
+        &std::fs::read(baton_plugins::test_programs::NOOP).unwrap(),
+        &s.admin,
+    )
+    .await;
+    let (status, _) = s
+        .call(
+            Method::PUT,
+            "/api/v1/workflows/flow",
+            Some(&s.admin),
+            &[],
+            FLOW,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = s
+        .call(
+            Method::DELETE,
+            "/api/v1/plugins/scripted/1.0.0",
+            Some(&s.admin),
+            &[],
+            Bytes::new(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["details"]["workflows"], json!(["flow@1"]));
+}
+
+async fn start(s: &Server, token: &str) -> (StatusCode, Value) {
+    s.call(
+        Method::POST,
+        "/api/v1/workflows/flow/runs",
+        Some(token),
+        &[("idempotency-key", "batch-1")],
+        r#"{"input": {"batch": 1}}"#,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
+    let s = server().await;
+    s.upload(&scripted(), &s.admin).await;
+    s.upload(
+        &std::fs::read(baton_plugins::test_programs::NOOP).unwrap(),
+        &s.admin,
+    )
+    .await;
+
+    // Invalid: 422 with every problem, each with node and field.
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/workflows/flow",
+            Some(&s.admin),
+            &[],
+            "name: flow\nnodes:\n  a: { plugin: ghost@1, needs: [zz] }\n",
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let problems = body["error"]["details"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{body}");
+    assert!(problems.iter().all(|p| p["node"] == "a"));
+    let (status, _) = s
+        .call(
+            Method::POST,
+            "/api/v1/workflows/flow/validate",
+            Some(&s.viewer),
+            &[],
+            FLOW,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/workflows/other",
+            Some(&s.admin),
+            &[],
+            FLOW,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/workflows/flow",
+            Some(&s.admin),
+            &[],
+            FLOW,
+        )
+        .await;
+    assert_eq!(
+        (status, body["version"].as_i64()),
+        (StatusCode::CREATED, Some(1))
+    );
+    let (_, body) = s.get("/api/v1/workflows/flow", &s.viewer).await;
+    assert_eq!(body["versions"].as_array().unwrap().len(), 1);
+    let (status, _) = s.get("/api/v1/workflows/flow/versions/1", &s.viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = s.get("/api/v1/workflows/flow/versions/9", &s.viewer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Start twice with the same key: one run. Viewers may not start runs.
+    let (status, first) = start(&s, &s.operator).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+    let (_, second) = start(&s, &s.operator).await;
+    assert_eq!(first["run_id"], second["run_id"]);
+    assert_eq!(second["created"], false);
+    let (status, _) = start(&s, &s.viewer).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let id = first["run_id"].as_str().unwrap().to_string();
+
+    // Wait for the approval, approve, and the run succeeds.
+    let mut waiting = false;
+    for _ in 0..100 {
+        let (_, run) = s.get(&format!("/api/v1/runs/{id}"), &s.viewer).await;
+        if run["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["id"] == "ok" && n["status"] == "waiting")
+        {
+            waiting = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(waiting);
+    let (status, body) = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/runs/{id}/nodes/a/approve"),
+            Some(&s.operator),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, _) = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/runs/{id}/nodes/ok/approve"),
+            Some(&s.operator),
+            &[],
+            r#"{"comment": "go"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut finished = Value::Null;
+    for _ in 0..100 {
+        let (_, run) = s.get(&format!("/api/v1/runs/{id}"), &s.viewer).await;
+        if run["status"] != "running" {
+            finished = run;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(finished["status"], "succeeded", "{finished}");
+    let a = finished["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "a")
+        .unwrap();
+    assert_eq!(a["output"]["input"], json!({"batch": 1}));
+    assert_eq!(a["attempts"].as_array().unwrap().len(), 1);
+
+    let (_, events) = s.get(&format!("/api/v1/runs/{id}/events"), &s.viewer).await;
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"run_started"));
+    assert_eq!(kinds.last(), Some(&"run_succeeded"));
+    let (_, runs) = s
+        .get("/api/v1/runs?workflow=flow&status=succeeded", &s.viewer)
+        .await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1);
+    let (status, _) = s.get("/api/v1/runs?status=bogus", &s.viewer).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = s.get("/api/v1/runs/nope", &s.viewer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/runs/{id}/cancel"),
+            Some(&s.operator),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a finished run cannot be cancelled"
+    );
+
+    let (_, audit) = s.get("/api/v1/audit", &s.viewer).await;
+    let actions: Vec<(String, String)> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap().to_string(),
+                e["actor"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("run.approve", "ana"),
+        ("run.start", "ana"),
+        ("workflow.apply", "root"),
+        ("plugin.upload", "root"),
+    ] {
+        assert!(
+            actions.contains(&(expected.0.into(), expected.1.into())),
+            "{actions:?}"
+        );
+    }
+}
