@@ -8,7 +8,7 @@
 //!
 //! # Layout
 //! - [`auth`]: tokens, roles, the authenticated [`auth::Caller`].
-//! - [`error`]: [`error::ApiError`].
+//! - [`error`]: the one error type, `ApiError`.
 //! - [`audit`]: recording mutating calls.
 //! - `routes`: one module per resource: plugins, workflows, runs, health.
 #![deny(missing_docs)]

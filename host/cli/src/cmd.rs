@@ -2,5 +2,6 @@
 
 pub mod demo;
 pub mod plugin;
+pub mod serve;
 pub mod task;
 pub mod workflow;

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - `cmd::task`: `baton task run`, one task attempt without a workflow.
+//! - `cmd::serve`: `baton serve`, the engine behind the HTTP API.
 //! - `cmd::workflow`: `baton workflow run`, one run of a workflow on a local engine.
 //! - `cmd::plugin`: `baton plugin new|inspect`: start a plugin project, check a component.
 //! - `cmd::demo`: `baton demo`, a tour on a simulated oven.
@@ -43,6 +44,8 @@ enum Command {
     /// Inspect plugin components.
     #[command(subcommand)]
     Plugin(cmd::plugin::PluginCommand),
+    /// Serve the HTTP API and run workflows.
+    Serve(cmd::serve::ServeArgs),
     /// Run workflows locally.
     #[command(subcommand)]
     Workflow(cmd::workflow::WorkflowCommand),
@@ -67,6 +70,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Task(c) => cmd::task::run(c, cli.config_file.as_deref()).await,
             Command::Plugin(c) => cmd::plugin::run(c, cli.config_file.as_deref()).await,
+            Command::Serve(args) => cmd::serve::run(args, cli.config_file.as_deref()).await,
             Command::Workflow(c) => cmd::workflow::run(c, cli.config_file.as_deref()).await,
             Command::Demo(args) => cmd::demo::run(args).await,
         }

@@ -22,6 +22,34 @@ pub struct Settings {
     /// Runtime limits and caches.
     #[serde(default)]
     pub runtime: RuntimeConfig,
+    /// The server: where it listens and keeps its state.
+    #[serde(default)]
+    pub server: ServerSettings,
+    /// How the engine runs work.
+    #[serde(default)]
+    pub engine: baton_engine::EngineConfig,
+}
+
+/// `[server]` in `baton.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: String,
+    /// Where the database (by default) and compiled plugin artifacts live.
+    pub data_dir: std::path::PathBuf,
+    /// `sqlite://...` or `postgres://...`; by default `baton.db` in `data_dir`.
+    pub database: Option<String>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: "baton-data".into(),
+            database: None,
+        }
+    }
 }
 
 impl Settings {

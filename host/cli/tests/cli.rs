@@ -197,3 +197,74 @@ fn workflow_run_refuses_an_invalid_workflow_with_every_problem() {
         assert!(stderr.contains(expected), "missing `{expected}`");
     }
 }
+
+/// One HTTP/1.1 request on a fresh connection; the status and body.
+fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(stream, "{method} {path} HTTP/1.1\r\nHost: baton\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn serve_creates_an_admin_token_once_and_answers_with_it() {
+    use std::io::BufRead;
+    let data = tempfile::tempdir().unwrap();
+    let start = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .env_remove("BATON_CONFIG")
+            .env_remove("BATON_ADMIN_TOKEN")
+            .current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let (mut token, mut addr) = (None, None);
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            if let Some(t) = line.trim().strip_prefix("baton_") {
+                token = Some(format!("baton_{t}"));
+            }
+            if let Some(a) = line.strip_prefix("baton listening on http://") {
+                addr = Some(a.to_string());
+                break;
+            }
+        }
+        (
+            child,
+            token,
+            addr.expect("the server says where it listens"),
+        )
+    };
+    let (mut child, token, addr) = start();
+    let token = token.expect("a first start prints the admin token");
+    assert_eq!(http(&addr, "GET", "/healthz", None).0, 200);
+    assert_eq!(http(&addr, "GET", "/api/v1/plugins", None).0, 401);
+    let (status, body) = http(&addr, "GET", "/api/v1/plugins", Some(&token));
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains("modbus-read"),
+        "the built-in plugins are installed: {body}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // A second start on the same data keeps the token and prints none.
+    let (mut child, again, addr) = start();
+    assert!(again.is_none());
+    assert_eq!(http(&addr, "GET", "/api/v1/plugins", Some(&token)).0, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

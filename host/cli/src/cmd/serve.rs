@@ -1,0 +1,107 @@
+//! `baton serve`: the engine and the HTTP API, with state in SQLite (by
+//! default) or PostgreSQL.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use baton_api::ApiState;
+use baton_engine::Engine;
+use baton_runtime::Runtime;
+use baton_store::{Store, StoreOptions};
+use clap::Args;
+
+use crate::settings::Settings;
+
+/// Arguments of `baton serve`; each overrides `baton.toml`'s `[server]`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. `0.0.0.0:8080`.
+    #[arg(long, env = "BATON_LISTEN")]
+    pub listen: Option<String>,
+    /// Database URL (`sqlite://PATH` or `postgres://USER@HOST/DB`).
+    #[arg(long, env = "BATON_DATABASE_URL")]
+    pub database: Option<String>,
+    /// Directory for the default database and compiled plugin artifacts.
+    #[arg(long, env = "BATON_DATA_DIR")]
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+/// Run the server until Ctrl-C or SIGTERM.
+pub async fn run(
+    args: ServeArgs,
+    config_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut settings = Settings::load(config_file)?;
+    if let Some(listen) = args.listen {
+        settings.server.listen = listen;
+    }
+    if let Some(dir) = args.data_dir {
+        settings.server.data_dir = dir;
+    }
+    if let Some(db) = args.database {
+        settings.server.database = Some(db);
+    }
+    let engine = start_engine(&mut settings).await?;
+    let token = std::env::var("BATON_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    if let Some(secret) = baton_api::auth::bootstrap(engine.store(), token.as_deref()).await? {
+        eprintln!("created the first admin token (shown once, keep it safe):\n\n  {secret}\n");
+    }
+    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.server.listen))?;
+    eprintln!("baton listening on http://{}", listener.local_addr()?);
+    baton_api::serve(listener, ApiState::new(engine.clone()), shutdown_signal()).await?;
+    // Runs resume from their committed events at the next start.
+    engine.halt();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Open the store, the runtime and the engine as `settings` say.
+pub async fn start_engine(settings: &mut Settings) -> anyhow::Result<Engine> {
+    let dir = &settings.server.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let database = settings
+        .server
+        .database
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", dir.join("baton.db").display()));
+    if settings.runtime.cache_dir.is_none() {
+        settings.runtime.cache_dir = Some(dir.join("artifacts"));
+    }
+    let store = Store::open(&database, StoreOptions::default())
+        .await
+        .with_context(|| format!("opening {database}"))?;
+    let connectors = baton_connectors::Connectors::from_config(&settings.connectors())?;
+    connectors.wait_connected(Duration::from_secs(5)).await;
+    let runtime = Runtime::new(settings.runtime.clone(), connectors)?;
+    let engine = Engine::start(store, Arc::new(runtime), settings.engine.clone()).await?;
+    for plugin in baton_plugins::FIRST_PARTY {
+        engine.add_plugin(plugin.wasm).await?;
+    }
+    Ok(engine)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
