@@ -72,6 +72,7 @@ impl From<EngineError> for ApiError {
                 "invalid_plugin",
                 e.to_string(),
             ),
+            EngineError::Interlock => Self::new(StatusCode::CONFLICT, "interlock", e.to_string()),
             EngineError::ShuttingDown => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

@@ -86,6 +86,12 @@ pub fn app(state: ApiState) -> Router {
         )
         .route("/runs/{id}/nodes/{node}/reject", post(routes::runs::reject))
         .route("/audit", get(routes::health::audit))
+        .route(
+            "/interlock",
+            get(routes::interlock::show)
+                .post(routes::interlock::engage)
+                .delete(routes::interlock::release),
+        )
         .layer(DefaultBodyLimit::max(state.max_body_bytes));
     Router::new()
         .nest("/api/v1", plugins.merge(rest))

@@ -1,6 +1,7 @@
 //! Handlers, one module per resource.
 
 pub mod health;
+pub mod interlock;
 pub mod plugins;
 pub mod runs;
 pub mod workflows;

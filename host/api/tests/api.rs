@@ -440,3 +440,169 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
         );
     }
 }
+
+#[tokio::test]
+async fn events_stream_live_as_server_sent_events_in_order_and_resume() {
+    let s = server().await;
+    s.upload(&scripted(), &s.admin).await;
+    s.upload(
+        &std::fs::read(baton_plugins::test_programs::NOOP).unwrap(),
+        &s.admin,
+    )
+    .await;
+    s.call(
+        Method::PUT,
+        "/api/v1/workflows/flow",
+        Some(&s.admin),
+        &[],
+        FLOW,
+    )
+    .await;
+    let (_, started) = s
+        .call(
+            Method::POST,
+            "/api/v1/workflows/flow/runs",
+            Some(&s.operator),
+            &[],
+            "{}",
+        )
+        .await;
+    let id = started["run_id"].as_str().unwrap().to_string();
+
+    let stream = tokio::net::TcpStream::connect(s.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let request = Request::get(format!("/api/v1/runs/{id}/events"))
+        .header("host", "baton")
+        .header("accept", "text/event-stream")
+        .header("authorization", format!("Bearer {}", s.viewer))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+
+    let mut text = String::new();
+    let mut approved = false;
+    while !text.contains("event: run_succeeded") {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(20), body.frame())
+            .await
+            .expect("the stream keeps coming")
+            .expect("the stream stays open until the run ends")
+            .unwrap();
+        if let Some(data) = frame.data_ref() {
+            text.push_str(&String::from_utf8_lossy(data));
+        }
+        if !approved && text.contains("event: node_waiting") {
+            let (status, _) = s
+                .call(
+                    Method::POST,
+                    &format!("/api/v1/runs/{id}/nodes/ok/approve"),
+                    Some(&s.operator),
+                    &[],
+                    "",
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK);
+            approved = true;
+        }
+    }
+    let ids: Vec<i64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "in order, no repeats: {ids:?}"
+    );
+    let kinds: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"run_started"));
+    assert_eq!(kinds.last(), Some(&"run_succeeded"));
+    for k in ["node_waiting", "node_approved", "attempt_succeeded"] {
+        assert!(kinds.contains(&k), "{kinds:?}");
+    }
+    // The JSON form after a given event has exactly the rest.
+    let (_, rest) = s
+        .get(
+            &format!("/api/v1/runs/{id}/events?after={}", ids[2]),
+            &s.viewer,
+        )
+        .await;
+    assert_eq!(rest["events"].as_array().unwrap().len(), ids.len() - 3);
+}
+
+#[tokio::test]
+async fn the_interlock_stops_new_runs_until_released() {
+    let s = server().await;
+    s.upload(&scripted(), &s.admin).await;
+    s.upload(
+        &std::fs::read(baton_plugins::test_programs::NOOP).unwrap(),
+        &s.admin,
+    )
+    .await;
+    s.call(
+        Method::PUT,
+        "/api/v1/workflows/flow",
+        Some(&s.admin),
+        &[],
+        FLOW,
+    )
+    .await;
+    let (status, _) = s
+        .call(Method::POST, "/api/v1/interlock", Some(&s.viewer), &[], "")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/api/v1/interlock",
+            Some(&s.operator),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(
+        (status, body["engaged"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let (status, body) = s
+        .call(
+            Method::POST,
+            "/api/v1/workflows/flow/runs",
+            Some(&s.operator),
+            &[],
+            "{}",
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "interlock");
+    let (_, shown) = s.get("/api/v1/interlock", &s.viewer).await;
+    assert_eq!(shown["engaged"], true);
+    let (status, _) = s
+        .call(
+            Method::DELETE,
+            "/api/v1/interlock",
+            Some(&s.operator),
+            &[],
+            "",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = s
+        .call(
+            Method::POST,
+            "/api/v1/workflows/flow/runs",
+            Some(&s.operator),
+            &[],
+            "{}",
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+}

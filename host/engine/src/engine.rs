@@ -117,8 +117,39 @@ impl Engine {
                 halted: Default::default(),
             }),
         };
+        // The interlock is a safety state: it outlives restarts.
+        let engaged = engine.shared.store.flag(INTERLOCK).await?;
+        if engaged
+            .as_ref()
+            .and_then(|v| v.get("engaged"))
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            engine.shared.runtime.set_interlock(true);
+            tracing::warn!(
+                "the safety interlock is engaged: PLC writes are denied and no run starts"
+            );
+        }
         engine.resume_all().await?;
         Ok(engine)
+    }
+
+    /// Engage or release the safety interlock. While engaged, every PLC
+    /// write from any task is denied (the task sees `denied`, which the
+    /// built-in plugins report as a fatal error, so the node fails) and no
+    /// new run starts. The state is stored and restored at start-up.
+    pub async fn set_interlock(&self, engaged: bool, actor: &str) -> Result<()> {
+        self.shared
+            .store
+            .set_flag(INTERLOCK, &serde_json::json!({"engaged": engaged}), actor)
+            .await?;
+        self.shared.runtime.set_interlock(engaged);
+        Ok(())
+    }
+
+    /// Whether the safety interlock is engaged.
+    pub fn interlock(&self) -> bool {
+        self.shared.runtime.interlock()
     }
 
     /// The store.
@@ -236,6 +267,9 @@ impl Engine {
     ) -> Result<Started> {
         if self.shared.halted.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::ShuttingDown);
+        }
+        if self.interlock() {
+            return Err(Error::Interlock);
         }
         // Always the store's newest: another node may have applied a version.
         let version = self
@@ -467,6 +501,9 @@ impl Engine {
         Ok(())
     }
 }
+
+/// The flag that holds the interlock state.
+const INTERLOCK: &str = "interlock";
 
 fn is_end(e: &StoredEvent, run_id: &str) -> bool {
     e.run_id.as_deref() == Some(run_id)

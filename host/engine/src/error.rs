@@ -23,6 +23,9 @@ pub enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] baton_store::Error),
+    /// The safety interlock is engaged, so no run may start.
+    #[error("the safety interlock is engaged: no run may start until it is released")]
+    Interlock,
     /// The engine is shutting down.
     #[error("the engine is shutting down")]
     ShuttingDown,

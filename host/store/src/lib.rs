@@ -15,13 +15,14 @@
 //! - `store`: opening a database, the backends, migrations.
 //! - `writer`: the group-commit writer.
 //! - [`model`]: the records the store reads and writes.
-//! - `plugins`, `workflows`, `runs`, `events`, `tokens`: queries, one module per table.
+//! - `plugins`, `workflows`, `runs`, `events`, `tokens`, `flags`: queries, one module per table.
 #![deny(missing_docs)]
 
 pub mod model;
 
 mod error;
 mod events;
+mod flags;
 mod plugins;
 mod runs;
 mod store;

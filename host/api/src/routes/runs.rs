@@ -7,9 +7,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
 use baton_engine::StartOptions;
-use baton_store::{RunFilter, RunRecord, RunStatus};
+use baton_store::{RunFilter, RunRecord, RunStatus, StoredEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -191,20 +193,92 @@ pub struct EventsQuery {
     after: Option<i64>,
 }
 
-/// `GET /runs/{id}/events`: the run's events in order.
+/// `GET /runs/{id}/events`: the run's events in order, as JSON; or, when
+/// the client accepts `text/event-stream`, as Server-Sent Events that follow
+/// the run live until it ends (resuming after `Last-Event-ID`).
 pub async fn events(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<EventsQuery>,
-) -> ApiResult<Json<Value>> {
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;
-    let store = state.engine.store();
+    let store = state.engine.store().clone();
     if store.run(&id).await?.is_none() {
         return Err(ApiError::not_found(format!("no run `{id}`")));
     }
-    let events = store.events(&id, q.after.unwrap_or(0), 10_000).await?;
-    Ok(Json(json!({"events": events})))
+    let wants_stream = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
+    let last_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i64>().ok());
+    let after = last_id.or(q.after).unwrap_or(0);
+    if !wants_stream {
+        let events = store.events(&id, after, 10_000).await?;
+        return Ok(Json(json!({"events": events})).into_response());
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<StoredEvent>(256);
+    tokio::spawn(follow(store, id, after, tx));
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let event = rx.recv().await?;
+        let sse = SseEvent::default()
+            .id(event.seq.to_string())
+            .event(event.kind.clone())
+            .json_data(&event)
+            .unwrap_or_else(|_| SseEvent::default().comment("unserialisable event"));
+        Some((Ok::<_, std::convert::Infallible>(sse), rx))
+    });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Send a run's stored events after `after`, then its live ones, in order
+/// and without gaps or repeats, until the run ends or the client goes.
+async fn follow(
+    store: baton_store::Store,
+    id: String,
+    mut after: i64,
+    tx: tokio::sync::mpsc::Sender<StoredEvent>,
+) {
+    let is_end = |e: &StoredEvent| {
+        matches!(
+            e.kind.as_str(),
+            "run_succeeded" | "run_failed" | "run_cancelled"
+        )
+    };
+    let mut live = store.subscribe();
+    loop {
+        // Catch up from the store (at first, and whenever the live feed lagged).
+        let Ok(past) = store.events(&id, after, 10_000).await else {
+            return;
+        };
+        for event in past {
+            after = event.seq;
+            let end = is_end(&event);
+            if tx.send(event).await.is_err() || end {
+                return;
+            }
+        }
+        loop {
+            match live.recv().await {
+                Ok(event) if event.run_id.as_deref() == Some(id.as_str()) && event.seq > after => {
+                    after = event.seq;
+                    let end = is_end(&event);
+                    if tx.send((*event).clone()).await.is_err() || end {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                Err(_) => return,
+            }
+        }
+    }
 }
 
 /// `POST /runs/{id}/cancel` with an optional `{"reason": ...}`.

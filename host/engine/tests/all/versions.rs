@@ -110,3 +110,78 @@ async fn idempotency_keys_start_one_run() {
         .unwrap();
     assert_eq!(runs.len(), 1);
 }
+
+#[tokio::test]
+async fn the_interlock_denies_plc_writes_refuses_new_runs_and_survives_a_restart() {
+    let h = Harness::new().await;
+    h.apply(
+        r#"
+name: write
+nodes:
+  heat:
+    plugin: modbus-write@1
+    config: { device: oven-1, kind: coil, address: 3, values: [true] }
+    grants: { plc: [{ device: oven-1, write: ["coil:3"] }] }
+  approve: { type: approval }
+  heat_later:
+    needs: [approve]
+    plugin: modbus-write@1
+    config: { device: oven-1, kind: coil, address: 3, values: [true] }
+    grants: { plc: [{ device: oven-1, write: ["coil:3"] }] }
+"#,
+    )
+    .await;
+    // A run already parked when the interlock is engaged: its later write is denied.
+    let parked = h.start("write", json!({})).await;
+    h.until_event(&parked, |e| {
+        matches!(e, baton_engine::Event::NodeWaiting { .. })
+    })
+    .await;
+    h.plc.oven().memory().coils[3] = false;
+
+    h.engine.set_interlock(true, "ana").await.unwrap();
+    let refused = h
+        .engine
+        .start_run("write", json!({}), Default::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, baton_engine::Error::Interlock),
+        "{refused}"
+    );
+
+    h.engine
+        .decide_approval(&parked, "approve", true, "ana", None)
+        .await
+        .unwrap();
+    let run = h.finish(&parked).await;
+    assert_status(&run, RunStatus::Failed);
+    assert!(!h.plc.oven().heater(), "no write reached the PLC");
+    let x = h.executions(&parked).await;
+    assert!(
+        attempts(&x, "heat_later")[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("interlock"),
+        "{x:?}"
+    );
+
+    // Still engaged after a restart, until released.
+    h.engine.halt();
+    let engine = h.restart().await;
+    assert!(engine.interlock());
+    assert!(
+        engine
+            .start_run("write", json!({}), Default::default())
+            .await
+            .is_err()
+    );
+    engine.set_interlock(false, "ana").await.unwrap();
+    assert!(
+        engine
+            .start_run("write", json!({}), Default::default())
+            .await
+            .is_ok()
+    );
+}
