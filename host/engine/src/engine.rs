@@ -31,6 +31,7 @@ pub(crate) struct Shared {
     workflows: Mutex<HashMap<(String, i64), Arc<CompiledWorkflow>>>,
     runs: Mutex<HashMap<String, Registered>>,
     halted: std::sync::atomic::AtomicBool,
+    triggers: crate::triggers::Triggers,
 }
 
 /// A live run actor: its inbox and the handle that stops it.
@@ -115,6 +116,7 @@ impl Engine {
                 workflows: Mutex::new(HashMap::new()),
                 runs: Mutex::new(HashMap::new()),
                 halted: Default::default(),
+                triggers: Default::default(),
             }),
         };
         // The interlock is a safety state: it outlives restarts.
@@ -131,6 +133,14 @@ impl Engine {
             );
         }
         engine.resume_all().await?;
+        for record in engine.shared.store.latest_workflows().await? {
+            match CompiledWorkflow::new(&record) {
+                Ok(wf) => engine.shared.triggers.arm(&engine, &wf.def),
+                Err(e) => {
+                    tracing::error!(workflow = %record.name, error = %e, "cannot arm triggers")
+                }
+            }
+        }
         Ok(engine)
     }
 
@@ -233,11 +243,13 @@ impl Engine {
         let Applied { workflow, plugins } = self.check_workflow(text).await?;
         let definition = serde_json::to_value(&workflow)
             .map_err(|e| Error::Definition(format!("cannot store the workflow: {e}")))?;
-        Ok(self
+        let record = self
             .shared
             .store
             .put_workflow(&workflow.name, &definition, &plugins)
-            .await?)
+            .await?;
+        self.shared.triggers.arm(self, &workflow);
+        Ok(record)
     }
 
     async fn compiled(&self, name: &str, version: i64) -> Result<Arc<CompiledWorkflow>> {
@@ -295,36 +307,37 @@ impl Engine {
         let mut events = vec![(started, options.actor.clone())];
         events.extend(first.iter().cloned().map(|e| (e, None)));
         let transition = crate::run::projection(&wf, &state, &events, now);
-        let created = self
-            .shared
-            .store
-            .create_run(
-                NewRun {
-                    id: run_id.clone(),
-                    workflow: workflow.to_string(),
-                    version,
-                    input,
-                    idempotency_key: options.idempotency_key,
-                    trigger: options.trigger,
-                },
-                transition,
-            )
-            .await?;
-        match created {
-            Created::Existing(id) => Ok(Started {
-                run_id: id,
-                created: false,
-            }),
-            Created::New(id) => {
-                let actor = self.actor(wf, state);
-                let task = tokio::spawn(actor.start(first));
-                self.track(&id, task);
-                Ok(Started {
+        // Creating the run and starting its actor must not be torn apart by
+        // a caller that goes away (an HTTP client disconnecting), or the run
+        // would exist without anyone running it until the next restart.
+        let engine = self.clone();
+        let run = NewRun {
+            id: run_id,
+            workflow: workflow.to_string(),
+            version,
+            input,
+            idempotency_key: options.idempotency_key,
+            trigger: options.trigger,
+        };
+        tokio::spawn(async move {
+            match engine.shared.store.create_run(run, transition).await? {
+                Created::Existing(id) => Ok(Started {
                     run_id: id,
-                    created: true,
-                })
+                    created: false,
+                }),
+                Created::New(id) => {
+                    let actor = engine.actor(wf, state);
+                    let task = tokio::spawn(actor.start(first));
+                    engine.track(&id, task);
+                    Ok(Started {
+                        run_id: id,
+                        created: true,
+                    })
+                }
             }
-        }
+        })
+        .await
+        .map_err(|_| Error::ShuttingDown)?
     }
 
     fn actor(&self, wf: Arc<CompiledWorkflow>, state: RunState) -> RunActor {
@@ -350,6 +363,7 @@ impl Engine {
     /// resumes from its committed events when an engine next starts on the
     /// same store.
     pub fn halt(&self) {
+        self.shared.triggers.clear();
         self.shared
             .halted
             .store(true, std::sync::atomic::Ordering::SeqCst);

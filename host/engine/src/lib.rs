@@ -23,6 +23,7 @@
 //! - [`compiled`]: a workflow version made ready to run.
 //! - [`retry`]: backoff and jitter.
 //! - `executor`: running one attempt through the runtime.
+//! - `triggers`: runs started by MQTT messages and cron schedules.
 //! - `catalog`: what validation knows about installed plugins and connections.
 //! - [`config`]: the engine's settings.
 #![deny(missing_docs)]
@@ -39,8 +40,10 @@ mod engine;
 mod error;
 mod executor;
 mod run;
+mod triggers;
 
 pub use config::EngineConfig;
 pub use engine::{Applied, Engine, StartOptions, Started};
 pub use error::{Error, Result};
 pub use event::Event;
+pub use triggers::message_input;

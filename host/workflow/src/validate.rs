@@ -93,11 +93,13 @@ impl Validator<'_> {
                     }
                 }
                 (None, Some(expr)) => {
-                    if expr.split_whitespace().count() < 5 {
+                    if let Err(e) = expr.parse::<croner::Cron>() {
                         self.report(
                             &top,
                             format!("triggers[{i}].cron"),
-                            format!("`{expr}` is not a cron schedule such as `0 6 * * MON-FRI`"),
+                            format!(
+                                "`{expr}` is not a cron schedule such as `0 6 * * MON-FRI`: {e}"
+                            ),
                         );
                     }
                 }

@@ -8,4 +8,5 @@ mod compensation;
 mod graph;
 mod recovery;
 mod retries;
+mod triggers;
 mod versions;

@@ -1,0 +1,174 @@
+//! What starts runs besides the API: MQTT messages and cron schedules, as
+//! the newest version of each workflow declares them. Applying a new version
+//! replaces the workflow's triggers.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use baton_connectors::mqtt::{Message, TopicFilter};
+use baton_workflow::Workflow;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{Engine, StartOptions};
+
+/// Armed triggers by workflow name; dropping an entry disarms them.
+#[derive(Default)]
+pub(crate) struct Triggers {
+    armed: Mutex<HashMap<String, Vec<Armed>>>,
+}
+
+/// A trigger's task. Dropping it tells the task to stop at its next wait;
+/// it is never cut off in the middle of starting a run.
+struct Armed {
+    _stop: oneshot::Sender<()>,
+    _task: JoinHandle<()>,
+}
+
+fn spawn<F>(f: impl FnOnce(oneshot::Receiver<()>) -> F) -> Armed
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (stop, stopped) = oneshot::channel();
+    Armed {
+        _stop: stop,
+        _task: tokio::spawn(f(stopped)),
+    }
+}
+
+impl Triggers {
+    /// Replace the triggers of `workflow` with those it declares now.
+    pub(crate) fn arm(&self, engine: &Engine, workflow: &Workflow) {
+        let mut armed = Vec::new();
+        for trigger in &workflow.triggers {
+            if let Some(m) = &trigger.mqtt {
+                let (engine, name, m) = (engine.clone(), workflow.name.clone(), m.clone());
+                armed.push(spawn(|stop| {
+                    mqtt(engine, name, m.connection, m.topic, stop)
+                }));
+            }
+            if let Some(expr) = &trigger.cron {
+                let (engine, name, expr) = (engine.clone(), workflow.name.clone(), expr.clone());
+                armed.push(spawn(|stop| cron(engine, name, expr, stop)));
+            }
+        }
+        let mut all = self.armed.lock().unwrap_or_else(|e| e.into_inner());
+        all.insert(workflow.name.clone(), armed);
+    }
+
+    /// Disarm everything.
+    pub(crate) fn clear(&self) {
+        self.armed.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+/// The run input for a message: its JSON payload, or the text wrapped.
+pub fn message_input(message: &Message) -> Value {
+    match serde_json::from_slice::<Value>(&message.payload) {
+        Ok(value) => value,
+        Err(_) => json!({
+            "topic": message.topic,
+            "payload": String::from_utf8_lossy(&message.payload),
+        }),
+    }
+}
+
+async fn mqtt(
+    engine: Engine,
+    workflow: String,
+    connection: String,
+    topic: String,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let Ok(filter) = topic.parse::<TopicFilter>() else {
+        return; // validation refuses such a workflow
+    };
+    let Some(client) = engine.runtime().connectors().mqtt(&connection).cloned() else {
+        tracing::warn!(%workflow, %connection, "MQTT trigger names a connection the host does not have");
+        return;
+    };
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match client.clone().subscribe(filter.clone()).await {
+            Ok(mut messages) => {
+                backoff = Duration::from_millis(200);
+                loop {
+                    let message = tokio::select! {
+                        _ = &mut stop => return,
+                        m = messages.recv() => match m {
+                            Some(m) => m,
+                            None => break,
+                        },
+                    };
+                    // A retained message is old news: it must not start a run
+                    // every time the server starts.
+                    if message.retain || !filter.matches(&message.topic) {
+                        continue;
+                    }
+                    let options = StartOptions {
+                        trigger: format!("mqtt:{}", message.topic),
+                        actor: Some(format!("mqtt:{connection}")),
+                        ..StartOptions::default()
+                    };
+                    match engine
+                        .start_run(&workflow, message_input(&message), options)
+                        .await
+                    {
+                        Ok(started) => {
+                            tracing::info!(%workflow, run = %started.run_id, topic = %message.topic, "started by MQTT")
+                        }
+                        Err(e) => {
+                            tracing::warn!(%workflow, topic = %message.topic, error = %e, "MQTT trigger could not start a run")
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%workflow, %topic, error = %e, "MQTT trigger cannot subscribe yet; retrying")
+            }
+        }
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn cron(engine: Engine, workflow: String, expr: String, mut stop: oneshot::Receiver<()>) {
+    let Ok(schedule) = expr.parse::<croner::Cron>() else {
+        return; // validation refuses such a workflow
+    };
+    loop {
+        let now = chrono::Local::now();
+        let Ok(next) = schedule.find_next_occurrence(&now, false) else {
+            tracing::warn!(%workflow, %expr, "cron schedule has no next time");
+            return;
+        };
+        let wait = (next.clone() - now).to_std().unwrap_or_default();
+        tokio::select! {
+            _ = &mut stop => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        // The key makes one run per scheduled instant, even across restarts
+        // or with several servers on one database.
+        let options = StartOptions {
+            idempotency_key: Some(format!("cron:{expr}@{}", next.to_rfc3339())),
+            trigger: format!("cron:{expr}"),
+            actor: Some("cron".into()),
+        };
+        match engine
+            .start_run(
+                &workflow,
+                json!({"scheduled_for": next.to_rfc3339()}),
+                options,
+            )
+            .await
+        {
+            Ok(started) => tracing::info!(%workflow, run = %started.run_id, "started by schedule"),
+            Err(e) => tracing::warn!(%workflow, error = %e, "cron trigger could not start a run"),
+        }
+    }
+}
