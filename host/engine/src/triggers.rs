@@ -147,7 +147,7 @@ async fn cron(engine: Engine, workflow: String, expr: String, mut stop: oneshot:
             tracing::warn!(%workflow, %expr, "cron schedule has no next time");
             return;
         };
-        let wait = (next.clone() - now).to_std().unwrap_or_default();
+        let wait = (next - now).to_std().unwrap_or_default();
         tokio::select! {
             _ = &mut stop => return,
             _ = tokio::time::sleep(wait) => {}
