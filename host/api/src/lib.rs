@@ -97,6 +97,7 @@ pub fn app(state: ApiState) -> Router {
         .nest("/api/v1", plugins.merge(rest))
         .route("/healthz", get(routes::health::healthz))
         .route("/readyz", get(routes::health::readyz))
+        .route("/metrics", get(routes::metrics::metrics))
         .fallback(routes::health::not_found)
         .with_state(state)
 }

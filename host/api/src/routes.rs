@@ -2,6 +2,7 @@
 
 pub mod health;
 pub mod interlock;
+pub mod metrics;
 pub mod plugins;
 pub mod runs;
 pub mod workflows;

@@ -101,7 +101,7 @@ impl Server {
             Value::Null
         } else {
             serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)))
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         (status, value)
     }
@@ -415,6 +415,25 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
         StatusCode::CONFLICT,
         "a finished run cannot be cancelled"
     );
+
+    let (status, metrics) = s.get("/metrics", &s.viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    let metrics = metrics.as_str().unwrap();
+    for expected in [
+        "baton_runs{status=\"succeeded\"} 1",
+        "baton_attempt_duration_seconds_count{outcome=\"succeeded\"} 2",
+        "baton_plugin_compile_seconds{plugin=\"scripted@1.0.0\"}",
+        "baton_queue_depth 0",
+    ] {
+        assert!(
+            metrics.contains(expected),
+            "missing `{expected}` in:\n{metrics}"
+        );
+    }
+    let (status, _) = s
+        .call(Method::GET, "/metrics", None, &[], Bytes::new())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let (_, audit) = s.get("/api/v1/audit", &s.viewer).await;
     let actions: Vec<(String, String)> = audit["entries"]

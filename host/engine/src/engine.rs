@@ -32,6 +32,7 @@ pub(crate) struct Shared {
     runs: Mutex<HashMap<String, Registered>>,
     halted: std::sync::atomic::AtomicBool,
     triggers: crate::triggers::Triggers,
+    pub(crate) metrics: crate::metrics::EngineMetrics,
 }
 
 /// A live run actor: its inbox and the handle that stops it.
@@ -117,6 +118,7 @@ impl Engine {
                 runs: Mutex::new(HashMap::new()),
                 halted: Default::default(),
                 triggers: Default::default(),
+                metrics: Default::default(),
             }),
         };
         // The interlock is a safety state: it outlives restarts.
@@ -172,6 +174,16 @@ impl Engine {
         &self.shared.runtime
     }
 
+    /// What the engine has measured.
+    pub fn metrics(&self) -> &crate::metrics::EngineMetrics {
+        &self.shared.metrics
+    }
+
+    /// Task slots (see [`EngineConfig::max_concurrent_tasks`]) free right now.
+    pub fn free_slots(&self) -> usize {
+        self.shared.slots.available_permits()
+    }
+
     /// Runs with a live actor: executing, waiting or parked.
     pub fn active_runs(&self) -> usize {
         lock(&self.shared.runs).len()
@@ -181,6 +193,7 @@ impl Engine {
     /// return the stored record.
     pub async fn add_plugin(&self, bytes: &[u8]) -> Result<PluginRecord> {
         let plugin = self.shared.runtime.load(bytes).await?;
+        self.shared.metrics.record_load(&plugin);
         let info = &plugin.info;
         let config_schema = match &info.config_schema {
             Some(text) => Some(serde_json::from_str(text).map_err(|e| {

@@ -2,6 +2,7 @@
 //! it in the runtime, and turn the result into an [`Outcome`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use baton_runtime::{Attempt, Failure, Limits, Plugin, Runtime, TaskContext, TaskRequest};
@@ -11,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::{OnceCell, Semaphore};
 
 use crate::compiled::Task;
+use crate::metrics::EngineMetrics;
 use crate::scheduler::Outcome;
 
 /// Loaded plugins by digest; each is compiled (or read from the artifact
@@ -26,6 +28,7 @@ impl PluginCache {
         digest: &str,
         store: &Store,
         runtime: &Runtime,
+        metrics: &EngineMetrics,
     ) -> Result<Arc<Plugin>, String> {
         let cell = {
             let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
@@ -37,11 +40,12 @@ impl PluginCache {
                 .await
                 .map_err(|e| format!("could not read plugin {digest}: {e}"))?
                 .ok_or_else(|| format!("plugin {digest} is no longer stored"))?;
-            runtime
+            let plugin = runtime
                 .load(&bytes)
                 .await
-                .map(Arc::new)
-                .map_err(|e| format!("could not load plugin {digest}: {e}"))
+                .map_err(|e| format!("could not load plugin {digest}: {e}"))?;
+            metrics.record_load(&plugin);
+            Ok(Arc::new(plugin))
         })
         .await
         .cloned()
@@ -90,14 +94,23 @@ pub(crate) async fn execute(
     store: &Store,
     runtime: &Runtime,
     slots: &Semaphore,
+    metrics: &EngineMetrics,
 ) -> Outcome {
-    let plugin = match plugins.get(&spec.task.digest, store, runtime).await {
+    let plugin = match plugins
+        .get(&spec.task.digest, store, runtime, metrics)
+        .await
+    {
         Ok(p) => p,
         Err(e) => return failed("internal", e),
     };
-    let Ok(_slot) = slots.acquire().await else {
+    metrics.waiting_for_slot.fetch_add(1, Ordering::Relaxed);
+    let slot = slots.acquire().await;
+    metrics.waiting_for_slot.fetch_sub(1, Ordering::Relaxed);
+    let Ok(_slot) = slot else {
         return failed("internal", "the engine is shutting down".into());
     };
+    metrics.running.fetch_add(1, Ordering::Relaxed);
+    let _running = Decrement(&metrics.running);
     let attempt = runtime
         .run(
             &plugin,
@@ -110,7 +123,20 @@ pub(crate) async fn execute(
             },
         )
         .await;
+    match attempt.result {
+        Ok(_) => metrics.succeeded.observe(attempt.duration),
+        Err(_) => metrics.failed.observe(attempt.duration),
+    }
     outcome(attempt)
+}
+
+/// Counts an attempt out of `running` however it ends, cancellation included.
+struct Decrement<'a>(&'a AtomicI64);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 pub(crate) fn failed(kind: &str, message: String) -> Outcome {

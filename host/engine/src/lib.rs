@@ -22,6 +22,7 @@
 //! - [`event`]: the events.
 //! - [`compiled`]: a workflow version made ready to run.
 //! - [`retry`]: backoff and jitter.
+//! - [`metrics`]: attempt latency, slot queueing, compile times.
 //! - `executor`: running one attempt through the runtime.
 //! - `triggers`: runs started by MQTT messages and cron schedules.
 //! - `catalog`: what validation knows about installed plugins and connections.
@@ -31,6 +32,7 @@
 pub mod compiled;
 pub mod config;
 pub mod event;
+pub mod metrics;
 pub mod retry;
 pub mod scheduler;
 pub mod state;

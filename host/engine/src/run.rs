@@ -542,6 +542,7 @@ impl RunActor {
                 &shared.store,
                 &shared.runtime,
                 &shared.slots,
+                &shared.metrics,
             )
             .await
         });

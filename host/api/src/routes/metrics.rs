@@ -1,0 +1,134 @@
+//! `GET /metrics`: Prometheus text format.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use baton_engine::metrics::{BUCKETS, Histogram};
+
+use crate::ApiState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiResult, internal};
+
+/// Runs by status, run and slot gauges, attempt latency, compile times and
+/// store batching.
+pub async fn metrics(
+    State(state): State<ApiState>,
+    caller: Caller,
+) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Viewer)?;
+    let engine = &state.engine;
+    let m = engine.metrics();
+    let mut out = String::new();
+    let w = &mut out;
+    let counts = engine.store().count_runs().await?;
+    line(
+        w,
+        "# HELP baton_runs Runs in the store by status.\n# TYPE baton_runs gauge",
+    );
+    for status in ["running", "succeeded", "failed", "cancelled"] {
+        let n = counts
+            .iter()
+            .find(|(s, _)| s.as_str() == status)
+            .map_or(0, |(_, n)| *n);
+        line(w, &format!("baton_runs{{status=\"{status}\"}} {n}"));
+    }
+    gauge(
+        w,
+        "baton_active_runs",
+        "Runs with a live actor (executing or waiting).",
+        engine.active_runs() as i64,
+    );
+    gauge(
+        w,
+        "baton_attempts_running",
+        "Task attempts executing now.",
+        m.running.load(Ordering::Relaxed),
+    );
+    gauge(
+        w,
+        "baton_queue_depth",
+        "Task attempts waiting for a free slot.",
+        m.waiting_for_slot.load(Ordering::Relaxed),
+    );
+    gauge(
+        w,
+        "baton_free_task_slots",
+        "Task slots free now.",
+        engine.free_slots() as i64,
+    );
+    gauge(
+        w,
+        "baton_interlock_engaged",
+        "1 while the safety interlock is engaged.",
+        i64::from(engine.interlock()),
+    );
+    line(
+        w,
+        "# HELP baton_attempt_duration_seconds Wall time of task attempts.\n# TYPE baton_attempt_duration_seconds histogram",
+    );
+    histogram(w, "succeeded", &m.succeeded);
+    histogram(w, "failed", &m.failed);
+    line(
+        w,
+        "# HELP baton_plugin_compile_seconds Compile time of each loaded plugin (0 from the artifact cache).\n# TYPE baton_plugin_compile_seconds gauge",
+    );
+    for (plugin, secs) in m.compile_seconds.lock().map_err(internal)?.iter() {
+        line(
+            w,
+            &format!("baton_plugin_compile_seconds{{plugin=\"{plugin}\"}} {secs}"),
+        );
+    }
+    let stats = engine.store().writer_stats();
+    line(
+        w,
+        "# HELP baton_store_transitions_total Run-state changes committed.\n# TYPE baton_store_transitions_total counter",
+    );
+    line(
+        w,
+        &format!(
+            "baton_store_transitions_total {}",
+            stats.transitions.load(Ordering::Relaxed)
+        ),
+    );
+    line(
+        w,
+        "# HELP baton_store_commits_total Database transactions that committed them (group commit).\n# TYPE baton_store_commits_total counter",
+    );
+    line(
+        w,
+        &format!(
+            "baton_store_commits_total {}",
+            stats.batches.load(Ordering::Relaxed)
+        ),
+    );
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
+}
+
+fn line(w: &mut String, text: &str) {
+    let _ = writeln!(w, "{text}");
+}
+
+fn gauge(w: &mut String, name: &str, help: &str, value: i64) {
+    line(
+        w,
+        &format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"),
+    );
+}
+
+fn histogram(w: &mut String, outcome: &str, h: &Histogram) {
+    let (cumulative, sum) = h.snapshot();
+    let name = "baton_attempt_duration_seconds";
+    for (i, count) in cumulative.iter().enumerate() {
+        let le = BUCKETS.get(i).map_or("+Inf".to_string(), |b| b.to_string());
+        line(
+            w,
+            &format!("{name}_bucket{{outcome=\"{outcome}\",le=\"{le}\"}} {count}"),
+        );
+    }
+    let total = cumulative.last().copied().unwrap_or(0);
+    line(w, &format!("{name}_sum{{outcome=\"{outcome}\"}} {sum}"));
+    line(w, &format!("{name}_count{{outcome=\"{outcome}\"}} {total}"));
+}
