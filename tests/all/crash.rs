@@ -118,12 +118,7 @@ async fn crash_and_resume(db: String) {
     let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), None)
         .await
         .unwrap();
-    let broker = match std::env::var("BATON_TEST_MQTT_URL") {
-        Ok(url) => url,
-        Err(_) => tokio::task::spawn_blocking(|| EmbeddedBroker::shared().unwrap().url())
-            .await
-            .unwrap(),
-    };
+    let broker = EmbeddedBroker::test_url().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let workflow = dir.path().join("crash.yaml");
     std::fs::write(&workflow, WORKFLOW).unwrap();

@@ -25,12 +25,7 @@ impl Plant {
             .await
             .unwrap();
         let mes = SimulatedMes::start().await.unwrap();
-        let broker_url = match std::env::var("BATON_TEST_MQTT_URL") {
-            Ok(url) => url,
-            Err(_) => tokio::task::spawn_blocking(|| EmbeddedBroker::shared().unwrap().url())
-                .await
-                .unwrap(),
-        };
+        let broker_url = EmbeddedBroker::test_url().await.unwrap();
         let mut config = ConnectorsConfig::default();
         config
             .plc

@@ -102,5 +102,27 @@ pub fn internal(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
+/// A query string, refused with a JSON 400 that names the bad parameter
+/// (axum's own `Query` answers in plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(q)| ApiQuery(q))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
 /// Handler results.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -111,6 +111,43 @@ impl Server {
             .await
     }
 
+    async fn install_plugins(&self) {
+        for wasm in [
+            scripted(),
+            std::fs::read(baton_plugins::test_programs::NOOP).unwrap(),
+        ] {
+            let (status, body) = self.upload(&wasm, &self.admin).await;
+            assert!(status.is_success(), "{body}");
+        }
+    }
+
+    /// The test plugins and the `flow` workflow.
+    async fn install_flow(&self) {
+        self.install_plugins().await;
+        let (status, body) = self
+            .call(
+                Method::PUT,
+                "/api/v1/workflows/flow",
+                Some(&self.admin),
+                &[],
+                FLOW,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    /// Poll `GET /runs/{id}` until `done` accepts it.
+    async fn run_until(&self, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+        for _ in 0..200 {
+            let (_, run) = self.get(&format!("/api/v1/runs/{id}"), &self.viewer).await;
+            if done(&run) {
+                return run;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("run {id} never reached the awaited state");
+    }
+
     async fn upload(&self, wasm: &[u8], token: &str) -> (StatusCode, Value) {
         self.call(
             Method::POST,
@@ -257,12 +294,7 @@ async fn start(s: &Server, token: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
     let s = server().await;
-    s.upload(&scripted(), &s.admin).await;
-    s.upload(
-        &std::fs::read(baton_plugins::test_programs::NOOP).unwrap(),
-        &s.admin,
-    )
-    .await;
+    s.install_plugins().await;
 
     // Invalid: 422 with every problem, each with node and field.
     let (status, body) = s
@@ -330,21 +362,14 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
     let id = first["run_id"].as_str().unwrap().to_string();
 
     // Wait for the approval, approve, and the run succeeds.
-    let mut waiting = false;
-    for _ in 0..100 {
-        let (_, run) = s.get(&format!("/api/v1/runs/{id}"), &s.viewer).await;
-        if run["nodes"]
+    s.run_until(&id, |run| {
+        run["nodes"]
             .as_array()
             .unwrap()
             .iter()
             .any(|n| n["id"] == "ok" && n["status"] == "waiting")
-        {
-            waiting = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(waiting);
+    })
+    .await;
     let (status, body) = s
         .call(
             Method::POST,
@@ -365,15 +390,7 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let mut finished = Value::Null;
-    for _ in 0..100 {
-        let (_, run) = s.get(&format!("/api/v1/runs/{id}"), &s.viewer).await;
-        if run["status"] != "running" {
-            finished = run;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let finished = s.run_until(&id, |run| run["status"] != "running").await;
     assert_eq!(finished["status"], "succeeded", "{finished}");
     let a = finished["nodes"]
         .as_array()
@@ -399,6 +416,12 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
     assert_eq!(runs["runs"].as_array().unwrap().len(), 1);
     let (status, _) = s.get("/api/v1/runs?status=bogus", &s.viewer).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = s.get("/api/v1/runs?limit=many", &s.viewer).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("limit"),
+        "{body}"
+    );
     let (status, _) = s.get("/api/v1/runs/nope", &s.viewer).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = s
@@ -463,20 +486,7 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
 #[tokio::test]
 async fn events_stream_live_as_server_sent_events_in_order_and_resume() {
     let s = server().await;
-    s.upload(&scripted(), &s.admin).await;
-    s.upload(
-        &std::fs::read(baton_plugins::test_programs::NOOP).unwrap(),
-        &s.admin,
-    )
-    .await;
-    s.call(
-        Method::PUT,
-        "/api/v1/workflows/flow",
-        Some(&s.admin),
-        &[],
-        FLOW,
-    )
-    .await;
+    s.install_flow().await;
     let (_, started) = s
         .call(
             Method::POST,
@@ -560,20 +570,7 @@ async fn events_stream_live_as_server_sent_events_in_order_and_resume() {
 #[tokio::test]
 async fn the_interlock_stops_new_runs_until_released() {
     let s = server().await;
-    s.upload(&scripted(), &s.admin).await;
-    s.upload(
-        &std::fs::read(baton_plugins::test_programs::NOOP).unwrap(),
-        &s.admin,
-    )
-    .await;
-    s.call(
-        Method::PUT,
-        "/api/v1/workflows/flow",
-        Some(&s.admin),
-        &[],
-        FLOW,
-    )
-    .await;
+    s.install_flow().await;
     let (status, _) = s
         .call(Method::POST, "/api/v1/interlock", Some(&s.viewer), &[], "")
         .await;

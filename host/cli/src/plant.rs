@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+use baton_connectors::MqttClient as _;
 use baton_connectors::config::{MqttConfig, PlcConfig};
 use baton_connectors::mqtt::MqttConnection;
 use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
@@ -42,23 +43,19 @@ impl Plant {
             client.wait_connected(Duration::from_secs(5)).await,
             "cannot connect to the simulated broker"
         );
-        let everything: baton_connectors::mqtt::TopicFilter = "#".parse()?;
-        let (ready_tx, ready) = tokio::sync::oneshot::channel();
-        let task = tokio::spawn(async move {
-            let Ok(mut watch) = client.watch(everything).await else {
-                return;
-            };
-            let _ = ready_tx.send(());
-            while let Some(message) = watch.next().await {
+        let mut messages = std::sync::Arc::new(client)
+            .subscribe("#".parse()?)
+            .await
+            .context("watching the simulated broker")?;
+        Ok(tokio::spawn(async move {
+            while let Some(message) = messages.recv().await {
                 eprintln!(
                     "[mqtt {MQTT_NAME}] {}: {}",
                     message.topic,
                     String::from_utf8_lossy(&message.payload)
                 );
             }
-        });
-        ready.await.context("watching the simulated broker")?;
-        Ok(task)
+        }))
     }
 
     /// Add `oven-1` and `plant` to the settings, unless already configured.

@@ -136,8 +136,8 @@ impl Engine {
         }
         engine.resume_all().await?;
         for record in engine.shared.store.latest_workflows().await? {
-            match CompiledWorkflow::new(&record) {
-                Ok(wf) => engine.shared.triggers.arm(&engine, &wf.def),
+            match serde_json::from_value::<Workflow>(record.definition) {
+                Ok(wf) => engine.shared.triggers.arm(&engine, &wf),
                 Err(e) => {
                     tracing::error!(workflow = %record.name, error = %e, "cannot arm triggers")
                 }
@@ -253,7 +253,14 @@ impl Engine {
     /// Validate and store a new version of a workflow. Runs already started
     /// keep the version they started on.
     pub async fn apply_workflow(&self, text: &str) -> Result<WorkflowRecord> {
-        let Applied { workflow, plugins } = self.check_workflow(text).await?;
+        let checked = self.check_workflow(text).await?;
+        self.store_workflow(checked).await
+    }
+
+    /// Store a new version of a workflow that [`Engine::check_workflow`]
+    /// accepted, and arm its triggers.
+    pub async fn store_workflow(&self, checked: Applied) -> Result<WorkflowRecord> {
+        let Applied { workflow, plugins } = checked;
         let definition = serde_json::to_value(&workflow)
             .map_err(|e| Error::Definition(format!("cannot store the workflow: {e}")))?;
         let record = self
@@ -300,10 +307,9 @@ impl Engine {
         let version = self
             .shared
             .store
-            .latest_workflow(workflow)
+            .latest_workflow_version(workflow)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?
-            .version;
+            .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?;
         let wf = self.compiled(workflow, version).await?;
         let run_id = uuid::Uuid::now_v7().to_string();
         let now = now_millis();

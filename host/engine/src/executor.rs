@@ -9,9 +9,10 @@ use baton_runtime::{Attempt, Failure, Limits, Plugin, Runtime, TaskContext, Task
 use baton_store::Store;
 use baton_workflow::Node;
 use serde_json::Value;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 
 use crate::compiled::Task;
+use crate::engine::Shared;
 use crate::metrics::EngineMetrics;
 use crate::scheduler::Outcome;
 
@@ -88,23 +89,18 @@ pub(crate) struct AttemptSpec {
     pub limits: Limits,
 }
 
-pub(crate) async fn execute(
-    spec: AttemptSpec,
-    plugins: &PluginCache,
-    store: &Store,
-    runtime: &Runtime,
-    slots: &Semaphore,
-    metrics: &EngineMetrics,
-) -> Outcome {
-    let plugin = match plugins
-        .get(&spec.task.digest, store, runtime, metrics)
+pub(crate) async fn execute(spec: AttemptSpec, shared: &Shared) -> Outcome {
+    let (runtime, metrics) = (&shared.runtime, &shared.metrics);
+    let plugin = match shared
+        .plugins
+        .get(&spec.task.digest, &shared.store, runtime, metrics)
         .await
     {
         Ok(p) => p,
         Err(e) => return failed("internal", e),
     };
     metrics.waiting_for_slot.fetch_add(1, Ordering::Relaxed);
-    let slot = slots.acquire().await;
+    let slot = shared.slots.acquire().await;
     metrics.waiting_for_slot.fetch_sub(1, Ordering::Relaxed);
     let Ok(_slot) = slot else {
         return failed("internal", "the engine is shutting down".into());

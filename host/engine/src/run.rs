@@ -53,7 +53,7 @@ enum Timer {
     Retry {
         node: usize,
         item: Option<u32>,
-        compensate: bool,
+        phase: Phase,
     },
     Wait {
         node: usize,
@@ -148,20 +148,14 @@ impl RunActor {
         }
         let mut mqtt_waits = Vec::new();
         for (i, node) in self.state.nodes.iter().enumerate() {
-            let retries = node
-                .execs
-                .iter()
-                .enumerate()
-                .map(|(k, e)| (e, node.items.is_some().then_some(k as u32), false));
-            let compensation = node.compensation.iter().map(|e| (e, None, true));
-            for (exec, item, compensate) in retries.chain(compensation) {
+            for (item, phase, exec) in node.all_execs() {
                 if let ExecStatus::RetryAt(at) = exec.status {
                     self.timers.insert((
                         at,
                         Timer::Retry {
                             node: i,
                             item,
-                            compensate,
+                            phase,
                         },
                     ));
                 }
@@ -178,9 +172,7 @@ impl RunActor {
         for i in mqtt_waits {
             self.watch(i).await;
         }
-        let mut scheduler = Scheduler::new(&self.wf, &mut self.state, now);
-        scheduler.decide();
-        events.extend(scheduler.into_events().into_iter().map(|e| (e, None)));
+        events.extend(self.step(|_| ()).0);
         if self.commit_and_act(events).await.is_err() {
             return;
         }
@@ -270,121 +262,114 @@ impl RunActor {
         let Some(r) = self.running.remove(&id) else {
             return Vec::new();
         };
-        self.now = now_millis();
-        let now = self.now;
         let jitter = rand::random::<f64>();
-        let mut s = Scheduler::new(&self.wf, &mut self.state, now);
-        s.attempt_done(r.node, r.item, r.phase, r.attempt, outcome, jitter);
+        self.step(|s| s.attempt_done(r.node, r.item, r.phase, r.attempt, outcome, jitter))
+            .0
+    }
+
+    /// Decide now: `f` applies what happened, then the scheduler starts and
+    /// finishes whatever follows. Returns the events, each tagged with no
+    /// actor, and what `f` returned.
+    fn step<R>(&mut self, f: impl FnOnce(&mut Scheduler<'_>) -> R) -> (Events, R) {
+        self.now = now_millis();
+        let mut s = Scheduler::new(&self.wf, &mut self.state, self.now);
+        let result = f(&mut s);
         s.decide();
-        s.into_events().into_iter().map(|e| (e, None)).collect()
+        let events = s.into_events().into_iter().map(|e| (e, None)).collect();
+        (events, result)
     }
 
     fn fire_timers(&mut self) -> Events {
-        self.now = now_millis();
-        let now = self.now;
-        let mut s = Scheduler::new(&self.wf, &mut self.state, now);
-        while let Some(&(at, timer)) = self.timers.first() {
-            if at > now {
-                break;
-            }
+        let now = now_millis();
+        let mut due = Vec::new();
+        while let Some(&(at, timer)) = self.timers.first()
+            && at <= now
+        {
             self.timers.pop_first();
-            match timer {
-                Timer::Retry {
-                    node,
-                    item,
-                    compensate,
-                } => s.retry_due(
-                    node,
-                    item,
-                    if compensate {
-                        Phase::Compensate
-                    } else {
-                        Phase::Run
-                    },
-                ),
-                Timer::Wait { node } => s.wait_timeout(node),
-            }
+            due.push(timer);
         }
-        s.decide();
-        s.into_events().into_iter().map(|e| (e, None)).collect()
+        self.step(|s| {
+            for timer in due {
+                match timer {
+                    Timer::Retry { node, item, phase } => s.retry_due(node, item, phase),
+                    Timer::Wait { node } => s.wait_timeout(node),
+                }
+            }
+        })
+        .0
     }
 
     fn input(&mut self, input: Input) -> Events {
-        self.now = now_millis();
-        let now = self.now;
         let wf = self.wf.clone();
-        let mut s = Scheduler::new(&wf, &mut self.state, now);
-        let (actor, result, reply) = match input {
-            Input::Approval {
-                node,
-                approved,
-                actor,
-                comment,
-                reply,
-            } => {
-                let result = match wf.index(&node) {
-                    None => Err(Error::NotFound(format!(
-                        "the workflow has no node `{node}`"
-                    ))),
-                    Some(i) => s
-                        .decide_approval(i, approved, &actor, comment)
-                        .map_err(Error::Conflict),
-                };
-                (Some(actor), result, Some(reply))
-            }
-            Input::Signal {
-                name,
-                payload,
-                actor,
-                reply,
-            } => {
-                let waiting = (0..wf.nodes.len()).find(|&i| {
-                    wf.nodes[i].def.signal.as_deref() == Some(name.as_str())
-                        && matches!(s.status(i), NodeStatus::Waiting(WaitReason::Signal, _))
-                });
-                let result = match waiting {
-                    Some(i) => {
-                        s.release(i, json!({"signal": name, "payload": payload}));
-                        Ok(())
-                    }
-                    None => Err(Error::Conflict(format!(
-                        "no node of this run is waiting for signal `{name}`"
-                    ))),
-                };
-                (Some(actor), result, Some(reply))
-            }
-            Input::Cancel {
-                actor,
-                reason,
-                reply,
-            } => {
-                let result = s.cancel(reason).map_err(Error::Conflict);
-                (Some(actor), result, Some(reply))
-            }
-            Input::Message { node, message } => {
-                let payload =
-                    serde_json::from_slice::<Value>(&message.payload).unwrap_or_else(|_| {
-                        Value::String(String::from_utf8_lossy(&message.payload).into_owned())
+        let (mut events, (actor, result, reply, by_input)) = self.step(|s| {
+            let (actor, result, reply) = match input {
+                Input::Approval {
+                    node,
+                    approved,
+                    actor,
+                    comment,
+                    reply,
+                } => {
+                    let result = match wf.index(&node) {
+                        None => Err(Error::NotFound(format!(
+                            "the workflow has no node `{node}`"
+                        ))),
+                        Some(i) => s
+                            .decide_approval(i, approved, &actor, comment)
+                            .map_err(Error::Conflict),
+                    };
+                    (Some(actor), result, Some(reply))
+                }
+                Input::Signal {
+                    name,
+                    payload,
+                    actor,
+                    reply,
+                } => {
+                    let waiting = (0..wf.nodes.len()).find(|&i| {
+                        wf.nodes[i].def.signal.as_deref() == Some(name.as_str())
+                            && matches!(s.status(i), NodeStatus::Waiting(WaitReason::Signal, _))
                     });
-                s.release(node, json!({"topic": message.topic, "payload": payload}));
-                (Some("mqtt".to_string()), Ok(()), None)
-            }
-        };
-        let by_input = s.events_so_far();
-        s.decide();
-        let events = s.into_events();
+                    let result = match waiting {
+                        Some(i) => {
+                            s.release(i, json!({"signal": name, "payload": payload}));
+                            Ok(())
+                        }
+                        None => Err(Error::Conflict(format!(
+                            "no node of this run is waiting for signal `{name}`"
+                        ))),
+                    };
+                    (Some(actor), result, Some(reply))
+                }
+                Input::Cancel {
+                    actor,
+                    reason,
+                    reply,
+                } => {
+                    let result = s.cancel(reason).map_err(Error::Conflict);
+                    (Some(actor), result, Some(reply))
+                }
+                Input::Message { node, message } => {
+                    let payload = crate::triggers::payload(&message.payload);
+                    s.release(node, json!({"topic": message.topic, "payload": payload}));
+                    (Some("mqtt".to_string()), Ok(()), None)
+                }
+            };
+            // What follows from these is the engine's doing, not the actor's.
+            (actor, result, reply, s.events_so_far())
+        });
         match reply {
+            // Answered once the decision is durable.
             Some(reply) if result.is_ok() => self.replies.push(reply),
             Some(reply) => {
                 let _ = reply.send(result);
             }
             None => {}
         }
+        for (_, by) in events.iter_mut().take(by_input) {
+            *by = actor.clone();
+        }
         events
-            .into_iter()
-            .enumerate()
-            .map(|(n, e)| (e, if n < by_input { actor.clone() } else { None }))
-            .collect()
     }
 
     /// Commit, then act. An error means the store is gone (shutting down):
@@ -397,10 +382,10 @@ impl RunActor {
             return Ok(());
         }
         self.subscribe_waits(&events).await;
-        let transition = self.transition(&events);
         let mut backoff = Duration::from_millis(50);
         loop {
-            match self.shared.store.commit(transition.clone()).await {
+            // Built again only when a commit has to be retried.
+            match self.shared.store.commit(self.transition(&events)).await {
                 Ok(()) => break,
                 Err(baton_store::Error::Closed) => {
                     self.stop_all();
@@ -454,15 +439,12 @@ impl RunActor {
                     ..
                 } => {
                     if let Some(i) = self.wf.index(node) {
-                        let compensate = *phase == Phase::Compensate;
-                        self.timers.insert((
-                            *at,
-                            Timer::Retry {
-                                node: i,
-                                item: *item,
-                                compensate,
-                            },
-                        ));
+                        let timer = Timer::Retry {
+                            node: i,
+                            item: *item,
+                            phase: *phase,
+                        };
+                        self.timers.insert((*at, timer));
                     }
                 }
                 Event::NodeWaiting {
@@ -517,35 +499,23 @@ impl RunActor {
         let Some(task) = task else {
             return;
         };
-        let run_id = self.state.run_id.clone();
-        let key = match (phase, item) {
-            (Phase::Compensate, _) => format!("{run_id}/{}/compensate", node.id),
-            (Phase::Run, Some(k)) => format!("{run_id}/{}[{k}]", node.id),
-            (Phase::Run, None) => format!("{run_id}/{}", node.id),
-        };
+        // `run/node`, and per foreach item or for the compensation its own key.
+        let mut context = TaskContext::new(self.state.run_id.clone(), node.id.clone(), attempt);
+        match (phase, item) {
+            (Phase::Compensate, _) => context.idempotency_key.push_str("/compensate"),
+            (Phase::Run, Some(k)) => context.idempotency_key.push_str(&format!("[{k}]")),
+            (Phase::Run, None) => {}
+        }
         let spec = AttemptSpec {
             task,
-            context: TaskContext {
-                run_id,
-                node_id: node.id.clone(),
-                attempt,
-                idempotency_key: key,
-            },
+            context,
             input,
             limits: executor::limits(self.shared.runtime.default_limits(), &node.def),
         };
         let shared = self.shared.clone();
-        let abort = self.attempts.spawn(async move {
-            executor::execute(
-                spec,
-                &shared.plugins,
-                &shared.store,
-                &shared.runtime,
-                &shared.slots,
-                &shared.metrics,
-            )
-            .await
-        });
+        let abort = self
+            .attempts
+            .spawn(async move { executor::execute(spec, &shared).await });
         self.running.insert(
             abort.id(),
             Running {
@@ -641,13 +611,7 @@ pub(crate) fn projection(
         let row = |node: &str, item: Option<u32>, phase: Phase, attempt: u32| {
             let started_at = wf
                 .index(node)
-                .and_then(|i| {
-                    let n = &state.nodes[i];
-                    match phase {
-                        Phase::Compensate => n.compensation.as_ref(),
-                        Phase::Run => n.execs.get(item.unwrap_or(0) as usize),
-                    }
-                })
+                .and_then(|i| state.nodes[i].exec(item, phase))
                 .map_or(now, |e| e.started_at);
             Execution {
                 run_id: run_id.clone(),
@@ -706,25 +670,11 @@ pub(crate) fn projection(
                 ..row(node, *item, *phase, *attempt)
             }),
             Event::RunSucceeded { output } => {
-                run = Some(RunUpdate {
-                    status: RunStatus::Succeeded,
-                    output: Some(output.clone()),
-                    error: None,
-                })
+                run = Some(end(RunStatus::Succeeded, Some(output), None))
             }
-            Event::RunFailed { error } => {
-                run = Some(RunUpdate {
-                    status: RunStatus::Failed,
-                    output: None,
-                    error: Some(error.clone()),
-                })
-            }
+            Event::RunFailed { error } => run = Some(end(RunStatus::Failed, None, Some(error))),
             Event::RunCancelled { reason } => {
-                run = Some(RunUpdate {
-                    status: RunStatus::Cancelled,
-                    output: None,
-                    error: Some(reason.clone()),
-                })
+                run = Some(end(RunStatus::Cancelled, None, Some(reason)))
             }
             _ => {}
         }
@@ -737,5 +687,13 @@ pub(crate) fn projection(
             .collect(),
         executions,
         run,
+    }
+}
+
+fn end(status: RunStatus, output: Option<&Value>, error: Option<&String>) -> RunUpdate {
+    RunUpdate {
+        status,
+        output: output.cloned(),
+        error: error.cloned(),
     }
 }

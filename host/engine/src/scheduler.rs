@@ -109,10 +109,8 @@ impl<'a> Scheduler<'a> {
         jitter: f64,
     ) {
         let node = self.id(i);
-        let current = self.state.nodes[i]
-            .exec_mut(item, phase)
-            .map(|e| (e.attempt, e.status.clone()));
-        if current != Some((attempt, ExecStatus::Running)) {
+        let current = self.state.nodes[i].exec(item, phase);
+        if current.is_none_or(|e| e.attempt != attempt || e.status != ExecStatus::Running) {
             return; // a stale result, e.g. from before a cancel
         }
         match outcome.result {
@@ -195,7 +193,7 @@ impl<'a> Scheduler<'a> {
 
     /// A retry timer fired.
     pub fn retry_due(&mut self, i: usize, item: Option<u32>, phase: Phase) {
-        let Some(exec) = self.state.nodes[i].exec_mut(item, phase) else {
+        let Some(exec) = self.state.nodes[i].exec(item, phase) else {
             return;
         };
         let ExecStatus::RetryAt(at) = exec.status else {

@@ -127,11 +127,35 @@ impl Default for NodeState {
 
 impl NodeState {
     /// The execution for `item` in `phase`.
+    pub fn exec(&self, item: Option<u32>, phase: Phase) -> Option<&Exec> {
+        match phase {
+            Phase::Compensate => self.compensation.as_ref(),
+            Phase::Run => self.execs.get(item.unwrap_or(0) as usize),
+        }
+    }
+
+    /// The execution for `item` in `phase`, to change it.
     pub fn exec_mut(&mut self, item: Option<u32>, phase: Phase) -> Option<&mut Exec> {
         match phase {
             Phase::Compensate => self.compensation.as_mut(),
             Phase::Run => self.execs.get_mut(item.unwrap_or(0) as usize),
         }
+    }
+
+    /// Every execution: the node's own (with its item, in a foreach node)
+    /// and its compensation.
+    pub fn all_execs(&self) -> impl Iterator<Item = (Option<u32>, Phase, &Exec)> {
+        let foreach = self.items.is_some();
+        let own = self
+            .execs
+            .iter()
+            .enumerate()
+            .map(move |(k, e)| (foreach.then_some(k as u32), Phase::Run, e));
+        own.chain(
+            self.compensation
+                .iter()
+                .map(|e| (None, Phase::Compensate, e)),
+        )
     }
 }
 
@@ -284,20 +308,14 @@ impl RunState {
 
     /// Task executions in flight, by (node, item, phase).
     pub fn in_flight(&self) -> Vec<(usize, Option<u32>, Phase, u32)> {
-        let mut out = Vec::new();
-        for (i, node) in self.nodes.iter().enumerate() {
-            let foreach = node.items.is_some();
-            for (k, exec) in node.execs.iter().enumerate() {
-                if exec.status == ExecStatus::Running {
-                    out.push((i, foreach.then_some(k as u32), Phase::Run, exec.attempt));
-                }
-            }
-            if let Some(exec) = &node.compensation
-                && exec.status == ExecStatus::Running
-            {
-                out.push((i, None, Phase::Compensate, exec.attempt));
-            }
-        }
-        out
+        self.nodes
+            .iter()
+            .enumerate()
+            .flat_map(|(i, node)| {
+                node.all_execs()
+                    .filter(|(_, _, e)| e.status == ExecStatus::Running)
+                    .map(move |(item, phase, e)| (i, item, phase, e.attempt))
+            })
+            .collect()
     }
 }

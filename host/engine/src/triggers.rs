@@ -64,9 +64,15 @@ impl Triggers {
     }
 }
 
+/// A message payload as JSON: parsed when it is JSON, else as text.
+pub(crate) fn payload(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
 /// The run input for a message: its JSON payload, or the text wrapped.
 pub fn message_input(message: &Message) -> Value {
-    match serde_json::from_slice::<Value>(&message.payload) {
+    match serde_json::from_slice(&message.payload) {
         Ok(value) => value,
         Err(_) => json!({
             "topic": message.topic,

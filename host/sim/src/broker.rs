@@ -85,6 +85,19 @@ impl EmbeddedBroker {
         SHARED.get_or_init(|| EmbeddedBroker::start(0)).as_ref()
     }
 
+    /// The broker a test suite should use: the one at `BATON_TEST_MQTT_URL`
+    /// (Mosquitto, in CI) when that is set, else this process's shared
+    /// embedded broker.
+    pub async fn test_url() -> Result<String, String> {
+        if let Ok(url) = std::env::var("BATON_TEST_MQTT_URL") {
+            return Ok(url);
+        }
+        // Starting the embedded broker blocks while it binds.
+        tokio::task::spawn_blocking(|| Self::shared().map(Self::url).map_err(|e| e.to_string()))
+            .await
+            .map_err(|e| format!("starting the embedded broker failed: {e}"))?
+    }
+
     /// The address the broker listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

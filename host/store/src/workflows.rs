@@ -91,6 +91,18 @@ impl Store {
         row.map(record).transpose()
     }
 
+    /// The newest version number of workflow `name`; cheaper than
+    /// [`Store::latest_workflow`] when the definition is not needed.
+    pub async fn latest_workflow_version(&self, name: &str) -> Result<Option<i64>> {
+        let row: (Option<i64>,) = with_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT MAX(version) FROM workflows WHERE name = $1")
+                .bind(name)
+                .fetch_one(p)
+                .await?
+        });
+        Ok(row.0)
+    }
+
     /// The newest version of every workflow, by name.
     pub async fn latest_workflows(&self) -> Result<Vec<WorkflowRecord>> {
         let rows: Vec<WorkflowRow> = with_pool!(&self.pool, p => {

@@ -1,14 +1,14 @@
 //! Health checks, the audit trail, and the JSON 404.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::ApiState;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiQuery, ApiResult};
 
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> Json<Value> {
@@ -38,7 +38,7 @@ pub struct AuditQuery {
 pub async fn audit(
     State(state): State<ApiState>,
     caller: Caller,
-    Query(q): Query<AuditQuery>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Viewer)?;
     let events = state

@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +19,7 @@ use super::plugins::body_error;
 use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Role};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiQuery, ApiResult};
 
 /// A JSON object body, or nothing.
 fn object(body: Result<Bytes, BytesRejection>) -> ApiResult<serde_json::Map<String, Value>> {
@@ -46,7 +46,7 @@ pub async fn start(
     State(state): State<ApiState>,
     caller: Caller,
     Path(name): Path<String>,
-    Query(q): Query<StartQuery>,
+    ApiQuery(q): ApiQuery<StartQuery>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -121,7 +121,7 @@ pub struct ListQuery {
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Viewer)?;
     let status = q
@@ -200,7 +200,7 @@ pub async fn events(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     caller.require(Role::Viewer)?;

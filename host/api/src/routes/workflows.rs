@@ -56,7 +56,7 @@ pub async fn apply(
     let text = text(body)?;
     let checked = state.engine.check_workflow(&text).await?;
     same_name(&name, &checked.workflow.name)?;
-    let record = state.engine.apply_workflow(&text).await?;
+    let record = state.engine.store_workflow(checked).await?;
     audit::record(
         &state,
         &caller,

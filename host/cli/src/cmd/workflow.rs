@@ -2,13 +2,11 @@
 //! events printed as they happen. The HTTP server runs the same engine.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use baton_engine::{Engine, EngineConfig, Error as EngineError, Event, StartOptions};
-use baton_runtime::Runtime;
-use baton_store::{RunStatus, Store, StoreOptions};
+use baton_engine::{Error as EngineError, Event, StartOptions};
+use baton_store::RunStatus;
 use clap::{Args, Subcommand};
 
 use crate::plant::Plant;
@@ -73,19 +71,13 @@ pub async fn run(
         None => serde_json::json!({}),
     };
 
-    let temp = tempfile::tempdir().context("creating a temporary database")?;
-    let db = match &args.db {
-        Some(db) => db.clone(),
-        None => format!("sqlite://{}", temp.path().join("baton.db").display()),
-    };
-    let store = Store::open(&db, StoreOptions::default()).await?;
-    let connectors = baton_connectors::Connectors::from_config(&settings.connectors())?;
-    connectors.wait_connected(Duration::from_secs(5)).await;
-    let runtime = Runtime::new(settings.runtime.clone(), connectors)?;
-    let engine = Engine::start(store, Arc::new(runtime), EngineConfig::default()).await?;
-    for plugin in baton_plugins::FIRST_PARTY {
-        engine.add_plugin(plugin.wasm).await?;
+    // Unless `--db` says otherwise, the run lives in a temporary directory.
+    let temp = tempfile::tempdir().context("creating a temporary directory")?;
+    settings.server.data_dir = temp.path().to_path_buf();
+    if args.db.is_some() {
+        settings.server.database = args.db.clone();
     }
+    let engine = super::serve::start_engine(&mut settings).await?;
     for path in &args.plugins {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let record = engine

@@ -120,7 +120,7 @@ nodes:
     let id = h.start("wait-ready", json!({})).await;
     h.until_event(&id, waiting("ready")).await;
 
-    let url = url::Url::parse(&tokio::task::spawn_blocking(broker_url).await.unwrap()).unwrap();
+    let url = url::Url::parse(&broker_url().await).unwrap();
     let mut options = MqttOptions::new(
         format!("engine-test-{}", std::process::id()),
         url.host_str().unwrap(),

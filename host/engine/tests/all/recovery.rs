@@ -48,29 +48,19 @@ nodes:
     h.engine.halt();
 
     let engine = h.restart().await;
-    let wait = |node: &'static str| {
-        let engine = engine.clone();
-        let id = id.clone();
-        async move {
-            for _ in 0..200 {
-                let ev = events(engine.store(), &id).await;
-                if ev.iter().any(|e| {
-                    matches!(e, Event::NodeWaiting { node: n, .. } if n == node)
-                        || matches!(e, Event::AttemptStarted { node: n, .. } if n == node)
-                }) {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            panic!("{node} never started");
+    // The node has begun: it is waiting, or an attempt started.
+    let begun = |node: &'static str| {
+        move |e: &Event| {
+            matches!(e, Event::NodeWaiting { node: n, .. } if n == node)
+                || matches!(e, Event::AttemptStarted { node: n, .. } if n == node)
         }
     };
-    wait("approve").await;
+    until_event(engine.store(), &id, begun("approve")).await;
     engine
         .decide_approval(&id, "approve", true, "ana", None)
         .await
         .unwrap();
-    wait("slow").await;
+    until_event(engine.store(), &id, begun("slow")).await;
     // Stop again while `slow` is in flight.
     tokio::time::sleep(Duration::from_millis(300)).await;
     engine.halt();

@@ -13,14 +13,11 @@ use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
 use baton_store::{Execution, Phase, RunRecord, RunStatus, Store, StoreOptions};
 use serde_json::Value;
 
-/// The broker: Mosquitto when `BATON_TEST_MQTT_URL` is set, else the embedded one.
-pub fn broker_url() -> String {
-    match std::env::var("BATON_TEST_MQTT_URL") {
-        Ok(url) => url,
-        Err(_) => EmbeddedBroker::shared()
-            .expect("start embedded broker")
-            .url(),
-    }
+/// The test broker: Mosquitto when `BATON_TEST_MQTT_URL` is set, else the embedded one.
+pub async fn broker_url() -> String {
+    EmbeddedBroker::test_url()
+        .await
+        .expect("start the embedded broker")
 }
 
 /// A fresh database: SQLite in a temporary directory, or a new PostgreSQL
@@ -155,14 +152,19 @@ impl Harness {
 
     /// Wait until the run has an event that `pred` accepts.
     pub async fn until_event(&self, run_id: &str, pred: impl Fn(&Event) -> bool) {
-        for _ in 0..600 {
-            if self.events(run_id).await.iter().any(&pred) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("run {run_id}: the awaited event never came");
+        until_event(self.engine.store(), run_id, pred).await
     }
+}
+
+/// Wait until the run has an event that `pred` accepts.
+pub async fn until_event(store: &Store, run_id: &str, pred: impl Fn(&Event) -> bool) {
+    for _ in 0..600 {
+        if events(store, run_id).await.iter().any(&pred) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("run {run_id}: the awaited event never came");
 }
 
 pub async fn events(store: &Store, run_id: &str) -> Vec<Event> {
@@ -177,7 +179,7 @@ pub async fn events(store: &Store, run_id: &str) -> Vec<Event> {
 
 pub async fn start_engine(db: &str, plc: &str) -> Engine {
     let store = Store::open(db, StoreOptions::default()).await.unwrap();
-    let url = tokio::task::spawn_blocking(broker_url).await.unwrap();
+    let url = broker_url().await;
     let mut connectors = ConnectorsConfig::default();
     connectors.plc.insert("oven-1".into(), PlcConfig::new(plc));
     connectors.mqtt.insert("plant".into(), MqttConfig::new(url));

@@ -28,7 +28,7 @@ async fn an_mqtt_message_starts_a_run_with_its_payload_as_input() {
         "name: on-message\ntriggers:\n  - mqtt: {{ connection: plant, topic: \"{topic}\" }}\nnodes:\n  a: {{ plugin: scripted@1 }}\n"
     ))
     .await;
-    let url = url::Url::parse(&tokio::task::spawn_blocking(broker_url).await.unwrap()).unwrap();
+    let url = url::Url::parse(&broker_url().await).unwrap();
     let (client, mut eventloop) = AsyncClient::new(
         MqttOptions::new(
             format!("trigger-test-{}", std::process::id()),

@@ -178,10 +178,12 @@ nodes:
             .is_err()
     );
     engine.set_interlock(false, "ana").await.unwrap();
+    let started = engine
+        .start_run("write", json!({}), Default::default())
+        .await
+        .unwrap();
     assert!(
-        engine
-            .start_run("write", json!({}), Default::default())
-            .await
-            .is_ok()
+        started.created,
+        "released, the interlock lets runs start again"
     );
 }

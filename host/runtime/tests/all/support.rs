@@ -10,15 +10,11 @@ use baton_runtime::{Attempt, Limits, Plugin, Runtime, RuntimeConfig, TaskContext
 use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
 use serde_json::Value;
 
-/// The broker every test talks to: Mosquitto when `BATON_TEST_MQTT_URL` is
-/// set, otherwise the process's embedded broker.
-pub fn broker_url() -> String {
-    match std::env::var("BATON_TEST_MQTT_URL") {
-        Ok(url) => url,
-        Err(_) => EmbeddedBroker::shared()
-            .expect("start embedded broker")
-            .url(),
-    }
+/// The test broker: Mosquitto when `BATON_TEST_MQTT_URL` is set, else the embedded one.
+pub async fn broker_url() -> String {
+    EmbeddedBroker::test_url()
+        .await
+        .expect("start the embedded broker")
 }
 
 /// A runtime whose `oven-1` is a fresh simulated PLC and whose `plant` is the test broker.
@@ -36,7 +32,7 @@ impl Env {
         let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), None)
             .await
             .unwrap();
-        let url = tokio::task::spawn_blocking(broker_url).await.unwrap();
+        let url = broker_url().await;
         let mut connectors = ConnectorsConfig::default();
         connectors
             .plc
@@ -126,7 +122,7 @@ pub struct Subscriber {
 
 impl Subscriber {
     pub async fn new(filter: &str) -> Self {
-        let url = tokio::task::spawn_blocking(broker_url).await.unwrap();
+        let url = broker_url().await;
         let (host, port) = MqttConfig::new(url).endpoint().unwrap();
         let id = format!("test-sub-{}", unique_topic("id").replace('/', "-"));
         let options = rumqttc::MqttOptions::new(id, host, port);
@@ -172,7 +168,7 @@ impl Subscriber {
 
 /// Publish one message from an independent client.
 pub async fn publish(topic: &str, payload: &[u8]) {
-    let url = tokio::task::spawn_blocking(broker_url).await.unwrap();
+    let url = broker_url().await;
     let (host, port) = MqttConfig::new(url).endpoint().unwrap();
     let id = format!("test-pub-{}", unique_topic("id").replace('/', "-"));
     let (client, mut eventloop) =
