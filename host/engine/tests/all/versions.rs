@@ -122,7 +122,7 @@ nodes:
     plugin: modbus-write@1
     config: { device: oven-1, kind: coil, address: 3, values: [true] }
     grants: { plc: [{ device: oven-1, write: ["coil:3"] }] }
-  approve: { type: approval }
+  approve: { needs: [heat], type: approval }
   heat_later:
     needs: [approve]
     plugin: modbus-write@1
