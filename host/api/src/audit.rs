@@ -21,14 +21,20 @@ pub async fn record(
         .store()
         .commit(Transition {
             run_id: None,
-            events: vec![NewEvent {
-                kind: action.to_string(),
-                node_id: None,
-                actor: Some(caller.name.clone()),
-                data: serde_json::json!({"action": action, "role": caller.role.as_str(), "details": details}),
-            }],
+            events: vec![entry(caller, action, details)],
             ..Default::default()
         })
         .await
         .map_err(internal)
+}
+
+/// The audit record of `caller` doing `action`, for a caller that commits
+/// it itself (a run start commits it with the run).
+pub fn entry(caller: &Caller, action: &str, details: Value) -> NewEvent {
+    NewEvent {
+        kind: action.to_string(),
+        node_id: None,
+        actor: Some(caller.name.clone()),
+        data: serde_json::json!({"action": action, "role": caller.role.as_str(), "details": details}),
+    }
 }

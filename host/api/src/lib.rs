@@ -10,12 +10,14 @@
 //! - [`auth`]: tokens, roles, the authenticated [`auth::Caller`].
 //! - [`error`]: the one error type, `ApiError`.
 //! - [`audit`]: recording mutating calls.
-//! - `routes`: one module per resource: plugins, workflows, runs, health.
+//! - [`openapi`]: the OpenAPI document, built from the same handlers as the router.
+//! - `routes`: one module per resource: plugins, workflows, runs, tokens, interlock, health.
 #![deny(missing_docs)]
 
 pub mod audit;
 pub mod auth;
 pub mod error;
+pub mod openapi;
 
 mod routes;
 
@@ -23,8 +25,10 @@ use std::future::Future;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
 use baton_engine::Engine;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -50,56 +54,49 @@ impl ApiState {
 
 /// The whole API.
 pub fn app(state: ApiState) -> Router {
-    let plugins = Router::new()
-        .route(
-            "/plugins",
-            post(routes::plugins::upload).get(routes::plugins::list),
-        )
-        .route("/plugins/{name}", get(routes::plugins::by_name))
-        .route(
-            "/plugins/{name}/{version}",
-            get(routes::plugins::one).delete(routes::plugins::delete),
-        )
-        .layer(DefaultBodyLimit::max(state.max_plugin_bytes));
-    let rest = Router::new()
-        .route("/workflows", get(routes::workflows::list))
-        .route(
-            "/workflows/{name}",
-            put(routes::workflows::apply).get(routes::workflows::show),
-        )
-        .route(
-            "/workflows/{name}/validate",
-            post(routes::workflows::validate),
-        )
-        .route(
-            "/workflows/{name}/versions/{version}",
-            get(routes::workflows::version),
-        )
-        .route("/workflows/{name}/runs", post(routes::runs::start))
-        .route("/runs", get(routes::runs::list))
-        .route("/runs/{id}", get(routes::runs::show))
-        .route("/runs/{id}/events", get(routes::runs::events))
-        .route("/runs/{id}/cancel", post(routes::runs::cancel))
-        .route(
-            "/runs/{id}/nodes/{node}/approve",
-            post(routes::runs::approve),
-        )
-        .route("/runs/{id}/nodes/{node}/reject", post(routes::runs::reject))
-        .route("/audit", get(routes::health::audit))
-        .route(
-            "/interlock",
-            get(routes::interlock::show)
-                .post(routes::interlock::engage)
-                .delete(routes::interlock::release),
-        )
-        .layer(DefaultBodyLimit::max(state.max_body_bytes));
-    Router::new()
-        .nest("/api/v1", plugins.merge(rest))
-        .route("/healthz", get(routes::health::healthz))
-        .route("/readyz", get(routes::health::readyz))
-        .route("/metrics", get(routes::metrics::metrics))
-        .fallback(routes::health::not_found)
-        .with_state(state)
+    let (router, _) =
+        routes_with_spec(state.max_plugin_bytes, state.max_body_bytes).split_for_parts();
+    router.fallback(routes::health::not_found).with_state(state)
+}
+
+/// Every route, each registered from its handler's `#[utoipa::path]`, so
+/// the router and the OpenAPI document cannot disagree.
+/// Bodies are limited to `max_body` bytes, plugin components to `max_plugin`.
+pub(crate) fn routes_with_spec(max_plugin: usize, max_body: usize) -> OpenApiRouter<ApiState> {
+    use routes::{health, interlock, metrics, plugins, runs, tokens, workflows};
+    let plugins = OpenApiRouter::new()
+        .routes(routes!(plugins::upload, plugins::list))
+        .routes(routes!(plugins::by_name))
+        .routes(routes!(plugins::one, plugins::delete))
+        .layer(DefaultBodyLimit::max(max_plugin));
+    let rest = OpenApiRouter::new()
+        .routes(routes!(workflows::list))
+        .routes(routes!(workflows::apply, workflows::show))
+        .routes(routes!(workflows::validate))
+        .routes(routes!(workflows::version))
+        .routes(routes!(runs::start))
+        .routes(routes!(runs::list))
+        .routes(routes!(runs::show))
+        .routes(routes!(runs::events))
+        .routes(routes!(runs::cancel))
+        .routes(routes!(runs::approve))
+        .routes(routes!(runs::reject))
+        .routes(routes!(tokens::create, tokens::list))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(health::audit))
+        .routes(routes!(
+            interlock::show,
+            interlock::engage,
+            interlock::release
+        ))
+        .routes(routes!(openapi::openapi))
+        .layer(DefaultBodyLimit::max(max_body));
+    let v1 = plugins.merge(rest);
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::metrics))
 }
 
 /// Serve [`app`] on `listener` until `shutdown` completes.

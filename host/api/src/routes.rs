@@ -5,4 +5,5 @@ pub mod interlock;
 pub mod metrics;
 pub mod plugins;
 pub mod runs;
+pub mod tokens;
 pub mod workflows;

@@ -2,6 +2,8 @@
 
 pub mod demo;
 pub mod plugin;
+pub mod run;
 pub mod serve;
 pub mod task;
+pub mod token;
 pub mod workflow;

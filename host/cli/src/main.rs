@@ -3,17 +3,26 @@
 //! # Layout
 //! - `cmd::task`: `baton task run`, one task attempt without a workflow.
 //! - `cmd::serve`: `baton serve`, the engine behind the HTTP API.
-//! - `cmd::workflow`: `baton workflow run`, one run of a workflow on a local engine.
-//! - `cmd::plugin`: `baton plugin new|inspect`: start a plugin project, check a component.
-//! - `cmd::demo`: `baton demo`, a tour on a simulated oven.
+//! - `cmd::workflow`: `baton workflow run` (one run on a local engine) and
+//!   `apply|validate|list|show` (on a server).
+//! - `cmd::plugin`: `baton plugin new|inspect` (locally) and `push|list` (on a server).
+//! - `cmd::run`: `baton run start|list|show|watch|cancel|approve|reject`.
+//! - `cmd::token`: `baton token create|list|revoke`.
+//! - `cmd::demo`: `baton demo`, the server with a simulated plant and the examples.
+//! - `client`: the HTTP client the server commands share; `table`, `progress`
+//!   and `describe`: their output.
 //! - `settings`: `baton.toml`.
 //! - `templates`: plugin project templates for `baton plugin new`.
 //! - `value`: JSON or YAML given inline or as `@file`.
 //! - `plant`: the simulated PLC and embedded broker used by `demo` and `--simulate`.
 
+mod client;
 mod cmd;
+mod describe;
 mod plant;
+mod progress;
 mod settings;
+mod table;
 mod templates;
 mod value;
 
@@ -29,9 +38,11 @@ struct Cli {
     /// Host configuration (named PLC devices, MQTT brokers, runtime limits).
     #[arg(long, global = true, env = "BATON_CONFIG", value_name = "FILE")]
     config_file: Option<PathBuf>,
-    /// Log as JSON lines instead of text.
-    #[arg(long, global = true, env = "BATON_LOG_JSON")]
-    log_json: bool,
+    /// Log format; overrides `[log] format` in `baton.toml`.
+    #[arg(long, global = true, env = "BATON_LOG_FORMAT", value_enum)]
+    log_format: Option<settings::LogFormat>,
+    #[command(flatten)]
+    remote: client::Remote,
     #[command(subcommand)]
     command: Command,
 }
@@ -49,16 +60,24 @@ enum Command {
     /// Run workflows locally.
     #[command(subcommand)]
     Workflow(cmd::workflow::WorkflowCommand),
-    /// Run a short tour against a simulated oven PLC and an embedded MQTT broker.
+    /// Start and watch runs on a server.
+    #[command(subcommand)]
+    Run(cmd::run::RunCommand),
+    /// Manage API tokens on a server.
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
+    /// Serve the API with a simulated oven PLC, an embedded MQTT broker and the example workflows.
     Demo(cmd::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // The demo's own output tells the story; keep library warnings (such as
-    // the denial it provokes on purpose) out of it unless asked for.
-    let quiet = matches!(cli.command, Command::Demo(_));
-    init_tracing(cli.log_json, if quiet { "error" } else { "warn" });
+    // A broken configuration is reported by the command that reads it.
+    let log = settings::Settings::load(cli.config_file.as_deref())
+        .map(|s| s.log)
+        .unwrap_or_default();
+    let format = cli.log_format.unwrap_or(log.format);
+    init_tracing(format, log.level.as_deref().unwrap_or("warn"));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -66,13 +85,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let config = cli.config_file.as_deref();
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Task(c) => cmd::task::run(c, cli.config_file.as_deref()).await,
-            Command::Plugin(c) => cmd::plugin::run(c, cli.config_file.as_deref()).await,
-            Command::Serve(args) => cmd::serve::run(args, cli.config_file.as_deref()).await,
-            Command::Workflow(c) => cmd::workflow::run(c, cli.config_file.as_deref()).await,
-            Command::Demo(args) => cmd::demo::run(args).await,
+            Command::Task(c) => cmd::task::run(c, config, cli.remote.json).await,
+            Command::Plugin(c) => cmd::plugin::run(c, config, &cli.remote).await,
+            Command::Serve(args) => cmd::serve::run(args, config).await,
+            Command::Workflow(c) => cmd::workflow::run(c, config, &cli.remote).await,
+            Command::Run(c) => cmd::run::run(c, &cli.remote).await,
+            Command::Token(c) => cmd::token::run(c, &cli.remote).await,
+            Command::Demo(args) => cmd::demo::run(args, config).await,
         }
     });
     match result {
@@ -84,7 +106,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing(json: bool, default_level: &str) {
+fn init_tracing(format: settings::LogFormat, default_level: &str) {
     // rumqttd (the embedded broker) logs every probe connection as an error.
     let filter = tracing_subscriber::EnvFilter::try_from_env("BATON_LOG").unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{default_level},rumqttd=off"))
@@ -92,7 +114,7 @@ fn init_tracing(json: bool, default_level: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if json {
+    if format == settings::LogFormat::Json {
         builder.json().init();
     } else {
         builder.init();

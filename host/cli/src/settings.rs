@@ -1,4 +1,11 @@
-//! `baton.toml`: named connections and runtime settings.
+//! `baton.toml`: named connections and runtime settings, layered as
+//! defaults, then the file, then `BATON_*` environment variables, then flags.
+//!
+//! Any key can be set from the environment: `BATON_` followed by the key's
+//! path joined with `__`, e.g. `BATON_SERVER__LISTEN=0.0.0.0:8080`,
+//! `BATON_RUNTIME__DEFAULTS__CPU=2s` or `BATON_PLC__OVEN1__URL=tcp://10.0.0.5:502`.
+//! Sections and keys are lowercased; values are read as TOML values
+//! (numbers, booleans, arrays) and otherwise taken as strings.
 
 use std::path::Path;
 
@@ -28,6 +35,30 @@ pub struct Settings {
     /// How the engine runs work.
     #[serde(default)]
     pub engine: baton_engine::EngineConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// `[log]` in `baton.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// `text` (the default) or `json` lines.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `warn,baton_engine=debug`; `BATON_LOG` overrides it.
+    pub level: Option<String>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 /// `[server]` in `baton.toml`.
@@ -54,15 +85,50 @@ impl Default for ServerSettings {
 
 impl Settings {
     /// Read `path`, or `./baton.toml` if it exists, or use defaults.
+    /// Then apply the `BATON_*__*` environment variables.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        Self::load_with(path, std::env::vars())
+    }
+
+    fn load_with(
+        path: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> anyhow::Result<Self> {
         let path = match path {
-            Some(p) => p.to_path_buf(),
-            None if Path::new("baton.toml").exists() => "baton.toml".into(),
-            None => return Ok(Self::default()),
+            Some(p) => Some(p.to_path_buf()),
+            None if Path::new("baton.toml").exists() => Some("baton.toml".into()),
+            None => None,
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+        let (mut table, origin) = match &path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let table: toml::Table =
+                    toml::from_str(&text).with_context(|| format!("in {}", path.display()))?;
+                (table, path.display().to_string())
+            }
+            None => (toml::Table::new(), "the defaults".to_string()),
+        };
+        let mut from_env = Vec::new();
+        for (name, value) in vars {
+            let Some(key) = name.strip_prefix("BATON_") else {
+                continue;
+            };
+            if !key.contains("__") {
+                continue; // BATON_LISTEN and friends are flags' variables
+            }
+            let parts: Vec<String> = key.split("__").map(str::to_lowercase).collect();
+            set(&mut table, &parts, env_value(&value))
+                .with_context(|| format!("{name}: cannot set {}", parts.join(".")))?;
+            from_env.push(name);
+        }
+        let origin = match from_env.is_empty() {
+            true => origin,
+            false => format!("{origin} with {}", from_env.join(", ")),
+        };
+        toml::Value::Table(table)
+            .try_into()
+            .with_context(|| format!("in {origin}"))
     }
 
     /// The connection tables.
@@ -72,6 +138,30 @@ impl Settings {
             mqtt: self.mqtt.clone(),
         }
     }
+}
+
+/// A variable's text as a TOML value: a number, boolean or array if it
+/// reads as one, else a string.
+fn env_value(text: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {text}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(text.to_string()))
+}
+
+fn set(table: &mut toml::Table, path: &[String], value: toml::Value) -> anyhow::Result<()> {
+    let (last, parents) = path.split_last().context("an empty key")?;
+    let mut at = table;
+    for part in parents {
+        at = at
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .with_context(|| format!("`{part}` is not a section"))?;
+    }
+    at.insert(last.clone(), value);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -107,5 +197,41 @@ mod tests {
         let s = Settings::load(Some(file.path())).unwrap();
         assert_eq!(s.plc["oven-1"].url, "tcp://127.0.0.1:1502");
         assert_eq!(s.runtime.defaults.cpu, std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn environment_variables_override_the_file() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            "[server]\nlisten = \"127.0.0.1:1\"\n[plc.oven1]\nurl = \"tcp://a:502\"\n",
+        )
+        .unwrap();
+        let vars = [
+            ("BATON_SERVER__LISTEN", "0.0.0.0:9000"),
+            ("BATON_PLC__OVEN1__URL", "tcp://10.0.0.5:502"),
+            ("BATON_MQTT__PLANT__URL", "mqtt://broker:1883"),
+            ("BATON_RUNTIME__DEFAULTS__CPU", "3s"),
+            ("BATON_ENGINE__MAX_CONCURRENT_TASKS", "7"),
+            ("BATON_LOG__FORMAT", "json"),
+            ("BATON_LISTEN", "ignored: a flag's variable"),
+            ("PATH", "/bin"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        let s = Settings::load_with(Some(file.path()), vars).unwrap();
+        assert_eq!(s.server.listen, "0.0.0.0:9000");
+        assert_eq!(s.plc["oven1"].url, "tcp://10.0.0.5:502");
+        assert_eq!(s.mqtt["plant"].url, "mqtt://broker:1883");
+        assert_eq!(s.runtime.defaults.cpu, std::time::Duration::from_secs(3));
+        assert_eq!(s.engine.max_concurrent_tasks, 7);
+        assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn an_unknown_key_from_the_environment_is_an_error_naming_it() {
+        let vars = [("BATON_SERVER__LISTN".to_string(), "x".to_string())];
+        let e = format!("{:#}", Settings::load_with(None, vars).unwrap_err());
+        assert!(e.contains("unknown field `listn`"), "{e}");
+        assert!(e.contains("BATON_SERVER__LISTN"), "{e}");
     }
 }

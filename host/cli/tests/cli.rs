@@ -142,18 +142,6 @@ fn unknown_plugin_names_the_built_in_ones() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("built-in: modbus-read, modbus-write"));
 }
 
-#[test]
-fn demo_heats_the_oven_and_publishes() {
-    let out = baton(&["demo", "--heat-ms", "600"]);
-    assert!(out.status.success());
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("Subscriber received on plant/line1/oven/status"),
-        "{text}"
-    );
-    assert!(text.contains("coil 4 is still off"), "{text}");
-}
-
 fn baton_plugins_wasm(name: &str) -> &'static [u8] {
     baton_plugins::find(name).unwrap().wasm
 }

@@ -61,6 +61,9 @@ pub struct StartOptions {
     pub trigger: String,
     /// Who started it.
     pub actor: Option<String>,
+    /// An audit record to commit with the run, only if the run is new. The
+    /// run's id is added to its `data.details` object as `run`.
+    pub audit: Option<baton_store::NewEvent>,
 }
 
 impl Default for StartOptions {
@@ -69,6 +72,7 @@ impl Default for StartOptions {
             idempotency_key: None,
             trigger: "api".into(),
             actor: None,
+            audit: None,
         }
     }
 }
@@ -330,7 +334,14 @@ impl Engine {
         // a caller that goes away (an HTTP client disconnecting), or the run
         // would exist without anyone running it until the next restart.
         let engine = self.clone();
+        let audit = options.audit.map(|mut event| {
+            if let Some(details) = event.data.get_mut("details").and_then(Value::as_object_mut) {
+                details.insert("run".into(), Value::String(run_id.clone()));
+            }
+            event
+        });
         let run = NewRun {
+            audit,
             id: run_id,
             workflow: workflow.to_string(),
             version,

@@ -164,6 +164,7 @@ async fn cron(engine: Engine, workflow: String, expr: String, mut stop: oneshot:
             idempotency_key: Some(format!("cron:{expr}@{}", next.to_rfc3339())),
             trigger: format!("cron:{expr}"),
             actor: Some("cron".into()),
+            audit: None,
         };
         match engine
             .start_run(

@@ -57,7 +57,11 @@ impl TaskState {
         let Some(target) = self.connectors.plc(&device).cloned() else {
             return Err(PlcError::UnknownDevice(device));
         };
-        target.call(request).await.map_err(plc_error)
+        target
+            .call(request)
+            .await
+            .map_err(plc_error)
+            .inspect_err(|e| self.errors.record("plc", &device, plc_kind(e)))
     }
 
     async fn plc_read(
@@ -85,6 +89,24 @@ fn plc_error(e: ConnPlcError) -> PlcError {
         ConnPlcError::Unavailable(m) => PlcError::Unavailable(m),
         ConnPlcError::Exception(m) => PlcError::Exception(m),
         ConnPlcError::InvalidArgument(m) => PlcError::InvalidArgument(m),
+    }
+}
+
+fn plc_kind(e: &PlcError) -> &'static str {
+    match e {
+        PlcError::Timeout => "timeout",
+        PlcError::Unavailable(_) => "unavailable",
+        PlcError::InvalidArgument(_) => "invalid_argument",
+        _ => "exception",
+    }
+}
+
+fn mqtt_kind(e: &MqttError) -> &'static str {
+    match e {
+        MqttError::Timeout => "timeout",
+        MqttError::Unavailable(_) => "unavailable",
+        MqttError::InvalidArgument(_) => "invalid_argument",
+        _ => "exception",
     }
 }
 
@@ -200,6 +222,7 @@ impl mqtt::Host for TaskState {
             .publish(topic, payload, qos, retain)
             .await
             .map_err(mqtt_error)
+            .inspect_err(|e| self.errors.record("mqtt", &connection, mqtt_kind(e)))
     }
 
     async fn receive(
@@ -221,7 +244,8 @@ impl mqtt::Host for TaskState {
         let message = client
             .receive(filter, Duration::from_millis(u64::from(timeout_ms)))
             .await
-            .map_err(mqtt_error)?;
+            .map_err(mqtt_error)
+            .inspect_err(|e| self.errors.record("mqtt", &connection, mqtt_kind(e)))?;
         Ok(message.map(|m| Message {
             topic: m.topic,
             payload: m.payload,

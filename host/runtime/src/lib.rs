@@ -34,6 +34,7 @@ pub mod plugin;
 mod artifact;
 #[doc(hidden)]
 pub mod bindings;
+pub mod counters;
 mod error;
 mod host;
 mod http;

@@ -43,6 +43,7 @@ struct Inner {
     config: RuntimeConfig,
     connectors: Connectors,
     interlock: Arc<AtomicBool>,
+    errors: Arc<crate::counters::ConnectorErrors>,
     stop_ticker: Arc<AtomicBool>,
 }
 
@@ -111,6 +112,7 @@ impl Runtime {
                 config,
                 connectors,
                 interlock: Arc::new(AtomicBool::new(false)),
+                errors: Arc::default(),
                 stop_ticker,
             }),
         })
@@ -130,6 +132,11 @@ impl Runtime {
     /// from any task is denied.
     pub fn set_interlock(&self, engaged: bool) {
         self.inner.interlock.store(engaged, Ordering::SeqCst);
+    }
+
+    /// Failed connector calls made by tasks so far.
+    pub fn connector_errors(&self) -> &crate::counters::ConnectorErrors {
+        &self.inner.errors
     }
 
     /// Whether the safety interlock is engaged.
@@ -266,6 +273,7 @@ impl Runtime {
             grants,
             connectors: self.inner.connectors.clone(),
             interlock: self.inner.interlock.clone(),
+            errors: self.inner.errors.clone(),
             journal,
             ticks: 0,
         };

@@ -25,6 +25,7 @@ pub(crate) struct TaskState {
     pub(crate) grants: Arc<Grants>,
     pub(crate) connectors: Connectors,
     pub(crate) interlock: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) errors: Arc<crate::counters::ConnectorErrors>,
     pub(crate) journal: Journal,
     /// Epoch ticks the guest has run for; compared against the CPU budget.
     pub(crate) ticks: u64,

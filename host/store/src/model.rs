@@ -144,6 +144,9 @@ pub struct NewRun {
     pub idempotency_key: Option<String>,
     /// What started it.
     pub trigger: String,
+    /// An audit record (outside the run) committed with it, in the same
+    /// transaction, only if the run is new.
+    pub audit: Option<NewEvent>,
 }
 
 /// What [`crate::Store::create_run`] did.

@@ -98,7 +98,7 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         self.writes
             .send(Request::Create {
-                run,
+                run: Box::new(run),
                 transition,
                 reply,
             })

@@ -78,4 +78,17 @@ impl Store {
         });
         Ok(rows.into_iter().map(record).collect())
     }
+
+    /// Revoke the token `id`. Returns whether an unrevoked token was revoked.
+    pub async fn revoke_token(&self, id: &str) -> Result<bool> {
+        let done = with_pool!(&self.pool, p => {
+            sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now_millis())
+                .bind(id)
+                .execute(p)
+                .await?
+                .rows_affected()
+        });
+        Ok(done > 0)
+    }
 }

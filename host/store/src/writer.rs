@@ -23,7 +23,7 @@ pub(crate) enum Request {
         reply: oneshot::Sender<Result<(), String>>,
     },
     Create {
-        run: NewRun,
+        run: Box<NewRun>,
         transition: Transition,
         reply: oneshot::Sender<Result<Created, String>>,
     },
@@ -135,6 +135,7 @@ async fn write(pool: &Pool, batch: &[Request]) -> Result<Done, sqlx::Error> {
     let mut executions: HashMap<ExecKey<'_>, &Execution> = HashMap::new();
     let mut order: Vec<ExecKey<'_>> = Vec::new();
     let mut changes: Vec<(Option<&str>, &Transition)> = Vec::new();
+    let mut audits: Vec<&NewEvent> = Vec::new();
 
     with_pool!(pool, p => {
         let mut tx = p.begin().await?;
@@ -158,6 +159,7 @@ async fn write(pool: &Pool, batch: &[Request]) -> Result<Done, sqlx::Error> {
                     if inserted.is_some() {
                         created.push(Some(Created::New(run.id.clone())));
                         changes.push((Some(run.id.as_str()), transition));
+                        audits.extend(&run.audit);
                     } else {
                         let (id,): (String,) = sqlx::query_as(
                             "SELECT id FROM runs WHERE workflow = $1 AND idempotency_key = $2",
@@ -200,6 +202,10 @@ async fn write(pool: &Pool, batch: &[Request]) -> Result<Done, sqlx::Error> {
                 .execute(&mut *tx)
                 .await?;
             }
+        }
+
+        for event in audits {
+            pending.push(Pending { run_id: None, event, data: event.data.to_string() });
         }
 
         let mut seqs: Vec<i64> = Vec::with_capacity(pending.len());

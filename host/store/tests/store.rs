@@ -73,6 +73,7 @@ fn new_run(id: &str, key: Option<&str>) -> NewRun {
         input: json!({"n": id}),
         idempotency_key: key.map(Into::into),
         trigger: "api".into(),
+        audit: None,
     }
 }
 
@@ -298,3 +299,36 @@ async fn sqlite_state_survives_reopening() {
         json!({"n": "kept"})
     );
 }
+
+async fn audit_records_commit_with_new_runs_only(store: Store) {
+    let with_audit = |id: &str| NewRun {
+        audit: Some(NewEvent {
+            kind: "run.start".into(),
+            node_id: None,
+            actor: Some("ana".into()),
+            data: json!({"run": id}),
+        }),
+        ..new_run(id, Some("order-1"))
+    };
+    let first = store
+        .create_run(with_audit("r1"), Transition::default())
+        .await
+        .unwrap();
+    assert_eq!(first, Created::New("r1".into()));
+    // The same key again: no run, and no audit record.
+    let again = store
+        .create_run(with_audit("r2"), Transition::default())
+        .await
+        .unwrap();
+    assert_eq!(again, Created::Existing("r1".into()));
+    let audit = store.audit(None, 10).await.unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0].kind, "run.start");
+    assert_eq!(audit[0].actor.as_deref(), Some("ana"));
+    assert_eq!(audit[0].data, json!({"run": "r1"}));
+}
+both!(
+    audit_with_runs_on_sqlite,
+    audit_with_runs_on_postgres,
+    audit_records_commit_with_new_runs_only
+);

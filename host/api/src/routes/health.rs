@@ -9,13 +9,33 @@ use serde_json::{Value, json};
 use crate::ApiState;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::openapi::{BadRequest, Refused, Unavailable};
 
 /// `GET /healthz`: the process is up.
+#[utoipa::path(
+    get,
+    operation_id = "healthz",
+    path = "/healthz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Up", body = Value)
+    )
+)]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: the store answers.
+#[utoipa::path(
+    get,
+    operation_id = "readyz",
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Value),
+        Unavailable
+    )
+)]
 pub async fn readyz(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
     match state.engine.store().count_runs().await {
         Ok(_) => Ok(Json(json!({"status": "ready"}))),
@@ -35,6 +55,19 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/v1/audit`: mutating calls, newest first.
+#[utoipa::path(
+    get,
+    operation_id = "audit",
+    path = "/audit",
+    tag = "audit",
+    params(("before" = Option<i64>, Query, description = "The `next_before` of the previous page"), ("limit" = Option<u32>, Query)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Mutating calls, newest first", body = Value),
+        BadRequest,
+        Refused
+    )
+)]
 pub async fn audit(
     State(state): State<ApiState>,
     caller: Caller,

@@ -11,9 +11,21 @@ use baton_engine::metrics::{BUCKETS, Histogram};
 use crate::ApiState;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiResult, internal};
+use crate::openapi::Refused;
 
 /// Runs by status, run and slot gauges, attempt latency, compile times and
 /// store batching.
+#[utoipa::path(
+    get,
+    operation_id = "metrics",
+    path = "/metrics",
+    tag = "health",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        Refused
+    )
+)]
 pub async fn metrics(
     State(state): State<ApiState>,
     caller: Caller,
@@ -78,7 +90,25 @@ pub async fn metrics(
     for (plugin, secs) in m.compile_seconds.lock().map_err(internal)?.iter() {
         line(
             w,
-            &format!("baton_plugin_compile_seconds{{plugin=\"{plugin}\"}} {secs}"),
+            &format!(
+                "baton_plugin_compile_seconds{{plugin=\"{}\"}} {secs}",
+                label(plugin)
+            ),
+        );
+    }
+    line(
+        w,
+        "# HELP baton_connector_errors_total Failed PLC and MQTT calls made by tasks, by connection and kind.\n# TYPE baton_connector_errors_total counter",
+    );
+    for (e, n) in engine.runtime().connector_errors().snapshot() {
+        line(
+            w,
+            &format!(
+                "baton_connector_errors_total{{connector=\"{}\",name=\"{}\",kind=\"{}\"}} {n}",
+                e.connector,
+                label(&e.name),
+                e.kind
+            ),
         );
     }
     let stats = engine.store().writer_stats();
@@ -131,4 +161,12 @@ fn histogram(w: &mut String, outcome: &str, h: &Histogram) {
     let total = cumulative.last().copied().unwrap_or(0);
     line(w, &format!("{name}_sum{{outcome=\"{outcome}\"}} {sum}"));
     line(w, &format!("{name}_count{{outcome=\"{outcome}\"}} {total}"));
+}
+
+/// A label value, escaped as the text format requires.
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

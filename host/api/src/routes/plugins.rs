@@ -13,7 +13,9 @@ use sha2::{Digest, Sha256};
 use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Role};
+use crate::error::ErrorBody;
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{BadRequest, Conflict, Invalid, NotFound, Refused, TooLarge};
 
 /// A body that could not be read: too large (413) or broken (400).
 pub fn body_error(e: BytesRejection) -> ApiError {
@@ -26,6 +28,24 @@ pub fn body_error(e: BytesRejection) -> ApiError {
 }
 
 /// `POST /plugins` with `Content-Type: application/wasm`.
+#[utoipa::path(
+    post,
+    operation_id = "upload_plugin",
+    path = "/plugins",
+    tag = "plugins",
+    request_body(content = Vec<u8>, description = "The component", content_type = "application/wasm"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Stored", body = Value),
+        (status = 200, description = "The same bytes were stored already", body = Value),
+        BadRequest,
+        Refused,
+        Conflict,
+        TooLarge,
+        (status = 415, description = "Not application/wasm", body = ErrorBody),
+        Invalid
+    )
+)]
 pub async fn upload(
     State(state): State<ApiState>,
     caller: Caller,
@@ -82,6 +102,17 @@ fn view(p: &PluginRecord) -> Value {
 }
 
 /// `GET /plugins`.
+#[utoipa::path(
+    get,
+    operation_id = "list_plugins",
+    path = "/plugins",
+    tag = "plugins",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every plugin version", body = Value),
+        Refused
+    )
+)]
 pub async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Role::Viewer)?;
     let plugins = state.engine.store().plugins().await?;
@@ -91,6 +122,19 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Js
 }
 
 /// `GET /plugins/{name}`: every version.
+#[utoipa::path(
+    get,
+    operation_id = "show_plugin",
+    path = "/plugins/{name}",
+    tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every version of the plugin", body = Value),
+        Refused,
+        NotFound
+    )
+)]
 pub async fn by_name(
     State(state): State<ApiState>,
     caller: Caller,
@@ -113,6 +157,19 @@ pub async fn by_name(
 }
 
 /// `GET /plugins/{name}/{version}`.
+#[utoipa::path(
+    get,
+    operation_id = "show_plugin_version",
+    path = "/plugins/{name}/{version}",
+    tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name"), ("version" = String, Path, description = "Plugin version")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The plugin version", body = Value),
+        Refused,
+        NotFound
+    )
+)]
 pub async fn one(
     State(state): State<ApiState>,
     caller: Caller,
@@ -129,6 +186,20 @@ pub async fn one(
 }
 
 /// `DELETE /plugins/{name}/{version}`: refused while a workflow version uses it.
+#[utoipa::path(
+    delete,
+    operation_id = "delete_plugin_version",
+    path = "/plugins/{name}/{version}",
+    tag = "plugins",
+    params(("name" = String, Path, description = "Plugin name"), ("version" = String, Path, description = "Plugin version")),
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted"),
+        Refused,
+        NotFound,
+        Conflict
+    )
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     caller: Caller,

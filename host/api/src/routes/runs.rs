@@ -20,9 +20,12 @@ use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiQuery, ApiResult};
+use crate::openapi::{BadRequest, Conflict, NotFound, Refused, TooLarge, Unavailable};
 
 /// A JSON object body, or nothing.
-fn object(body: Result<Bytes, BytesRejection>) -> ApiResult<serde_json::Map<String, Value>> {
+pub(crate) fn object(
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<serde_json::Map<String, Value>> {
     let bytes = body.map_err(body_error)?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Default::default());
@@ -42,6 +45,25 @@ pub struct StartQuery {
 }
 
 /// `POST /workflows/{name}/runs` with `{"input": ...}`.
+#[utoipa::path(
+    post,
+    operation_id = "start_run",
+    path = "/workflows/{name}/runs",
+    tag = "runs",
+    params(("name" = String, Path, description = "Workflow name"), ("wait" = Option<f64>, Query, description = "Seconds to wait for the run to finish"), ("Idempotency-Key" = Option<String>, Header, description = "A key that never starts the same run twice")),
+    request_body(content = Option<Value>, description = "{\"input\": {...}}", content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The run finished within `wait`", body = Value),
+        (status = 202, description = "Accepted", body = Value),
+        BadRequest,
+        Refused,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Unavailable
+    )
+)]
 pub async fn start(
     State(state): State<ApiState>,
     caller: Caller,
@@ -67,18 +89,15 @@ pub async fn start(
                 idempotency_key: key,
                 trigger: "api".into(),
                 actor: Some(caller.name.clone()),
+                // Committed with the run: one commit per accepted run.
+                audit: Some(audit::entry(
+                    &caller,
+                    "run.start",
+                    json!({"workflow": name}),
+                )),
             },
         )
         .await?;
-    if started.created {
-        audit::record(
-            &state,
-            &caller,
-            "run.start",
-            json!({"workflow": name, "run": started.run_id}),
-        )
-        .await?;
-    }
     if let Some(wait) = q.wait.filter(|w| *w > 0.0) {
         let wait = Duration::from_secs_f64(wait.min(300.0));
         if let Some(run) = state.engine.wait_finished(&started.run_id, wait).await? {
@@ -118,6 +137,19 @@ pub struct ListQuery {
 }
 
 /// `GET /runs`: newest first, with a cursor.
+#[utoipa::path(
+    get,
+    operation_id = "list_runs",
+    path = "/runs",
+    tag = "runs",
+    params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, description = "running, succeeded, failed or cancelled"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Runs, newest first, and the next cursor", body = Value),
+        BadRequest,
+        Refused
+    )
+)]
 pub async fn list(
     State(state): State<ApiState>,
     caller: Caller,
@@ -155,6 +187,19 @@ pub async fn list(
 }
 
 /// `GET /runs/{id}`: the run and every node's state, attempts, output and error.
+#[utoipa::path(
+    get,
+    operation_id = "show_run",
+    path = "/runs/{id}",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The run with every node's state and attempts", body = Value),
+        Refused,
+        NotFound
+    )
+)]
 pub async fn show(
     State(state): State<ApiState>,
     caller: Caller,
@@ -196,6 +241,20 @@ pub struct EventsQuery {
 /// `GET /runs/{id}/events`: the run's events in order, as JSON; or, when
 /// the client accepts `text/event-stream`, as Server-Sent Events that follow
 /// the run live until it ends (resuming after `Last-Event-ID`).
+#[utoipa::path(
+    get,
+    operation_id = "run_events",
+    path = "/runs/{id}/events",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id"), ("after" = Option<i64>, Query, description = "Only events after this sequence number"), ("Last-Event-ID" = Option<i64>, Header)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The events, as JSON or as a live text/event-stream", content((Value = "application/json"), (String = "text/event-stream"))),
+        BadRequest,
+        Refused,
+        NotFound
+    )
+)]
 pub async fn events(
     State(state): State<ApiState>,
     caller: Caller,
@@ -282,6 +341,22 @@ async fn follow(
 }
 
 /// `POST /runs/{id}/cancel` with an optional `{"reason": ...}`.
+#[utoipa::path(
+    post,
+    operation_id = "cancel_run",
+    path = "/runs/{id}/cancel",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id")),
+    request_body(content = Option<Value>, description = "{\"reason\": ...}", content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelling", body = Value),
+        BadRequest,
+        Refused,
+        NotFound,
+        Conflict
+    )
+)]
 pub async fn cancel(
     State(state): State<ApiState>,
     caller: Caller,
@@ -341,6 +416,22 @@ async fn decide(
 }
 
 /// `POST /runs/{id}/nodes/{node}/approve` with an optional `{"comment": ...}`.
+#[utoipa::path(
+    post,
+    operation_id = "approve_node",
+    path = "/runs/{id}/nodes/{node}/approve",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id"), ("node" = String, Path, description = "Approval node id")),
+    request_body(content = Option<Value>, description = "{\"comment\": ...}", content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Approved", body = Value),
+        BadRequest,
+        Refused,
+        NotFound,
+        Conflict
+    )
+)]
 pub async fn approve(
     State(state): State<ApiState>,
     caller: Caller,
@@ -351,6 +442,22 @@ pub async fn approve(
 }
 
 /// `POST /runs/{id}/nodes/{node}/reject` with an optional `{"comment": ...}`.
+#[utoipa::path(
+    post,
+    operation_id = "reject_node",
+    path = "/runs/{id}/nodes/{node}/reject",
+    tag = "runs",
+    params(("id" = String, Path, description = "Run id"), ("node" = String, Path, description = "Approval node id")),
+    request_body(content = Option<Value>, description = "{\"comment\": ...}", content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Rejected", body = Value),
+        BadRequest,
+        Refused,
+        NotFound,
+        Conflict
+    )
+)]
 pub async fn reject(
     State(state): State<ApiState>,
     caller: Caller,

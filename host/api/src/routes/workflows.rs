@@ -13,6 +13,7 @@ use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
+use crate::openapi::{BadRequest, Invalid, NotFound, Refused, TooLarge};
 
 fn text(body: Result<Bytes, BytesRejection>) -> ApiResult<String> {
     let bytes = body.map_err(body_error)?;
@@ -46,6 +47,22 @@ fn view(w: &WorkflowRecord) -> Value {
 }
 
 /// `PUT /workflows/{name}` (YAML or JSON): validate and store a new version.
+#[utoipa::path(
+    put,
+    operation_id = "apply_workflow",
+    path = "/workflows/{name}",
+    tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    request_body(description = "The workflow definition, YAML or JSON", content((String = "application/yaml"), (String = "application/json"))),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Stored as a new version", body = Value),
+        BadRequest,
+        Refused,
+        TooLarge,
+        Invalid
+    )
+)]
 pub async fn apply(
     State(state): State<ApiState>,
     caller: Caller,
@@ -68,6 +85,22 @@ pub async fn apply(
 }
 
 /// `POST /workflows/{name}/validate`: check without storing.
+#[utoipa::path(
+    post,
+    operation_id = "validate_workflow",
+    path = "/workflows/{name}/validate",
+    tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    request_body(description = "The workflow definition, YAML or JSON", content((String = "application/yaml"), (String = "application/json"))),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Valid", body = Value),
+        BadRequest,
+        Refused,
+        TooLarge,
+        Invalid
+    )
+)]
 pub async fn validate(
     State(state): State<ApiState>,
     caller: Caller,
@@ -81,6 +114,17 @@ pub async fn validate(
 }
 
 /// `GET /workflows`: the newest version of each.
+#[utoipa::path(
+    get,
+    operation_id = "list_workflows",
+    path = "/workflows",
+    tag = "workflows",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The newest version of each workflow", body = Value),
+        Refused
+    )
+)]
 pub async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Json<Value>> {
     caller.require(Role::Viewer)?;
     let all = state.engine.store().latest_workflows().await?;
@@ -92,6 +136,19 @@ pub async fn list(State(state): State<ApiState>, caller: Caller) -> ApiResult<Js
 }
 
 /// `GET /workflows/{name}`: the newest version and the list of versions.
+#[utoipa::path(
+    get,
+    operation_id = "show_workflow",
+    path = "/workflows/{name}",
+    tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The newest version and the list of versions", body = Value),
+        Refused,
+        NotFound
+    )
+)]
 pub async fn show(
     State(state): State<ApiState>,
     caller: Caller,
@@ -115,6 +172,20 @@ pub async fn show(
 }
 
 /// `GET /workflows/{name}/versions/{version}`.
+#[utoipa::path(
+    get,
+    operation_id = "show_workflow_version",
+    path = "/workflows/{name}/versions/{version}",
+    tag = "workflows",
+    params(("name" = String, Path, description = "Workflow name"), ("version" = i64, Path, description = "Version number")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "That version", body = Value),
+        BadRequest,
+        Refused,
+        NotFound
+    )
+)]
 pub async fn version(
     State(state): State<ApiState>,
     caller: Caller,

@@ -1,4 +1,5 @@
-//! `baton plugin inspect`: what a component declares, checked as an upload would be.
+//! `baton plugin new|inspect`: start a project, check a component locally;
+//! `baton plugin push|list`: upload to and list a server's plugins.
 
 use std::process::ExitCode;
 
@@ -6,8 +7,10 @@ use anyhow::Context as _;
 use baton_runtime::Runtime;
 use clap::Subcommand;
 
+use crate::client::{Client, Remote};
 use crate::settings::Settings;
 use crate::templates::{self, Lang};
+use crate::{progress, table};
 
 /// `baton plugin ...`
 #[derive(Subcommand)]
@@ -31,15 +34,25 @@ pub enum PluginCommand {
         /// A `.wasm` component, or the name of a built-in plugin.
         plugin: String,
     },
+    /// Upload a component to the server, which checks and compiles it.
+    Push {
+        /// The `.wasm` component.
+        file: std::path::PathBuf,
+    },
+    /// List the server's plugins.
+    List,
 }
 
 /// Run `baton plugin ...`.
 pub async fn run(
     command: PluginCommand,
     config_file: Option<&std::path::Path>,
+    remote: &Remote,
 ) -> anyhow::Result<ExitCode> {
     let plugin = match command {
         PluginCommand::Inspect { plugin } => plugin,
+        PluginCommand::Push { file } => return push(&file, remote).await,
+        PluginCommand::List => return list(remote).await,
         PluginCommand::New {
             name,
             lang,
@@ -84,5 +97,65 @@ pub async fn run(
         "config_schema": schema,
     });
     println!("{}", serde_json::to_string_pretty(&doc)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn push(file: &std::path::Path, remote: &Remote) -> anyhow::Result<ExitCode> {
+    let client = Client::new(remote)?;
+    let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+    let what = format!(
+        "uploading {} ({:.1} MB) and compiling it on the server",
+        file.display(),
+        bytes.len() as f64 / 1e6
+    );
+    let call = client.call(
+        hyper::Method::POST,
+        "/api/v1/plugins",
+        &[("content-type", "application/wasm")],
+        bytes,
+    );
+    let (status, answer) = progress::during(&what, call).await?;
+    if remote.json {
+        println!("{answer}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let name = format!(
+        "{}@{}",
+        table::cell(&answer["name"]),
+        table::cell(&answer["version"])
+    );
+    if status == hyper::StatusCode::CREATED {
+        println!("pushed {name} ({})", table::cell(&answer["digest"]));
+    } else {
+        println!("{name} is already on the server with these exact bytes");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(remote: &Remote) -> anyhow::Result<ExitCode> {
+    let answer = Client::new(remote)?.get("/api/v1/plugins").await?;
+    if remote.json {
+        println!("{answer}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = answer["plugins"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            let digest = table::cell(&p["digest"]);
+            vec![
+                table::cell(&p["name"]),
+                table::cell(&p["version"]),
+                digest.chars().take(12).collect(),
+                table::cell(&p["size"]),
+                table::cell(&p["description"]),
+            ]
+        })
+        .collect();
+    table::print(
+        &["NAME", "VERSION", "DIGEST", "BYTES", "DESCRIPTION"],
+        &rows,
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -85,7 +85,7 @@ pub async fn start_engine(settings: &mut Settings) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -40,15 +40,13 @@ pub struct RunArgs {
     /// Start a simulated oven PLC named `oven-1` and an embedded MQTT broker named `plant`.
     #[arg(long)]
     pub simulate: bool,
-    /// Print the whole attempt (output, failure, logs, denials) as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Run `baton task ...`.
 pub async fn run(
     command: TaskCommand,
     config_file: Option<&std::path::Path>,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
     let TaskCommand::Run(args) = command;
     let mut settings = Settings::load(config_file)?;
@@ -116,7 +114,7 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(200)).await;
         watcher.abort();
     }
-    report(&attempt, args.json)?;
+    report(&attempt, json)?;
     Ok(if attempt.result.is_ok() {
         ExitCode::SUCCESS
     } else {

@@ -1,5 +1,6 @@
 //! `baton workflow run`: one run of a workflow on a local engine, with its
 //! events printed as they happen. The HTTP server runs the same engine.
+//! `baton workflow apply|validate|list|show`: workflows on a server.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -9,8 +10,11 @@ use baton_engine::{Error as EngineError, Event, StartOptions};
 use baton_store::RunStatus;
 use clap::{Args, Subcommand};
 
+use crate::client::{Client, Remote, segment};
+use crate::describe::describe;
 use crate::plant::Plant;
 use crate::settings::Settings;
+use crate::table;
 use crate::value;
 
 /// `baton workflow ...`
@@ -18,6 +22,23 @@ use crate::value;
 pub enum WorkflowCommand {
     /// Validate a workflow and run it once on a local engine.
     Run(RunArgs),
+    /// Validate a workflow on the server and store it as a new version.
+    Apply {
+        /// The workflow definition (YAML or JSON).
+        file: std::path::PathBuf,
+    },
+    /// Validate a workflow on the server without storing it.
+    Validate {
+        /// The workflow definition (YAML or JSON).
+        file: std::path::PathBuf,
+    },
+    /// List the server's workflows (newest version of each).
+    List,
+    /// Show a workflow's newest definition and its versions.
+    Show {
+        /// The workflow's name.
+        name: String,
+    },
 }
 
 /// Arguments of `baton workflow run`.
@@ -40,17 +61,21 @@ pub struct RunArgs {
     /// Keep the run in this database (e.g. `sqlite://baton.db`) instead of a temporary one.
     #[arg(long)]
     pub db: Option<String>,
-    /// Print the finished run, its executions and events as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Run `baton workflow ...`.
 pub async fn run(
     command: WorkflowCommand,
     config_file: Option<&std::path::Path>,
+    remote: &Remote,
 ) -> anyhow::Result<ExitCode> {
-    let WorkflowCommand::Run(args) = command;
+    let args = match command {
+        WorkflowCommand::Run(args) => args,
+        WorkflowCommand::Apply { file } => return send(&file, false, remote).await,
+        WorkflowCommand::Validate { file } => return send(&file, true, remote).await,
+        WorkflowCommand::List => return list(remote).await,
+        WorkflowCommand::Show { name } => return show(&name, remote).await,
+    };
     let mut settings = Settings::load(config_file)?;
     let plant = match args.simulate {
         true => {
@@ -156,7 +181,7 @@ pub async fn run(
         .run(&id)
         .await?
         .context("the run vanished from the store")?;
-    if args.json {
+    if remote.json {
         let doc = serde_json::json!({
             "run": run,
             "executions": engine.store().executions(&id).await?,
@@ -173,111 +198,97 @@ pub async fn run(
     })
 }
 
-/// One line for an event.
-fn describe(event: &Event) -> String {
-    let short = |v: &serde_json::Value| {
-        let text = v.to_string();
-        if text.len() > 100 {
-            format!("{}...", &text[..text.floor_char_boundary(100)])
-        } else {
-            text
+/// Apply (`validate_only` false) or validate a workflow file on the server.
+async fn send(
+    file: &std::path::Path,
+    validate_only: bool,
+    remote: &Remote,
+) -> anyhow::Result<ExitCode> {
+    let client = Client::new(remote)?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    // The URL names the workflow; the server checks it against the body.
+    let name = serde_yaml_ng::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|d| d["name"].as_str().map(str::to_string))
+        .with_context(|| format!("{} has no `name`", file.display()))?;
+    let (method, path) = match validate_only {
+        true => (
+            hyper::Method::POST,
+            format!("/api/v1/workflows/{}/validate", segment(&name)),
+        ),
+        false => (
+            hyper::Method::PUT,
+            format!("/api/v1/workflows/{}", segment(&name)),
+        ),
+    };
+    let answer = client
+        .call(
+            method,
+            &path,
+            &[("content-type", "application/yaml")],
+            text.into_bytes(),
+        )
+        .await;
+    let answer = match answer {
+        Ok((_, answer)) => answer,
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            return Ok(ExitCode::FAILURE);
         }
     };
-    match event {
-        Event::RunStarted { input, .. } => format!("run started with input {}", short(input)),
-        Event::NodeStarted {
-            node,
-            items: Some(items),
-            ..
-        } => {
-            format!("{node}: started, {} items", items.len())
-        }
-        Event::NodeStarted { node, input, .. } => {
-            format!("{node}: started with input {}", short(input))
-        }
-        Event::AttemptStarted {
-            node,
-            item,
-            attempt,
-            resumed,
-            phase,
-        } => format!(
-            "{node}{}: {}attempt {attempt}{}",
-            item.map(|i| format!("[{i}]")).unwrap_or_default(),
-            if *phase == baton_store::Phase::Compensate {
-                "compensation "
-            } else {
-                ""
-            },
-            if *resumed { " (resumed)" } else { "" }
-        ),
-        Event::AttemptSucceeded {
-            node,
-            item,
-            output,
-            duration_ms,
-            denials,
-            ..
-        } => format!(
-            "{node}{}: attempt succeeded in {duration_ms} ms: {}{}",
-            item.map(|i| format!("[{i}]")).unwrap_or_default(),
-            short(output),
-            if denials.is_empty() {
-                String::new()
-            } else {
-                format!(" (denied: {})", denials.join("; "))
-            }
-        ),
-        Event::AttemptFailed {
-            node,
-            item,
-            attempt,
-            error,
-            retry_in_ms,
-            ..
-        } => format!(
-            "{node}{}: attempt {attempt} failed: {error}{}",
-            item.map(|i| format!("[{i}]")).unwrap_or_default(),
-            retry_in_ms
-                .map(|ms| format!("; retrying in {ms} ms"))
-                .unwrap_or_default()
-        ),
-        Event::NodeWaiting { node, reason, .. } => {
-            format!("{node}: waiting ({reason:?})").to_lowercase()
-        }
-        Event::NodeApproved { node, comment } => {
-            format!(
-                "{node}: approved{}",
-                comment
-                    .as_ref()
-                    .map(|c| format!(" ({c})"))
-                    .unwrap_or_default()
-            )
-        }
-        Event::NodeRejected { node, comment } => {
-            format!(
-                "{node}: rejected{}",
-                comment
-                    .as_ref()
-                    .map(|c| format!(" ({c})"))
-                    .unwrap_or_default()
-            )
-        }
-        Event::NodeTimedOut { node, outcome } => {
-            format!("{node}: timed out ({outcome:?})").to_lowercase()
-        }
-        Event::NodeSucceeded { node, .. } => format!("{node}: succeeded"),
-        Event::NodeFailed { node, error } => format!("{node}: FAILED: {error}"),
-        Event::NodeSkipped { node, reason } => format!("{node}: skipped ({reason})"),
-        Event::NodeCancelled { node } => format!("{node}: cancelled"),
-        Event::RunStopping { reason, .. } => format!("run stopping: {reason}"),
-        Event::CompensationStarted { node, .. } => format!("{node}: compensating"),
-        Event::CompensationSucceeded { node, .. } => format!("{node}: compensated"),
-        Event::CompensationFailed { node, error } => {
-            format!("{node}: compensation FAILED: {error}")
-        }
-        Event::RunSucceeded { .. } => "run succeeded".into(),
-        Event::RunFailed { error } => format!("run FAILED: {error}"),
-        Event::RunCancelled { reason } => format!("run cancelled: {reason}"),
+    if remote.json {
+        println!("{answer}");
+    } else if validate_only {
+        println!("{name} is valid");
+    } else {
+        println!("applied {name} as version {}", answer["version"]);
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list(remote: &Remote) -> anyhow::Result<ExitCode> {
+    let answer = Client::new(remote)?.get("/api/v1/workflows").await?;
+    if remote.json {
+        println!("{answer}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = answer["workflows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            vec![
+                table::cell(&w["name"]),
+                table::cell(&w["version"]),
+                table::time(&w["created_at"]),
+                table::cell(&w["description"]),
+            ]
+        })
+        .collect();
+    table::print(&["NAME", "VERSION", "APPLIED", "DESCRIPTION"], &rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show(name: &str, remote: &Remote) -> anyhow::Result<ExitCode> {
+    let answer = Client::new(remote)?
+        .get(&format!("/api/v1/workflows/{}", segment(name)))
+        .await?;
+    if remote.json {
+        println!("{answer}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let versions: Vec<String> = answer["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| table::cell(&v["version"]))
+        .collect();
+    println!(
+        "{name} version {} (versions: {})",
+        answer["version"],
+        versions.join(", ")
+    );
+    println!("{}", serde_yaml_ng::to_string(&answer["definition"])?);
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,126 @@
+//! The OpenAPI 3 description of the API, generated from the handlers'
+//! `#[utoipa::path]` attributes. The router is built from the same
+//! attributes ([`crate::app`]), so a route cannot exist without its entry.
+
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::Modify;
+use utoipa::openapi::OpenApi as Spec;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+use crate::ApiState;
+use crate::auth::{Caller, Role};
+use crate::error::{ApiResult, ErrorBody};
+
+/// The document's info, security scheme and shared schemas; the paths come
+/// from the router.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Baton",
+        description = "Process orchestration for industrial sites: upload task plugins, apply workflows, start, watch and steer runs.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0")
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Bearer),
+    tags(
+        (name = "plugins", description = "Task plugins (WebAssembly components)"),
+        (name = "workflows", description = "Workflow definitions and their versions"),
+        (name = "runs", description = "Runs: start, inspect, follow, cancel, approve"),
+        (name = "tokens", description = "API tokens and roles"),
+        (name = "interlock", description = "The safety interlock"),
+        (name = "audit", description = "Who changed what, and when"),
+        (name = "health", description = "Health, readiness, metrics and this document")
+    )
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, spec: &mut Spec) {
+        let components = spec.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A token from `POST /api/v1/tokens`, or the first admin token printed at the first start",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// 400: a malformed body, header or query string.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 400, description = "Malformed request")]
+pub struct BadRequest(pub ErrorBody);
+
+/// 401 and 403: every endpoint but the health checks needs a token with a role.
+#[derive(utoipa::IntoResponses)]
+pub enum Refused {
+    /// No token, or an unknown or revoked one.
+    #[response(status = 401, description = "Missing, unknown or revoked token")]
+    Unauthorized(ErrorBody),
+    /// The token's role is too low.
+    #[response(status = 403, description = "The token's role is too low")]
+    Forbidden(ErrorBody),
+}
+
+/// 404: an unknown id or name.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 404, description = "No such resource")]
+pub struct NotFound(pub ErrorBody);
+
+/// 409: the call conflicts with the current state.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 409, description = "Conflict")]
+pub struct Conflict(pub ErrorBody);
+
+/// 413: the body is over the limit.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 413, description = "Body too large")]
+pub struct TooLarge(pub ErrorBody);
+
+/// 422: an invalid workflow or component, with every problem.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 422, description = "Invalid")]
+pub struct Invalid(pub ErrorBody);
+
+/// 503: the store does not answer, or the server is shutting down.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 503, description = "Unavailable")]
+pub struct Unavailable(pub ErrorBody);
+
+/// The whole document.
+pub fn spec() -> &'static str {
+    static SPEC: OnceLock<String> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let (_, spec) = crate::routes_with_spec(0, 0).split_for_parts();
+        spec.to_pretty_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    })
+}
+
+/// `GET /api/v1/openapi.json`.
+#[utoipa::path(
+    get,
+    operation_id = "openapi",
+    path = "/openapi.json",
+    tag = "health",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "This document", body = Object, content_type = "application/json"),
+        Refused
+    )
+)]
+pub async fn openapi(State(_): State<ApiState>, caller: Caller) -> ApiResult<impl IntoResponse> {
+    caller.require(Role::Viewer)?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], spec()))
+}

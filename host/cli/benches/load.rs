@@ -1,0 +1,219 @@
+//! Load benchmark: a real `baton serve` on loopback, driven over HTTP at a
+//! fixed concurrency with a short three-step workflow.
+//!
+//! `cargo bench -p baton-cli --bench load [-- --concurrency 32 --seconds 10]`
+//!
+//! It reports, as medians and percentiles from one run:
+//! - `GET /healthz`: the HTTP floor, the baseline the others are compared to;
+//! - accept: `POST /workflows/{name}/runs` to its 202, with the run durable;
+//! - end to end: `POST ...?wait=60`, trigger to the finished run;
+//! - sustained runs/s: runs accepted and finished per second, all on SQLite.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+
+const TOKEN: &str = "baton_load_benchmark_token";
+
+const WORKFLOW: &str = r#"
+name: three-steps
+nodes:
+  a:
+    plugin: transform@1
+    config: { reshape: { v: /value } }
+  b:
+    needs: [a]
+    plugin: transform@1
+    input: "nodes.a.output"
+    config: { reshape: { w: /v } }
+  c:
+    needs: [b]
+    plugin: transform@1
+    input: "nodes.b.output"
+    config: { reshape: { x: /w } }
+"#;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+struct Conn {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> Self {
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        Self { sender }
+    }
+
+    async fn call(&mut self, method: Method, path: &str, body: &'static str) -> (u16, Bytes) {
+        self.sender.ready().await.unwrap();
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "baton")
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(body.as_bytes())))
+            .unwrap();
+        let response = self.sender.send_request(request).await.unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            response.into_body().collect().await.unwrap().to_bytes(),
+        )
+    }
+}
+
+/// Run `concurrency` workers calling `method path` for `seconds`; each
+/// call's latency, and the wall time.
+async fn drive(
+    addr: &str,
+    concurrency: u64,
+    seconds: u64,
+    method: Method,
+    path: &'static str,
+    body: &'static str,
+    expect: u16,
+) -> (Vec<Duration>, Duration) {
+    let start = Instant::now();
+    let end = start + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let addr = addr.to_string();
+        let method = method.clone();
+        workers.push(tokio::spawn(async move {
+            let mut conn = Conn::open(&addr).await;
+            let mut latencies = Vec::new();
+            while Instant::now() < end {
+                let t = Instant::now();
+                let (status, body) = conn.call(method.clone(), path, body).await;
+                assert_eq!(status, expect, "{}", String::from_utf8_lossy(&body));
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    all.sort();
+    (all, start.elapsed())
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+async fn running(addr: &str) -> u64 {
+    let mut conn = Conn::open(addr).await;
+    let (_, body) = conn.call(Method::GET, "/metrics", "").await;
+    let text = String::from_utf8_lossy(&body);
+    text.lines()
+        .find_map(|l| l.strip_prefix("baton_runs{status=\"running\"} "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
+}
+
+fn main() {
+    let concurrency = arg("--concurrency", 32);
+    let seconds = arg("--seconds", 10);
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env("BATON_ADMIN_TOKEN", TOKEN)
+        .env_remove("BATON_DATABASE_URL")
+        .env_remove("BATON_CONFIG")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(server.stderr.take().unwrap());
+    let mut addr = String::new();
+    let mut line = String::new();
+    while stderr.read_line(&mut line).unwrap() > 0 {
+        if let Some(a) = line.trim().strip_prefix("baton listening on http://") {
+            addr = a.to_string();
+            break;
+        }
+        line.clear();
+    }
+    assert!(!addr.is_empty(), "the server did not start");
+    std::thread::spawn(move || for _ in stderr.lines() {});
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut conn = Conn::open(&addr).await;
+        let (status, body) = conn
+            .call(Method::PUT, "/api/v1/workflows/three-steps", WORKFLOW)
+            .await;
+        assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+        // Warm up: compile caches, connections, the SQLite file.
+        drive(&addr, concurrency, 1, Method::POST, "/api/v1/workflows/three-steps/runs?wait=60", r#"{"input": {"value": 1}}"#, 200).await;
+
+        println!("baton load benchmark: {concurrency} concurrent clients, {seconds} s per phase, SQLite, loopback");
+        let (health, wall) = drive(&addr, concurrency, seconds, Method::GET, "/healthz", "", 200).await;
+        let health_p50 = pct(&health, 0.5);
+        println!(
+            "healthz (baseline)   {:>8.0} req/s   p50 {}   p99 {}",
+            health.len() as f64 / wall.as_secs_f64(),
+            ms(health_p50),
+            ms(pct(&health, 0.99))
+        );
+
+        let (e2e, wall) = drive(&addr, concurrency, seconds, Method::POST, "/api/v1/workflows/three-steps/runs?wait=60", r#"{"input": {"value": 1}}"#, 200).await;
+        println!(
+            "end to end           {:>8.0} runs/s  p50 {}   p99 {}   ({:.1}x / {:.1}x healthz)",
+            e2e.len() as f64 / wall.as_secs_f64(),
+            ms(pct(&e2e, 0.5)),
+            ms(pct(&e2e, 0.99)),
+            pct(&e2e, 0.5).as_secs_f64() / health_p50.as_secs_f64(),
+            pct(&e2e, 0.99).as_secs_f64() / pct(&health, 0.99).as_secs_f64(),
+        );
+
+        let t0 = Instant::now();
+        let (accept, wall) = drive(&addr, concurrency, seconds, Method::POST, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#, 202).await;
+        while running(&addr).await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let drained = t0.elapsed();
+        println!(
+            "accept               {:>8.0} runs/s  p50 {}   p99 {}   ({:.1}x / {:.1}x healthz)",
+            accept.len() as f64 / wall.as_secs_f64(),
+            ms(pct(&accept, 0.5)),
+            ms(pct(&accept, 0.99)),
+            pct(&accept, 0.5).as_secs_f64() / health_p50.as_secs_f64(),
+            pct(&accept, 0.99).as_secs_f64() / pct(&health, 0.99).as_secs_f64(),
+        );
+        println!(
+            "sustained            {:>8.0} runs/s  ({} three-step runs accepted and finished in {:.1} s)",
+            accept.len() as f64 / drained.as_secs_f64(),
+            accept.len(),
+            drained.as_secs_f64()
+        );
+    });
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

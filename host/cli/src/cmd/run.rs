@@ -1,0 +1,341 @@
+//! `baton run start|list|show|watch|cancel|approve|reject`: runs on a server.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use baton_engine::Event;
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use crate::client::{Client, Remote, segment};
+use crate::describe::describe;
+use crate::table;
+use crate::value;
+
+/// `baton run ...`
+#[derive(Subcommand)]
+pub enum RunCommand {
+    /// Start a run of a workflow's newest version.
+    Start {
+        /// The workflow.
+        workflow: String,
+        /// The run input (JSON or YAML, or `@file`).
+        #[arg(long)]
+        input: Option<String>,
+        /// Never start the same run twice for this key.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Follow the run's events until it ends, and exit non-zero unless it succeeds.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// List runs, newest first.
+    List {
+        /// Only this workflow's runs.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Only runs with this status: running, succeeded, failed or cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Show a run and every node's state.
+    Show {
+        /// The run id.
+        id: String,
+    },
+    /// Follow a run's events live until it ends; exits non-zero unless it succeeds.
+    Watch {
+        /// The run id.
+        id: String,
+        /// Stop (successfully) as soon as the run waits for an approval.
+        #[arg(long)]
+        until_waiting: bool,
+    },
+    /// Cancel a run; its completed nodes are compensated.
+    Cancel {
+        /// The run id.
+        id: String,
+        /// Why, for the record.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Approve a waiting approval node.
+    Approve {
+        /// The run id.
+        id: String,
+        /// The approval node.
+        node: String,
+        /// A comment, for the record.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Reject a waiting approval node.
+    Reject {
+        /// The run id.
+        id: String,
+        /// The approval node.
+        node: String,
+        /// A comment, for the record.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+}
+
+/// Run `baton run ...`.
+pub async fn run(command: RunCommand, remote: &Remote) -> anyhow::Result<ExitCode> {
+    let client = Client::new(remote)?;
+    match command {
+        RunCommand::Start {
+            workflow,
+            input,
+            idempotency_key,
+            watch: follow,
+        } => {
+            let input: Value = match &input {
+                Some(i) => value::parse(i, "--input")?,
+                None => json!({}),
+            };
+            let mut headers = vec![("content-type", "application/json")];
+            if let Some(key) = &idempotency_key {
+                headers.push(("idempotency-key", key.as_str()));
+            }
+            let (_, answer) = client
+                .call(
+                    hyper::Method::POST,
+                    &format!("/api/v1/workflows/{}/runs", segment(&workflow)),
+                    &headers,
+                    serde_json::to_vec(&json!({ "input": input }))?,
+                )
+                .await?;
+            let id = answer["run_id"]
+                .as_str()
+                .context("no run id in the answer")?;
+            if remote.json && !follow {
+                println!("{answer}");
+            } else if answer["created"] == json!(false) {
+                eprintln!("run {id} was started before with this idempotency key");
+            } else {
+                eprintln!("started run {id}");
+            }
+            if !remote.json {
+                println!("{id}");
+            }
+            if follow {
+                return watch(&client, id, remote.json, false).await;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RunCommand::List {
+            workflow,
+            status,
+            limit,
+        } => {
+            let mut query = format!("?limit={limit}");
+            if let Some(w) = &workflow {
+                query.push_str(&format!("&workflow={}", segment(w)));
+            }
+            if let Some(s) = &status {
+                query.push_str(&format!("&status={}", segment(s)));
+            }
+            let answer = client.get(&format!("/api/v1/runs{query}")).await?;
+            if remote.json {
+                println!("{answer}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows: Vec<Vec<String>> = answer["runs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|r| {
+                    vec![
+                        table::cell(&r["id"]),
+                        format!("{} v{}", table::cell(&r["workflow"]), r["version"]),
+                        table::cell(&r["status"]),
+                        table::cell(&r["trigger"]),
+                        table::time(&r["created_at"]),
+                        table::time(&r["finished_at"]),
+                    ]
+                })
+                .collect();
+            table::print(
+                &["ID", "WORKFLOW", "STATUS", "TRIGGER", "STARTED", "FINISHED"],
+                &rows,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        RunCommand::Show { id } => {
+            let run = client
+                .get(&format!("/api/v1/runs/{}", segment(&id)))
+                .await?;
+            if remote.json {
+                println!("{}", serde_json::to_string_pretty(&run)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            print_run(&run);
+            Ok(ExitCode::SUCCESS)
+        }
+        RunCommand::Watch { id, until_waiting } => {
+            watch(&client, &id, remote.json, until_waiting).await
+        }
+        RunCommand::Cancel { id, reason } => {
+            let mut body = json!({});
+            if let Some(r) = reason {
+                body["reason"] = json!(r);
+            }
+            let (_, answer) = client
+                .post(&format!("/api/v1/runs/{}/cancel", segment(&id)), &body)
+                .await?;
+            done(remote, &answer, &format!("cancelling run {id}"))
+        }
+        RunCommand::Approve { id, node, comment } => {
+            decide(&client, remote, &id, &node, comment, "approve").await
+        }
+        RunCommand::Reject { id, node, comment } => {
+            decide(&client, remote, &id, &node, comment, "reject").await
+        }
+    }
+}
+
+/// `verb` is `approve` or `reject`.
+async fn decide(
+    client: &Client,
+    remote: &Remote,
+    id: &str,
+    node: &str,
+    comment: Option<String>,
+    verb: &str,
+) -> anyhow::Result<ExitCode> {
+    let mut body = json!({});
+    if let Some(c) = comment {
+        body["comment"] = json!(c);
+    }
+    let path = format!(
+        "/api/v1/runs/{}/nodes/{}/{verb}",
+        segment(id),
+        segment(node)
+    );
+    let (_, answer) = client.post(&path, &body).await?;
+    let past = if verb == "approve" {
+        "approved"
+    } else {
+        "rejected"
+    };
+    done(remote, &answer, &format!("{past} `{node}` of run {id}"))
+}
+
+fn done(remote: &Remote, answer: &Value, message: &str) -> anyhow::Result<ExitCode> {
+    if remote.json {
+        println!("{answer}");
+    } else {
+        println!("{message}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_run(run: &Value) {
+    println!(
+        "run {}  {} v{}  {}",
+        table::cell(&run["id"]),
+        table::cell(&run["workflow"]),
+        run["version"],
+        table::cell(&run["status"]).to_uppercase()
+    );
+    println!(
+        "started {} by {}, finished {}",
+        table::time(&run["created_at"]),
+        table::cell(&run["trigger"]),
+        table::time(&run["finished_at"])
+    );
+    if !run["error"].is_null() {
+        println!("error: {}", table::cell(&run["error"]));
+    }
+    let rows: Vec<Vec<String>> = run["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|n| {
+            let attempts = n["attempts"].as_array().map_or(0, Vec::len);
+            let outcome = if n["error"].is_null() {
+                short(&n["output"])
+            } else {
+                short(&n["error"])
+            };
+            vec![
+                table::cell(&n["id"]),
+                table::cell(&n["type"]),
+                table::cell(&n["status"]),
+                attempts.to_string(),
+                outcome,
+            ]
+        })
+        .collect();
+    table::print(
+        &["NODE", "TYPE", "STATUS", "ATTEMPTS", "OUTPUT / ERROR"],
+        &rows,
+    );
+    if !run["output"].is_null() {
+        println!("output: {}", run["output"]);
+    }
+}
+
+fn short(v: &Value) -> String {
+    let text = table::cell(v);
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text,
+    }
+}
+
+/// Follow `id` live; exit 0 only if it succeeds (or, with `until_waiting`,
+/// waits for an approval).
+async fn watch(
+    client: &Client,
+    id: &str,
+    json: bool,
+    until_waiting: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut last = String::new();
+    let mut waiting = false;
+    client
+        .events(&format!("/api/v1/runs/{}/events", segment(id)), |stored| {
+            if json {
+                println!("{stored}");
+            } else {
+                let at = stored["at"].as_i64().unwrap_or_default();
+                let time = chrono::DateTime::from_timestamp_millis(at)
+                    .map(|t| t.format("%H:%M:%S%.3f").to_string())
+                    .unwrap_or_default();
+                let line = serde_json::from_value::<Event>(stored["data"].clone())
+                    .map_or_else(|_| table::cell(&stored["kind"]), |e| describe(&e));
+                let actor = match stored["actor"].as_str() {
+                    Some(a) => format!("  [{a}]"),
+                    None => String::new(),
+                };
+                println!("{time}  {line}{actor}");
+            }
+            last = table::cell(&stored["kind"]);
+            if until_waiting
+                && let Ok(Event::NodeWaiting {
+                    reason: baton_engine::event::WaitReason::Approval,
+                    ..
+                }) = serde_json::from_value::<Event>(stored["data"].clone())
+            {
+                waiting = true;
+                return false;
+            }
+            !matches!(
+                last.as_str(),
+                "run_succeeded" | "run_failed" | "run_cancelled"
+            )
+        })
+        .await?;
+    Ok(match last.as_str() {
+        _ if waiting => ExitCode::SUCCESS,
+        "run_succeeded" => ExitCode::SUCCESS,
+        "run_failed" | "run_cancelled" => ExitCode::FAILURE,
+        _ => anyhow::bail!("the event stream ended before the run did"),
+    })
+}

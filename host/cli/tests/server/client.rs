@@ -1,0 +1,326 @@
+//! A `baton serve` child process with a simulated oven PLC and a broker,
+//! and a small blocking HTTP client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
+use serde_json::Value;
+
+pub const ADMIN: &str = "baton_test_admin_token";
+
+/// The simulated plant the server talks to: an oven PLC and an MQTT broker
+/// (Mosquitto at `BATON_TEST_MQTT_URL`, else the embedded one).
+pub struct Plant {
+    pub rt: tokio::runtime::Runtime,
+    pub plc: SimulatedPlc,
+    pub mqtt: String,
+}
+
+impl Plant {
+    pub fn start() -> Self {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (plc, mqtt) = rt.block_on(async {
+            let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), None)
+                .await
+                .unwrap();
+            (plc, EmbeddedBroker::test_url().await.unwrap())
+        });
+        Self { rt, plc, mqtt }
+    }
+
+    pub fn coil(&self, n: usize) -> bool {
+        self.plc.oven().memory().coils[n]
+    }
+
+    /// Publish `payload` on `topic` at QoS 1.
+    pub fn publish(&self, topic: &str, payload: &str) {
+        use baton_connectors::MqttClient as _;
+        use baton_connectors::config::MqttConfig;
+        use baton_connectors::mqtt::MqttConnection;
+        self.rt.block_on(async {
+            let client =
+                MqttConnection::connect("test-publisher", &MqttConfig::new(&self.mqtt)).unwrap();
+            assert!(client.wait_connected(Duration::from_secs(5)).await);
+            client
+                .publish(
+                    topic.into(),
+                    payload.as_bytes().to_vec(),
+                    baton_connectors::mqtt::QoS::AtLeastOnce,
+                    false,
+                )
+                .await
+                .unwrap();
+        });
+    }
+
+    /// A `baton.toml` naming the oven `oven-1` and the broker `plant`.
+    pub fn config(&self, dir: &Path) -> std::path::PathBuf {
+        let path = dir.join("baton.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[plc.oven-1]\nurl = \"{}\"\n[mqtt.plant]\nurl = \"{}\"\n",
+                self.plc.url(),
+                self.mqtt
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
+/// A running `baton serve`; killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Server {
+    /// Start `baton serve` on `data` with `config`, the admin token [`ADMIN`].
+    pub fn start(data: &Path, config: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .arg("--config-file")
+            .arg(config)
+            .env("BATON_ADMIN_TOKEN", ADMIN)
+            .env("BATON_LOG", "warn,rumqttd=off")
+            .env_remove("BATON_DATABASE_URL")
+            .current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut addr = None;
+        let mut seen = String::new();
+        let mut line = String::new();
+        while stderr.read_line(&mut line).unwrap() > 0 {
+            seen.push_str(&line);
+            if let Some(a) = line.trim().strip_prefix("baton listening on http://") {
+                addr = Some(a.to_string());
+                break;
+            }
+            line.clear();
+        }
+        let addr = addr.unwrap_or_else(|| panic!("the server did not start:\n{seen}"));
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in stderr.lines() {
+                match line {
+                    Ok(l) => eprintln!("[server] {l}"),
+                    Err(_) => break,
+                }
+            }
+        });
+        Self { child, addr }
+    }
+
+    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
+        self.call_with(method, path, token, &[], body)
+    }
+
+    pub fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> (u16, Value) {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: baton\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        if let Some(t) = token {
+            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+        }
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        // The server may answer (413) before reading a large body.
+        let _ = stream.write_all(body);
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let response = String::from_utf8_lossy(&response);
+        let status = response[9..12].parse().unwrap();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or("");
+        let body = dechunk(body);
+        let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        (status, value)
+    }
+
+    /// GET as admin, expecting 200.
+    pub fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call("GET", path, Some(ADMIN), b"");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// POST JSON as admin; the status and body.
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call_with(
+            "POST",
+            path,
+            Some(ADMIN),
+            &[("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// Upload the scripted test plugin as admin.
+    pub fn push_scripted(&self) {
+        let (status, body) = self.call_with(
+            "POST",
+            "/api/v1/plugins",
+            Some(ADMIN),
+            &[("Content-Type", "application/wasm")],
+            &scripted_wasm(),
+        );
+        assert!(status == 201 || status == 200, "{status}: {body}");
+    }
+
+    /// PUT a workflow definition as admin, expecting 201.
+    pub fn apply(&self, name: &str, yaml: &str) {
+        let (status, body) = self.call(
+            "PUT",
+            &format!("/api/v1/workflows/{name}"),
+            Some(ADMIN),
+            yaml.as_bytes(),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+
+    /// Start a run by HTTP; its id.
+    pub fn start_run(&self, workflow: &str, input: Value) -> String {
+        let (status, body) = self.post(
+            &format!("/api/v1/workflows/{workflow}/runs"),
+            &serde_json::json!({ "input": input }),
+        );
+        assert_eq!(status, 202, "{body}");
+        body["run_id"].as_str().unwrap().to_string()
+    }
+
+    /// Poll until the run's node `node` has status `status`.
+    pub fn wait_node(&self, run: &str, node: &str, status: &str) -> Value {
+        self.wait(&format!("node `{node}` of {run} to be {status}"), || {
+            let run = self.get(&format!("/api/v1/runs/{run}"));
+            let n = run["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|n| n["id"] == node)
+                .cloned()
+                .unwrap();
+            (n["status"] == status).then_some(run)
+        })
+    }
+
+    /// Poll until the run has finished; the run.
+    pub fn wait_finished(&self, run: &str) -> Value {
+        self.wait(&format!("run {run} to finish"), || {
+            let r = self.get(&format!("/api/v1/runs/{run}"));
+            (r["status"] != "running").then_some(r)
+        })
+    }
+
+    pub fn wait<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(t) = check() {
+                return t;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Read `path` as Server-Sent Events until `stop` says so; the events' data.
+    pub fn sse(&self, path: &str, stop: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: baton\r\nAccept: text/event-stream\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let reader = BufReader::new(stream);
+        let mut events = Vec::new();
+        for line in reader.lines() {
+            let line = line.expect("the stream stays open until the run ends");
+            if let Some(data) = line.strip_prefix("data: ").or(line.strip_prefix("data:")) {
+                let event: Value = serde_json::from_str(data.trim()).unwrap();
+                let end = stop(&event);
+                events.push(event);
+                if end {
+                    break;
+                }
+            }
+        }
+        events
+    }
+
+    /// Kill the process without warning.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Undo `Transfer-Encoding: chunked` if the body is chunked.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    loop {
+        let Some((size, after)) = rest.split_once("\r\n") else {
+            return body.to_string();
+        };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            return body.to_string();
+        };
+        if n == 0 {
+            return out;
+        }
+        if after.len() < n {
+            return body.to_string();
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+}
+
+/// The scripted test guest: sleeps, fails or succeeds as its config says.
+pub fn scripted_wasm() -> Vec<u8> {
+    std::fs::read(baton_plugins::test_programs::SCRIPTED).unwrap()
+}
+
+/// A fresh name, so tests sharing a broker do not see each other's messages.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}-{}", std::process::id(), rand_suffix())
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_007
+}

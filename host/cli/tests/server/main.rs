@@ -1,0 +1,13 @@
+//! `baton serve` as a real process on an ephemeral port, driven over HTTP
+//! (and MQTT) the way an MES, a SCADA screen or an operator would.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod client;
+mod endpoints;
+mod journey;
+mod offline;
+mod openapi;
+mod restart;
+mod safety;
+mod statuses;
+mod tour;

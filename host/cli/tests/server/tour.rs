@@ -1,0 +1,202 @@
+//! The README's tour, run as written against `baton demo`, so that it stays
+//! true: the commands between `<!-- tour -->` and `<!-- /tour -->`.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The tour's shell lines, without the `export` the demo prints for you.
+fn tour_script() -> String {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let (_, rest) = readme
+        .split_once("<!-- tour -->")
+        .expect("README marks its tour");
+    let (tour, _) = rest.split_once("<!-- /tour -->").unwrap();
+    let mut script = String::new();
+    let mut in_block = false;
+    for line in tour.lines() {
+        if line.starts_with("```") {
+            in_block = line.starts_with("```sh");
+            continue;
+        }
+        if in_block && !line.starts_with("export ") && !line.trim().is_empty() {
+            script.push_str(line);
+            script.push('\n');
+        }
+    }
+    script
+}
+
+/// Build the example vendor plugin, as step 2 of the tour does.
+fn build_oven_guard() -> PathBuf {
+    let target = root().join("target/examples");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "--manifest-path",
+        ])
+        .arg(root().join("examples/plugins/rust/oven-guard/Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    target.join("wasm32-wasip2/release/oven_guard.wasm")
+}
+
+#[test]
+fn the_readme_tour_runs_as_written() {
+    let wasm = build_oven_guard();
+    let data = tempfile::tempdir().unwrap();
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .env_remove("BATON_ADMIN_TOKEN")
+        .env_remove("BATON_CONFIG")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut stdout = BufReader::new(demo.stdout.take().unwrap());
+    let demo = Kill(demo);
+    let mut env = Vec::new();
+    let mut printed = String::new();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 {
+        printed.push_str(&line);
+        if let Some(exports) = line.trim().strip_prefix("export ") {
+            for pair in exports.split_whitespace() {
+                let (k, v) = pair.split_once('=').unwrap();
+                env.push((k.to_string(), v.to_string()));
+            }
+        }
+        if line.contains("Ctrl-C stops the demo") {
+            break;
+        }
+        line.clear();
+    }
+    std::thread::spawn(move || for _ in stdout.lines() {});
+    assert_eq!(env.len(), 3, "the demo prints the exports:\n{printed}");
+    let var = |k: &str| env.iter().find(|(n, _)| n == k).unwrap().1.clone();
+
+    let mut script = tour_script()
+        .replace("cargo run --", "\"$BATON_BIN\"")
+        .replace(
+            "examples/plugins/rust/oven-guard/target/wasm32-wasip2/release/oven_guard.wasm",
+            wasm.to_str().unwrap(),
+        );
+    let has = |tool: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    assert!(has("curl"), "the tour uses curl");
+    let mosquitto_pub = has("mosquitto_pub");
+    if !mosquitto_pub {
+        eprintln!("note: no mosquitto_pub; the test publishes the tour's message itself");
+        script = script
+            .lines()
+            .filter(|l| !l.starts_with("mosquitto_pub"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+    }
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .envs(env.iter().cloned())
+        .env("BATON_BIN", env!("CARGO_BIN_EXE_baton"))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("script:\n{script}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(out.status.success());
+
+    // What the tour says happens, happened.
+    assert!(
+        stdout.contains("oven-guard"),
+        "plugin list shows the pushed plugin"
+    );
+    assert!(stderr.contains("pushed") || stdout.contains("pushed oven-guard@1.0.0"));
+    assert!(
+        stdout.contains("guard: attempt succeeded"),
+        "run watch follows the run"
+    );
+    assert!(
+        stdout.contains("approve: approved (line clear)"),
+        "the approval is in the events"
+    );
+    assert!(stdout.contains("run succeeded"));
+    assert!(
+        stdout.contains("\"kind\":\"run_succeeded\""),
+        "curl got the event stream"
+    );
+    assert!(
+        stdout.contains("baton_runs{status=\"succeeded\"}"),
+        "curl read the metrics"
+    );
+
+    if !mosquitto_pub {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            use baton_connectors::MqttClient as _;
+            let client = baton_connectors::mqtt::MqttConnection::connect(
+                "tour",
+                &baton_connectors::config::MqttConfig::new(var("BATON_MQTT")),
+            )
+            .unwrap();
+            assert!(client.wait_connected(Duration::from_secs(5)).await);
+            client
+                .publish(
+                    "plant/line1/start".into(),
+                    br#"{"batch": "B-42"}"#.to_vec(),
+                    baton_connectors::mqtt::QoS::AtLeastOnce,
+                    false,
+                )
+                .await
+                .unwrap();
+        });
+    }
+    // The MQTT message started a run with its payload as input.
+    let server = var("BATON_SERVER");
+    let token = var("BATON_TOKEN");
+    let mut found = Value::Null;
+    for _ in 0..200 {
+        let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(["run", "list", "--workflow", "line1-startup", "--json"])
+            .env("BATON_SERVER", &server)
+            .env("BATON_TOKEN", &token)
+            .output()
+            .unwrap();
+        let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if let Some(run) = runs["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["trigger"] == "mqtt:plant/line1/start")
+        {
+            found = run.clone();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(found["input"]["batch"], "B-42", "a run started by MQTT");
+    drop(demo);
+}
