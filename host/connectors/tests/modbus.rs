@@ -107,7 +107,7 @@ async fn an_offline_device_fails_fast_during_back_off() {
         "{second:?}"
     );
     assert!(
-        started.elapsed() < Duration::from_millis(50),
+        started.elapsed() < Duration::from_millis(250),
         "back-off should answer at once"
     );
 }

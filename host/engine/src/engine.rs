@@ -17,7 +17,7 @@ use crate::catalog::Snapshot;
 use crate::compiled::CompiledWorkflow;
 use crate::event::Event;
 use crate::executor::PluginCache;
-use crate::run::{Input, RunActor};
+use crate::run::{Decided, Input, RunActor};
 use crate::scheduler::Scheduler;
 use crate::state::RunState;
 use crate::{EngineConfig, Error, Result};
@@ -326,10 +326,17 @@ impl Engine {
         };
         let mut scheduler = Scheduler::new(&wf, &mut state, now);
         scheduler.decide();
-        let first = scheduler.into_events();
-        let mut events = vec![(started, options.actor.clone())];
-        events.extend(first.iter().cloned().map(|e| (e, None)));
-        let transition = crate::run::projection(&wf, &state, &events, now);
+        let first: Vec<_> = scheduler
+            .into_events()
+            .into_iter()
+            .map(|e| Decided::new(e, now))
+            .collect();
+        let mut events = vec![Decided {
+            by: options.actor.clone(),
+            ..Decided::new(started, now)
+        }];
+        events.extend(first.iter().cloned());
+        let transition = crate::run::projection(&wf, &state, &events);
         // Creating the run and starting its actor must not be torn apart by
         // a caller that goes away (an HTTP client disconnecting), or the run
         // would exist without anyone running it until the next restart.

@@ -68,7 +68,27 @@ struct Running {
     abort: tokio::task::AbortHandle,
 }
 
-pub(crate) type Events = Vec<(Event, Option<String>)>;
+/// An event the actor decided on: who caused it (none when it is the
+/// engine's own doing) and when, so that events batched into one commit keep
+/// their own times.
+#[derive(Debug, Clone)]
+pub(crate) struct Decided {
+    pub event: Event,
+    pub by: Option<String>,
+    pub at: Millis,
+}
+
+impl Decided {
+    pub fn new(event: Event, at: Millis) -> Self {
+        Self {
+            event,
+            by: None,
+            at,
+        }
+    }
+}
+
+pub(crate) type Events = Vec<Decided>;
 
 /// Most inputs folded into one commit, so a busy run still commits regularly.
 const MAX_INPUTS_PER_COMMIT: usize = 256;
@@ -123,8 +143,8 @@ impl RunActor {
     }
 
     /// Run a freshly created run whose first events are already committed.
-    pub(crate) async fn start(mut self, first: Vec<Event>) {
-        let events: Events = first.into_iter().map(|e| (e, None)).collect();
+    pub(crate) async fn start(mut self, first: Events) {
+        let events: Events = first;
         self.subscribe_waits(&events).await;
         self.act(&events);
         self.main_loop().await;
@@ -144,7 +164,7 @@ impl RunActor {
                 resumed: true,
             };
             self.state.apply(&self.wf, &event, now);
-            events.push((event, None));
+            events.push(Decided::new(event, now));
         }
         let mut mqtt_waits = Vec::new();
         for (i, node) in self.state.nodes.iter().enumerate() {
@@ -275,7 +295,12 @@ impl RunActor {
         let mut s = Scheduler::new(&self.wf, &mut self.state, self.now);
         let result = f(&mut s);
         s.decide();
-        let events = s.into_events().into_iter().map(|e| (e, None)).collect();
+        let now = self.now;
+        let events = s
+            .into_events()
+            .into_iter()
+            .map(|e| Decided::new(e, now))
+            .collect();
         (events, result)
     }
 
@@ -366,8 +391,8 @@ impl RunActor {
             }
             None => {}
         }
-        for (_, by) in events.iter_mut().take(by_input) {
-            *by = actor.clone();
+        for decided in events.iter_mut().take(by_input) {
+            decided.by = actor.clone();
         }
         events
     }
@@ -413,12 +438,12 @@ impl RunActor {
     }
 
     fn transition(&self, events: &Events) -> Transition {
-        projection(&self.wf, &self.state, events, self.now)
+        projection(&self.wf, &self.state, events)
     }
 
     /// Effects of committed events.
     fn act(&mut self, events: &Events) {
-        for (event, _) in events {
+        for Decided { event, .. } in events {
             match event {
                 Event::AttemptStarted {
                     node,
@@ -531,7 +556,7 @@ impl RunActor {
     /// Subscribe before a wait is committed, so that once it shows as
     /// waiting, a message published then releases it.
     async fn subscribe_waits(&mut self, events: &Events) {
-        for (event, _) in events {
+        for Decided { event, .. } in events {
             if let Event::NodeWaiting {
                 node,
                 reason: WaitReason::Mqtt,
@@ -602,12 +627,14 @@ pub(crate) fn projection(
     wf: &CompiledWorkflow,
     state: &RunState,
     events: &Events,
-    now: Millis,
 ) -> Transition {
     let run_id = &state.run_id;
     let mut executions = Vec::new();
     let mut run = None;
-    for (event, _) in events {
+    for &Decided {
+        ref event, at: now, ..
+    } in events
+    {
         let row = |node: &str, item: Option<u32>, phase: Phase, attempt: u32| {
             let started_at = wf
                 .index(node)
@@ -683,7 +710,7 @@ pub(crate) fn projection(
         run_id: Some(run_id.clone()),
         events: events
             .iter()
-            .map(|(e, actor)| e.to_new(actor.as_deref()))
+            .map(|d| d.event.to_new(d.by.as_deref()))
             .collect(),
         executions,
         run,
