@@ -2,6 +2,7 @@
 //! token, API errors turned into readable messages, and Server-Sent Events.
 
 use anyhow::{Context as _, anyhow, bail};
+use baton_workflow::Problem;
 use clap::Args;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -37,14 +38,12 @@ pub struct Client {
 
 /// A call that the server refused, with its API error.
 #[derive(Debug, thiserror::Error)]
-#[error("{status}: {message}{details}")]
+#[error("{status}: {message}{}", problems.iter().map(|p| format!("\n  - {p}")).collect::<String>())]
 pub struct ApiError {
-    /// The HTTP status.
-    pub status: StatusCode,
-    /// The API's error code.
-    pub code: String,
+    status: StatusCode,
     message: String,
-    details: String,
+    /// What is wrong with a workflow, when that is why.
+    problems: Vec<Problem>,
 }
 
 impl Client {
@@ -110,15 +109,9 @@ impl Client {
     ) -> anyhow::Result<(StatusCode, Value)> {
         let response = self.send(method, path, headers, body).await?;
         let status = response.status();
-        let bytes = response.into_body().collect().await?.to_bytes();
-        let value: Value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
+        let value = json_body(response.into_body()).await?;
         if !status.is_success() {
-            return Err(api_error(status, &value, self.token.is_none()).into());
+            return Err(self.api_error(status, &value).into());
         }
         Ok((status, value))
     }
@@ -139,6 +132,24 @@ impl Client {
         .await
     }
 
+    /// The error in an API error body (`{"error": {"code", "message", "details"}}`).
+    fn api_error(&self, status: StatusCode, value: &Value) -> ApiError {
+        let error = &value["error"];
+        let mut message = error["message"]
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_string);
+        if status == StatusCode::UNAUTHORIZED && self.token.is_none() {
+            message.push_str(" (give a token with --token or BATON_TOKEN)");
+        }
+        let problems =
+            serde_json::from_value(error["details"]["problems"].clone()).unwrap_or_default();
+        ApiError {
+            status,
+            message,
+            problems,
+        }
+    }
+
     /// Follow a Server-Sent Events stream, calling `each` with every event's
     /// JSON data until the stream ends or `each` returns `false`.
     pub async fn events(
@@ -157,9 +168,8 @@ impl Client {
         let status = response.status();
         let mut body = response.into_body();
         if !status.is_success() {
-            let bytes = body.collect().await?.to_bytes();
-            let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-            return Err(api_error(status, &value, self.token.is_none()).into());
+            let value = json_body(body).await?;
+            return Err(self.api_error(status, &value).into());
         }
         let mut buffer = String::new();
         while let Some(frame) = body.frame().await {
@@ -190,35 +200,16 @@ impl Client {
     }
 }
 
-fn api_error(status: StatusCode, value: &Value, no_token: bool) -> ApiError {
-    let error = &value["error"];
-    let mut message = error["message"]
-        .as_str()
-        .map_or_else(|| value.to_string(), str::to_string);
-    if status == StatusCode::UNAUTHORIZED && no_token {
-        message.push_str(" (give a token with --token or BATON_TOKEN)");
-    }
-    let details = match error["details"]["problems"].as_array() {
-        Some(problems) => problems
-            .iter()
-            .map(|p| {
-                let place = match (p["node"].as_str(), p["field"].as_str()) {
-                    (Some(n), Some(f)) => format!("node `{n}`, {f}: "),
-                    (Some(n), None) => format!("node `{n}`: "),
-                    (None, Some(f)) => format!("{f}: "),
-                    (None, None) => String::new(),
-                };
-                format!("\n  - {place}{}", p["message"].as_str().unwrap_or_default())
-            })
-            .collect(),
-        None => String::new(),
-    };
-    ApiError {
-        status,
-        code: error["code"].as_str().unwrap_or("unknown").to_string(),
-        message,
-        details,
-    }
+/// A response body as JSON: nothing is null, and text that is not JSON
+/// (a proxy's error page) is kept as a string.
+async fn json_body(body: Incoming) -> anyhow::Result<Value> {
+    let bytes = body.collect().await?.to_bytes();
+    Ok(if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    })
 }
 
 /// Percent-encode one path segment.

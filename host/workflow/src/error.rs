@@ -10,7 +10,7 @@ pub struct ParseError {
 }
 
 /// One thing wrong with a workflow, located as precisely as possible.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     /// The node at fault, if the problem is inside one.
     pub node: Option<String>,
