@@ -4,14 +4,7 @@ use baton_engine::Event;
 
 /// One line for an event.
 pub fn describe(event: &Event) -> String {
-    let short = |v: &serde_json::Value| {
-        let text = v.to_string();
-        if text.len() > 100 {
-            format!("{}...", &text[..text.floor_char_boundary(100)])
-        } else {
-            text
-        }
-    };
+    let short = |v: &serde_json::Value| crate::table::truncate(v.to_string(), 100);
     match event {
         Event::RunStarted { input, .. } => format!("run started with input {}", short(input)),
         Event::NodeStarted {

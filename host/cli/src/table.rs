@@ -32,6 +32,19 @@ fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// The rows of a JSON list (`answer[key]`, say); nothing when it is not a list.
+pub fn rows(list: &Value, row: impl Fn(&Value) -> Vec<String>) -> Vec<Vec<String>> {
+    list.as_array().into_iter().flatten().map(row).collect()
+}
+
+/// `text` cut to `max` characters, with `...` when it was longer.
+pub fn truncate(text: String, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}...", &text[..i]),
+        None => text,
+    }
+}
+
 /// A JSON value as a table cell: strings bare, null as `-`.
 pub fn cell(value: &Value) -> String {
     match value {
@@ -75,5 +88,10 @@ mod tests {
         assert_eq!(cell(&serde_json::json!(3)), "3");
         assert_eq!(time(&serde_json::json!(0)), "1970-01-01 00:00:00");
         assert_eq!(time(&Value::Null), "-");
+        assert_eq!(truncate("ovenöö".into(), 5), "ovenö...");
+        assert_eq!(truncate("oven".into(), 4), "oven");
+        let list = serde_json::json!([{"n": 1}, {"n": 2}]);
+        assert_eq!(rows(&list, |v| vec![cell(&v["n"])]), [["1"], ["2"]]);
+        assert!(rows(&Value::Null, |_| vec![]).is_empty());
     }
 }

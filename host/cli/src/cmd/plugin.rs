@@ -138,21 +138,16 @@ async fn list(remote: &Remote) -> anyhow::Result<ExitCode> {
         println!("{answer}");
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<Vec<String>> = answer["plugins"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|p| {
-            let digest = table::cell(&p["digest"]);
-            vec![
-                table::cell(&p["name"]),
-                table::cell(&p["version"]),
-                digest.chars().take(12).collect(),
-                table::cell(&p["size"]),
-                table::cell(&p["description"]),
-            ]
-        })
-        .collect();
+    let rows = table::rows(&answer["plugins"], |p| {
+        let digest = table::cell(&p["digest"]);
+        vec![
+            table::cell(&p["name"]),
+            table::cell(&p["version"]),
+            digest.chars().take(12).collect(),
+            table::cell(&p["size"]),
+            table::cell(&p["description"]),
+        ]
+    });
     table::print(
         &["NAME", "VERSION", "DIGEST", "BYTES", "DESCRIPTION"],
         &rows,

@@ -145,21 +145,16 @@ pub async fn run(command: RunCommand, remote: &Remote) -> anyhow::Result<ExitCod
                 println!("{answer}");
                 return Ok(ExitCode::SUCCESS);
             }
-            let rows: Vec<Vec<String>> = answer["runs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|r| {
-                    vec![
-                        table::cell(&r["id"]),
-                        format!("{} v{}", table::cell(&r["workflow"]), r["version"]),
-                        table::cell(&r["status"]),
-                        table::cell(&r["trigger"]),
-                        table::time(&r["created_at"]),
-                        table::time(&r["finished_at"]),
-                    ]
-                })
-                .collect();
+            let rows = table::rows(&answer["runs"], |r| {
+                vec![
+                    table::cell(&r["id"]),
+                    format!("{} v{}", table::cell(&r["workflow"]), r["version"]),
+                    table::cell(&r["status"]),
+                    table::cell(&r["trigger"]),
+                    table::time(&r["created_at"]),
+                    table::time(&r["finished_at"]),
+                ]
+            });
             table::print(
                 &["ID", "WORKFLOW", "STATUS", "TRIGGER", "STARTED", "FINISHED"],
                 &rows,
@@ -181,10 +176,7 @@ pub async fn run(command: RunCommand, remote: &Remote) -> anyhow::Result<ExitCod
             watch(&client, &id, remote.json, until_waiting).await
         }
         RunCommand::Cancel { id, reason } => {
-            let mut body = json!({});
-            if let Some(r) = reason {
-                body["reason"] = json!(r);
-            }
+            let body = json!({ "reason": reason });
             let (_, answer) = client
                 .post(&format!("/api/v1/runs/{}/cancel", segment(&id)), &body)
                 .await?;
@@ -208,10 +200,7 @@ async fn decide(
     comment: Option<String>,
     verb: &str,
 ) -> anyhow::Result<ExitCode> {
-    let mut body = json!({});
-    if let Some(c) = comment {
-        body["comment"] = json!(c);
-    }
+    let body = json!({ "comment": comment });
     let path = format!(
         "/api/v1/runs/{}/nodes/{}/{verb}",
         segment(id),
@@ -252,40 +241,27 @@ fn print_run(run: &Value) {
     if !run["error"].is_null() {
         println!("error: {}", table::cell(&run["error"]));
     }
-    let rows: Vec<Vec<String>> = run["nodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|n| {
-            let attempts = n["attempts"].as_array().map_or(0, Vec::len);
-            let outcome = if n["error"].is_null() {
-                short(&n["output"])
-            } else {
-                short(&n["error"])
-            };
-            vec![
-                table::cell(&n["id"]),
-                table::cell(&n["type"]),
-                table::cell(&n["status"]),
-                attempts.to_string(),
-                outcome,
-            ]
-        })
-        .collect();
+    let rows = table::rows(&run["nodes"], |n| {
+        let attempts = n["attempts"].as_array().map_or(0, Vec::len);
+        let outcome = if n["error"].is_null() {
+            &n["output"]
+        } else {
+            &n["error"]
+        };
+        vec![
+            table::cell(&n["id"]),
+            table::cell(&n["type"]),
+            table::cell(&n["status"]),
+            attempts.to_string(),
+            table::truncate(table::cell(outcome), 60),
+        ]
+    });
     table::print(
         &["NODE", "TYPE", "STATUS", "ATTEMPTS", "OUTPUT / ERROR"],
         &rows,
     );
     if !run["output"].is_null() {
         println!("output: {}", run["output"]);
-    }
-}
-
-fn short(v: &Value) -> String {
-    let text = table::cell(v);
-    match text.char_indices().nth(60) {
-        Some((i, _)) => format!("{}...", &text[..i]),
-        None => text,
     }
 }
 
@@ -301,6 +277,7 @@ async fn watch(
     let mut waiting = false;
     client
         .events(&format!("/api/v1/runs/{}/events", segment(id)), |stored| {
+            let event = serde_json::from_value::<Event>(stored["data"].clone()).ok();
             if json {
                 println!("{stored}");
             } else {
@@ -308,8 +285,9 @@ async fn watch(
                 let time = chrono::DateTime::from_timestamp_millis(at)
                     .map(|t| t.format("%H:%M:%S%.3f").to_string())
                     .unwrap_or_default();
-                let line = serde_json::from_value::<Event>(stored["data"].clone())
-                    .map_or_else(|_| table::cell(&stored["kind"]), |e| describe(&e));
+                let line = event
+                    .as_ref()
+                    .map_or_else(|| table::cell(&stored["kind"]), describe);
                 let actor = match stored["actor"].as_str() {
                     Some(a) => format!("  [{a}]"),
                     None => String::new(),
@@ -318,10 +296,10 @@ async fn watch(
             }
             last = table::cell(&stored["kind"]);
             if until_waiting
-                && let Ok(Event::NodeWaiting {
+                && let Some(Event::NodeWaiting {
                     reason: baton_engine::event::WaitReason::Approval,
                     ..
-                }) = serde_json::from_value::<Event>(stored["data"].clone())
+                }) = event
             {
                 waiting = true;
                 return false;

@@ -53,19 +53,14 @@ pub async fn run(command: TokenCommand, remote: &Remote) -> anyhow::Result<ExitC
                 println!("{answer}");
                 return Ok(ExitCode::SUCCESS);
             }
-            let rows: Vec<Vec<String>> = answer["tokens"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|t| {
-                    vec![
-                        table::cell(&t["id"]),
-                        table::cell(&t["name"]),
-                        table::cell(&t["role"]),
-                        table::time(&t["created_at"]),
-                    ]
-                })
-                .collect();
+            let rows = table::rows(&answer["tokens"], |t| {
+                vec![
+                    table::cell(&t["id"]),
+                    table::cell(&t["name"]),
+                    table::cell(&t["role"]),
+                    table::time(&t["created_at"]),
+                ]
+            });
             table::print(&["ID", "NAME", "ROLE", "CREATED"], &rows);
         }
         TokenCommand::Revoke { id } => {

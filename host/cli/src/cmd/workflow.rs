@@ -208,10 +208,12 @@ async fn send(
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     // The URL names the workflow; the server checks it against the body.
-    let name = serde_yaml_ng::from_str::<serde_json::Value>(&text)
-        .ok()
-        .and_then(|d| d["name"].as_str().map(str::to_string))
-        .with_context(|| format!("{} has no `name`", file.display()))?;
+    let definition = serde_yaml_ng::from_str::<serde_json::Value>(&text)
+        .with_context(|| format!("{} is not YAML or JSON", file.display()))?;
+    let name = definition["name"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("{} has no `name` (a string)", file.display()))?;
     let (method, path) = match validate_only {
         true => (
             hyper::Method::POST,
@@ -253,19 +255,14 @@ async fn list(remote: &Remote) -> anyhow::Result<ExitCode> {
         println!("{answer}");
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<Vec<String>> = answer["workflows"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|w| {
-            vec![
-                table::cell(&w["name"]),
-                table::cell(&w["version"]),
-                table::time(&w["created_at"]),
-                table::cell(&w["description"]),
-            ]
-        })
-        .collect();
+    let rows = table::rows(&answer["workflows"], |w| {
+        vec![
+            table::cell(&w["name"]),
+            table::cell(&w["version"]),
+            table::time(&w["created_at"]),
+            table::cell(&w["description"]),
+        ]
+    });
     table::print(&["NAME", "VERSION", "APPLIED", "DESCRIPTION"], &rows);
     Ok(ExitCode::SUCCESS)
 }
