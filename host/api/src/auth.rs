@@ -130,31 +130,55 @@ pub async fn create_token(
     Ok((record, secret))
 }
 
+/// What [`bootstrap`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bootstrap {
+    /// A new admin token, whose secret is to be shown once.
+    Generated(String),
+    /// The given secret is now the admin token.
+    Installed,
+    /// The store already had tokens, so nothing changed, not even with a
+    /// given secret: the first admin token is only ever made once.
+    AlreadyHadTokens,
+}
+
 /// On a store without tokens, install the first admin token: `given` (from
-/// `BATON_ADMIN_TOKEN`) or a new random one. Returns the secret when one was
-/// generated, so that it can be printed once.
+/// `BATON_ADMIN_TOKEN`) or a new random one.
 pub async fn bootstrap(
     store: &Store,
     given: Option<&str>,
-) -> Result<Option<String>, baton_store::Error> {
+) -> Result<Bootstrap, baton_store::Error> {
     if !store.tokens().await?.is_empty() {
-        return Ok(None);
+        return Ok(Bootstrap::AlreadyHadTokens);
     }
     match given {
         Some(secret) => {
-            store
-                .put_token(&TokenRecord {
-                    id: "bootstrap".into(),
-                    name: "admin".into(),
-                    role: Role::Admin.as_str().into(),
-                    hash: hash(secret),
-                    created_at: 0,
-                })
-                .await?;
-            Ok(None)
+            install_token(store, "admin", Role::Admin, secret).await?;
+            Ok(Bootstrap::Installed)
         }
         None => create_token(store, "admin", Role::Admin)
             .await
-            .map(|(_, secret)| Some(secret)),
+            .map(|(_, secret)| Bootstrap::Generated(secret)),
     }
+}
+
+/// Make `secret` a token with `role`, unless it already is one.
+pub async fn install_token(
+    store: &Store,
+    name: &str,
+    role: Role,
+    secret: &str,
+) -> Result<(), baton_store::Error> {
+    if store.token_by_hash(&hash(secret)).await?.is_some() {
+        return Ok(());
+    }
+    store
+        .put_token(&TokenRecord {
+            id: hex::encode(rand::random::<[u8; 6]>()),
+            name: name.to_string(),
+            role: role.as_str().to_string(),
+            hash: hash(secret),
+            created_at: 0,
+        })
+        .await
 }

@@ -186,6 +186,30 @@ fn workflow_run_refuses_an_invalid_workflow_with_every_problem() {
     }
 }
 
+#[test]
+fn workflow_apply_names_a_syntax_error_and_its_place_before_calling_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "name: oven\nnodes:\n  a: { plugin: [\n").unwrap();
+    let nameless = dir.path().join("nameless.yaml");
+    std::fs::write(&nameless, "nodes: {}\n").unwrap();
+    // Nothing listens on port 9: reaching the server would fail differently.
+    let server = "--server=http://127.0.0.1:9";
+    let out = baton(&["workflow", "apply", broken.to_str().unwrap(), server]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("broken.yaml is not YAML or JSON"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("line 4"), "{stderr}");
+
+    let out = baton(&["workflow", "validate", nameless.to_str().unwrap(), server]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nameless.yaml has no `name`"), "{stderr}");
+}
+
 /// One HTTP/1.1 request on a fresh connection; the status and body.
 fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
     use std::io::{Read, Write};
@@ -208,20 +232,25 @@ fn http(addr: &str, method: &str, path: &str, token: Option<&str>) -> (u16, Stri
 fn serve_creates_an_admin_token_once_and_answers_with_it() {
     use std::io::BufRead;
     let data = tempfile::tempdir().unwrap();
-    let start = || {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+    let start = |given: Option<&str>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_baton"));
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
             .env_remove("BATON_CONFIG")
             .env_remove("BATON_ADMIN_TOKEN")
             .current_dir(env!("CARGO_TARGET_TMPDIR"))
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stderr(std::process::Stdio::piped());
+        if let Some(given) = given {
+            command.env("BATON_ADMIN_TOKEN", given);
+        }
+        let mut child = command.spawn().unwrap();
         let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        let (mut token, mut addr) = (None, None);
+        let (mut token, mut addr, mut said) = (None, None, String::new());
         for line in stderr.lines() {
             let line = line.unwrap();
+            said.push_str(&line);
+            said.push('\n');
             if let Some(t) = line.trim().strip_prefix("baton_") {
                 token = Some(format!("baton_{t}"));
             }
@@ -234,9 +263,10 @@ fn serve_creates_an_admin_token_once_and_answers_with_it() {
             child,
             token,
             addr.expect("the server says where it listens"),
+            said,
         )
     };
-    let (mut child, token, addr) = start();
+    let (mut child, token, addr, _) = start(None);
     let token = token.expect("a first start prints the admin token");
     assert_eq!(http(&addr, "GET", "/healthz", None).0, 200);
     assert_eq!(http(&addr, "GET", "/api/v1/plugins", None).0, 401);
@@ -250,8 +280,21 @@ fn serve_creates_an_admin_token_once_and_answers_with_it() {
     child.wait().unwrap();
 
     // A second start on the same data keeps the token and prints none.
-    let (mut child, again, addr) = start();
+    let (mut child, again, addr, _) = start(None);
     assert!(again.is_none());
+    assert_eq!(http(&addr, "GET", "/api/v1/plugins", Some(&token)).0, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // BATON_ADMIN_TOKEN only makes the first token: later, it is said to be
+    // ignored rather than silently not working.
+    let (mut child, _, addr, said) = start(Some("baton_latecomer"));
+    assert!(
+        said.contains("BATON_ADMIN_TOKEN is not installed"),
+        "{said}"
+    );
+    let (status, _) = http(&addr, "GET", "/api/v1/plugins", Some("baton_latecomer"));
+    assert_eq!(status, 401);
     assert_eq!(http(&addr, "GET", "/api/v1/plugins", Some(&token)).0, 200);
     child.kill().unwrap();
     child.wait().unwrap();

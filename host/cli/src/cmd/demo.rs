@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use baton_api::ApiState;
-use baton_api::auth::{Role, create_token};
+use baton_api::auth::{Role, create_token, install_token};
 use clap::Args;
 
 use crate::plant::{MQTT_NAME, PLC_NAME, Plant};
@@ -48,12 +48,10 @@ pub async fn run(
             .await
             .with_context(|| format!("applying {path}"))?;
     }
-    let token = match std::env::var("BATON_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
+    // The token printed below must work, even on a kept --data-dir.
+    let token = match super::serve::admin_token_from_env() {
         Some(token) => {
-            baton_api::auth::bootstrap(engine.store(), Some(&token)).await?;
+            install_token(engine.store(), "demo", Role::Admin, &token).await?;
             token
         }
         None => create_token(engine.store(), "demo", Role::Admin).await?.1,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use baton_api::ApiState;
+use baton_api::auth::Bootstrap;
 use baton_engine::Engine;
 use baton_runtime::Runtime;
 use baton_store::{Store, StoreOptions};
@@ -44,11 +45,16 @@ pub async fn run(
         settings.server.database = Some(db);
     }
     let engine = start_engine(&mut settings).await?;
-    let token = std::env::var("BATON_ADMIN_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
-    if let Some(secret) = baton_api::auth::bootstrap(engine.store(), token.as_deref()).await? {
-        eprintln!("created the first admin token (shown once, keep it safe):\n\n  {secret}\n");
+    let given = admin_token_from_env();
+    match baton_api::auth::bootstrap(engine.store(), given.as_deref()).await? {
+        Bootstrap::Generated(secret) => {
+            eprintln!("created the first admin token (shown once, keep it safe):\n\n  {secret}\n")
+        }
+        Bootstrap::AlreadyHadTokens if given.is_some() => eprintln!(
+            "BATON_ADMIN_TOKEN is not installed: this database has tokens already \
+             (manage them with `baton token create|revoke`)"
+        ),
+        Bootstrap::Installed | Bootstrap::AlreadyHadTokens => {}
     }
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
         .await
@@ -58,6 +64,13 @@ pub async fn run(
     // Runs resume from their committed events at the next start.
     engine.halt();
     Ok(ExitCode::SUCCESS)
+}
+
+/// `BATON_ADMIN_TOKEN`, when set and not empty.
+pub fn admin_token_from_env() -> Option<String> {
+    std::env::var("BATON_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
 }
 
 /// Open the store, the runtime and the engine as `settings` say.
