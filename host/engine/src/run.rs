@@ -623,11 +623,7 @@ impl RunActor {
 }
 
 /// The transition that commits `events`: the events and the rows they change.
-pub(crate) fn projection(
-    wf: &CompiledWorkflow,
-    state: &RunState,
-    events: &Events,
-) -> Transition {
+pub(crate) fn projection(wf: &CompiledWorkflow, state: &RunState, events: &Events) -> Transition {
     let run_id = &state.run_id;
     let mut executions = Vec::new();
     let mut run = None;

@@ -38,23 +38,7 @@ impl Plant {
 
     /// Publish `payload` on `topic` at QoS 1.
     pub fn publish(&self, topic: &str, payload: &str) {
-        use baton_connectors::MqttClient as _;
-        use baton_connectors::config::MqttConfig;
-        use baton_connectors::mqtt::MqttConnection;
-        self.rt.block_on(async {
-            let client =
-                MqttConnection::connect("test-publisher", &MqttConfig::new(&self.mqtt)).unwrap();
-            assert!(client.wait_connected(Duration::from_secs(5)).await);
-            client
-                .publish(
-                    topic.into(),
-                    payload.as_bytes().to_vec(),
-                    baton_connectors::mqtt::QoS::AtLeastOnce,
-                    false,
-                )
-                .await
-                .unwrap();
-        });
+        self.rt.block_on(publish(&self.mqtt, topic, payload));
     }
 
     /// A `baton.toml` naming the oven `oven-1` and the broker `plant`.
@@ -71,6 +55,24 @@ impl Plant {
         .unwrap();
         path
     }
+}
+
+/// Publish `payload` on `topic` at QoS 1 to the broker at `url`.
+pub async fn publish(url: &str, topic: &str, payload: &str) {
+    use baton_connectors::MqttClient as _;
+    use baton_connectors::config::MqttConfig;
+    use baton_connectors::mqtt::{MqttConnection, QoS};
+    let client = MqttConnection::connect(&unique("test-publisher"), &MqttConfig::new(url)).unwrap();
+    assert!(client.wait_connected(Duration::from_secs(5)).await);
+    client
+        .publish(
+            topic.into(),
+            payload.as_bytes().to_vec(),
+            QoS::AtLeastOnce,
+            false,
+        )
+        .await
+        .unwrap();
 }
 
 /// A running `baton serve`; killed when dropped.
@@ -133,7 +135,7 @@ impl Server {
     ) -> (u16, Value) {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: baton\r\nContent-Length: {}\r\nConnection: close\r\n",
+            "{method} {path} HTTP/1.0\r\nHost: baton\r\nContent-Length: {}\r\n",
             body.len()
         );
         if let Some(t) = token {
@@ -150,12 +152,12 @@ impl Server {
         let _ = stream.read_to_end(&mut response);
         let response = String::from_utf8_lossy(&response);
         let status = response[9..12].parse().unwrap();
+        // HTTP/1.0: the body is not chunked, it ends with the connection.
         let body = response
             .split_once("\r\n\r\n")
             .map(|(_, b)| b)
             .unwrap_or("");
-        let body = dechunk(body);
-        let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        let value = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.into()));
         (status, value)
     }
 
@@ -252,7 +254,7 @@ impl Server {
             .unwrap();
         write!(
             stream,
-            "GET {path} HTTP/1.1\r\nHost: baton\r\nAccept: text/event-stream\r\nAuthorization: Bearer {ADMIN}\r\nConnection: close\r\n\r\n"
+            "GET {path} HTTP/1.0\r\nHost: baton\r\nAccept: text/event-stream\r\nAuthorization: Bearer {ADMIN}\r\n\r\n"
         )
         .unwrap();
         let reader = BufReader::new(stream);
@@ -282,28 +284,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Undo `Transfer-Encoding: chunked` if the body is chunked.
-fn dechunk(body: &str) -> String {
-    let mut out = String::new();
-    let mut rest = body;
-    loop {
-        let Some((size, after)) = rest.split_once("\r\n") else {
-            return body.to_string();
-        };
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            return body.to_string();
-        };
-        if n == 0 {
-            return out;
-        }
-        if after.len() < n {
-            return body.to_string();
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
     }
 }
 
