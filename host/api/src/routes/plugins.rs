@@ -1,8 +1,6 @@
 //! `/api/v1/plugins`: upload raw components, list, show, delete.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -10,22 +8,12 @@ use baton_store::PluginRecord;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use super::body::{self, Body};
 use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Role};
-use crate::error::ErrorBody;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::openapi::{BadRequest, Conflict, Invalid, NotFound, Refused, TooLarge};
-
-/// A body that could not be read: too large (413) or broken (400).
-pub fn body_error(e: BytesRejection) -> ApiError {
-    let status = e.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::new(status, "too_large", e.body_text())
-    } else {
-        ApiError::new(status, "bad_request", e.body_text())
-    }
-}
 
 /// `POST /plugins` with `Content-Type: application/wasm`.
 #[utoipa::path(
@@ -50,7 +38,7 @@ pub async fn upload(
     State(state): State<ApiState>,
     caller: Caller,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<impl IntoResponse> {
     caller.require(Role::Admin)?;
     let content_type = headers
@@ -66,7 +54,7 @@ pub async fn upload(
             ),
         ));
     }
-    let bytes = body.map_err(body_error)?;
+    let bytes = body::bytes(body)?;
     let digest = hex::encode(Sha256::digest(&bytes));
     let existed = state
         .engine

@@ -4,8 +4,6 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -15,27 +13,12 @@ use baton_store::{RunFilter, RunRecord, RunStatus, StoredEvent};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::plugins::body_error;
+use super::body::{Body, object};
 use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiQuery, ApiResult};
 use crate::openapi::{BadRequest, Conflict, NotFound, Refused, TooLarge, Unavailable};
-
-/// A JSON object body, or nothing.
-pub(crate) fn object(
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<serde_json::Map<String, Value>> {
-    let bytes = body.map_err(body_error)?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Default::default());
-    }
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::bad_request("the body must be a JSON object")),
-        Err(e) => Err(ApiError::bad_request(format!("the body is not JSON: {e}"))),
-    }
-}
 
 /// Query of `POST /workflows/{name}/runs`.
 #[derive(Deserialize)]
@@ -70,7 +53,7 @@ pub async fn start(
     Path(name): Path<String>,
     ApiQuery(q): ApiQuery<StartQuery>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Role::Operator)?;
     let mut body = object(body)?;
@@ -361,7 +344,7 @@ pub async fn cancel(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Operator)?;
     let body = object(body)?;
@@ -386,7 +369,7 @@ async fn decide(
     id: String,
     node: String,
     approved: bool,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Operator)?;
     let body = object(body)?;
@@ -436,7 +419,7 @@ pub async fn approve(
     State(state): State<ApiState>,
     caller: Caller,
     Path((id, node)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
     decide(state, caller, id, node, true, body).await
 }
@@ -462,7 +445,7 @@ pub async fn reject(
     State(state): State<ApiState>,
     caller: Caller,
     Path((id, node)): Path<(String, String)>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
     decide(state, caller, id, node, false, body).await
 }

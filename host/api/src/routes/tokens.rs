@@ -1,13 +1,11 @@
 //! `/api/v1/tokens`: create, list and revoke API tokens (admin only).
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use super::runs::object;
+use super::body::{Body, object};
 use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Role, create_token};
@@ -32,7 +30,7 @@ use crate::openapi::{BadRequest, NotFound, Refused};
 pub async fn create(
     State(state): State<ApiState>,
     caller: Caller,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Role::Admin)?;
     let body = object(body)?;
@@ -40,7 +38,7 @@ pub async fn create(
         .get("name")
         .and_then(Value::as_str)
         .map(str::trim)
-        .filter(|n| !n.is_empty() && n.len() <= 128)
+        .filter(|n| !n.is_empty() && n.chars().count() <= 128)
         .ok_or_else(|| {
             ApiError::bad_request("`name` must be a non-empty string of at most 128 characters")
         })?;

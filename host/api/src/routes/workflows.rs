@@ -1,25 +1,17 @@
 //! `/api/v1/workflows`: apply (a new version), validate, list, show.
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use baton_store::WorkflowRecord;
 use serde_json::{Value, json};
 
-use super::plugins::body_error;
+use super::body::{Body, text};
 use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::openapi::{BadRequest, Invalid, NotFound, Refused, TooLarge};
-
-fn text(body: Result<Bytes, BytesRejection>) -> ApiResult<String> {
-    let bytes = body.map_err(body_error)?;
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| ApiError::bad_request("the body is not UTF-8 text"))
-}
 
 /// The name in the body must be the one in the path.
 fn same_name(path: &str, body: &str) -> ApiResult<()> {
@@ -67,7 +59,7 @@ pub async fn apply(
     State(state): State<ApiState>,
     caller: Caller,
     Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require(Role::Admin)?;
     let text = text(body)?;
@@ -105,7 +97,7 @@ pub async fn validate(
     State(state): State<ApiState>,
     caller: Caller,
     Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Viewer)?;
     let checked = state.engine.check_workflow(&text(body)?).await?;
