@@ -72,10 +72,10 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A broken configuration is reported by the command that reads it.
-    let log = settings::Settings::load(cli.config_file.as_deref())
-        .map(|s| s.log)
-        .unwrap_or_default();
+    // Read once; a broken configuration is reported by the commands that
+    // use it, not by those that only talk to a server.
+    let settings = settings::Settings::load(cli.config_file.as_deref());
+    let log = settings.as_ref().map(|s| s.log.clone()).unwrap_or_default();
     let format = cli.log_format.unwrap_or(log.format);
     init_tracing(format, log.level.as_deref().unwrap_or("warn"));
     let runtime = match tokio::runtime::Runtime::new() {
@@ -85,16 +85,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = cli.config_file.as_deref();
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Task(c) => cmd::task::run(c, config, cli.remote.json).await,
-            Command::Plugin(c) => cmd::plugin::run(c, config, &cli.remote).await,
-            Command::Serve(args) => cmd::serve::run(args, config).await,
-            Command::Workflow(c) => cmd::workflow::run(c, config, &cli.remote).await,
+            Command::Task(c) => cmd::task::run(c, settings, cli.remote.json).await,
+            Command::Plugin(c) => cmd::plugin::run(c, settings, &cli.remote).await,
+            Command::Serve(args) => cmd::serve::run(args, settings).await,
+            Command::Workflow(c) => cmd::workflow::run(c, settings, &cli.remote).await,
             Command::Run(c) => cmd::run::run(c, &cli.remote).await,
             Command::Token(c) => cmd::token::run(c, &cli.remote).await,
-            Command::Demo(args) => cmd::demo::run(args, config).await,
+            Command::Demo(args) => cmd::demo::run(args, settings).await,
         }
     });
     match result {

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use baton_api::ApiState;
 use baton_api::auth::{Role, create_token, install_token};
 use clap::Args;
 
@@ -31,11 +30,8 @@ const WORKFLOWS: &[(&str, &str)] = &[(
 )];
 
 /// Run the demo until Ctrl-C.
-pub async fn run(
-    args: DemoArgs,
-    config_file: Option<&std::path::Path>,
-) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::load(config_file)?;
+pub async fn run(args: DemoArgs, settings: anyhow::Result<Settings>) -> anyhow::Result<ExitCode> {
+    let mut settings = settings?;
     let plant = Plant::start(Duration::from_millis(200)).await?;
     plant.configure(&mut settings);
     let temp = tempfile::tempdir().context("creating a temporary directory")?;
@@ -89,14 +85,8 @@ The README's tour goes on from here. Messages on the broker show below; Ctrl-C s
         plc = plant.plc.url(),
     );
     let watcher = plant.print_messages().await?;
-    let served = baton_api::serve(
-        listener,
-        ApiState::new(engine.clone()),
-        super::serve::shutdown_signal(),
-    )
-    .await;
+    let served = super::serve::serve_until_stopped(listener, engine).await;
     watcher.abort();
-    engine.halt();
     served?;
     Ok(ExitCode::SUCCESS)
 }

@@ -46,7 +46,7 @@ pub enum PluginCommand {
 /// Run `baton plugin ...`.
 pub async fn run(
     command: PluginCommand,
-    config_file: Option<&std::path::Path>,
+    settings: anyhow::Result<Settings>,
     remote: &Remote,
 ) -> anyhow::Result<ExitCode> {
     let plugin = match command {
@@ -72,7 +72,7 @@ pub async fn run(
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let settings = Settings::load(config_file)?;
+    let settings = settings?;
     let runtime = Runtime::new(settings.runtime, baton_connectors::Connectors::default())?;
     let bytes = super::task::read_plugin(&plugin)?;
     let loaded = match runtime.load(&bytes).await {

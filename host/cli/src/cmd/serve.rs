@@ -30,11 +30,8 @@ pub struct ServeArgs {
 }
 
 /// Run the server until Ctrl-C or SIGTERM.
-pub async fn run(
-    args: ServeArgs,
-    config_file: Option<&std::path::Path>,
-) -> anyhow::Result<ExitCode> {
-    let mut settings = Settings::load(config_file)?;
+pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow::Result<ExitCode> {
+    let mut settings = settings?;
     if let Some(listen) = args.listen {
         settings.server.listen = listen;
     }
@@ -60,10 +57,19 @@ pub async fn run(
         .await
         .with_context(|| format!("listening on {}", settings.server.listen))?;
     eprintln!("baton listening on http://{}", listener.local_addr()?);
-    baton_api::serve(listener, ApiState::new(engine.clone()), shutdown_signal()).await?;
-    // Runs resume from their committed events at the next start.
-    engine.halt();
+    serve_until_stopped(listener, engine).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serve the API on `listener` until Ctrl-C or SIGTERM, then halt the
+/// engine: runs resume from their committed events at the next start.
+pub async fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    engine: Engine,
+) -> anyhow::Result<()> {
+    let served = baton_api::serve(listener, ApiState::new(engine.clone()), shutdown_signal()).await;
+    engine.halt();
+    Ok(served?)
 }
 
 /// `BATON_ADMIN_TOKEN`, when set and not empty.
@@ -98,7 +104,7 @@ pub async fn start_engine(settings: &mut Settings) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
-pub async fn shutdown_signal() {
+async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -45,11 +45,11 @@ pub struct RunArgs {
 /// Run `baton task ...`.
 pub async fn run(
     command: TaskCommand,
-    config_file: Option<&std::path::Path>,
+    settings: anyhow::Result<Settings>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let TaskCommand::Run(args) = command;
-    let mut settings = Settings::load(config_file)?;
+    let mut settings = settings?;
     let plant = if args.simulate {
         let plant = Plant::start(Duration::from_millis(200)).await?;
         plant.configure(&mut settings);

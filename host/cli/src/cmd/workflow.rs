@@ -66,7 +66,7 @@ pub struct RunArgs {
 /// Run `baton workflow ...`.
 pub async fn run(
     command: WorkflowCommand,
-    config_file: Option<&std::path::Path>,
+    settings: anyhow::Result<Settings>,
     remote: &Remote,
 ) -> anyhow::Result<ExitCode> {
     let args = match command {
@@ -76,7 +76,7 @@ pub async fn run(
         WorkflowCommand::List => return list(remote).await,
         WorkflowCommand::Show { name } => return show(&name, remote).await,
     };
-    let mut settings = Settings::load(config_file)?;
+    let mut settings = settings?;
     let plant = match args.simulate {
         true => {
             let plant = Plant::start(Duration::from_millis(200)).await?;
