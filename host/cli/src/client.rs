@@ -49,15 +49,17 @@ pub struct ApiError {
 impl Client {
     /// A client for `remote`; only `http://` URLs.
     pub fn new(remote: &Remote) -> anyhow::Result<Self> {
-        let url = url::Url::parse(&remote.server)
-            .with_context(|| format!("`{}` is not a URL", remote.server))?;
-        if url.scheme() != "http" {
-            bail!(
-                "`{}`: the CLI speaks plain http (put TLS in front of the server with a proxy, and run the CLI on its side)",
-                remote.server
-            );
+        let server = &remote.server;
+        let wrong = || format!("--server/BATON_SERVER `{server}`: give it as http://HOST:PORT");
+        let url = url::Url::parse(server).with_context(wrong)?;
+        match url.scheme() {
+            "http" => {}
+            "https" => bail!(
+                "`{server}`: the CLI speaks plain http (put TLS in front of the server with a proxy, and run the CLI on its side)"
+            ),
+            _ => bail!(wrong()),
         }
-        let host = url.host_str().context("the server URL has no host")?;
+        let host = url.host_str().with_context(wrong)?;
         let port = url.port_or_known_default().unwrap_or(80);
         Ok(Self {
             authority: format!("{host}:{port}"),
@@ -217,4 +219,39 @@ pub fn segment(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes())
         .collect::<String>()
         .replace('+', "%20")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(server: &str) -> anyhow::Result<Client> {
+        Client::new(&Remote {
+            server: server.into(),
+            token: None,
+            json: false,
+        })
+    }
+
+    #[test]
+    fn server_urls_are_checked_with_a_hint() {
+        let c = client("http://plant-host:9000/baton/").unwrap();
+        assert_eq!(c.authority, "plant-host:9000");
+        assert_eq!(c.base_path, "/baton");
+        assert_eq!(
+            client("http://plant-host").unwrap().authority,
+            "plant-host:80"
+        );
+        for bad in ["localhost:8080", "plant-host", ""] {
+            let e = client(bad).err().unwrap().to_string();
+            assert!(e.contains("give it as http://HOST:PORT"), "{bad}: {e}");
+        }
+        let e = client("https://plant-host").err().unwrap().to_string();
+        assert!(e.contains("plain http"), "{e}");
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(segment("line 1/oven"), "line%201%2Foven");
+    }
 }
