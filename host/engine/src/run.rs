@@ -144,9 +144,8 @@ impl RunActor {
 
     /// Run a freshly created run whose first events are already committed.
     pub(crate) async fn start(mut self, first: Events) {
-        let events: Events = first;
-        self.subscribe_waits(&events).await;
-        self.act(&events);
+        self.subscribe_waits(&first).await;
+        self.act(&first);
         self.main_loop().await;
     }
 
@@ -627,10 +626,8 @@ pub(crate) fn projection(wf: &CompiledWorkflow, state: &RunState, events: &Event
     let run_id = &state.run_id;
     let mut executions = Vec::new();
     let mut run = None;
-    for &Decided {
-        ref event, at: now, ..
-    } in events
-    {
+    for decided in events {
+        let (event, now) = (&decided.event, decided.at);
         let row = |node: &str, item: Option<u32>, phase: Phase, attempt: u32| {
             let started_at = wf
                 .index(node)
