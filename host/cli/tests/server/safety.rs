@@ -27,10 +27,11 @@ fn the_interlock_denies_plc_writes_and_refuses_new_runs() {
 
     // The waiting run goes on, but its PLC write is denied: it fails, and
     // the heater stays off.
-    server.post(
+    let (status, body) = server.post(
         &format!("/api/v1/runs/{run}/nodes/approve/approve"),
         &json!({}),
     );
+    assert_eq!(status, 200, "{body}");
     let finished = server.wait_finished(&run);
     assert_eq!(finished["status"], "failed", "{finished}");
     let heat = finished["nodes"]
