@@ -198,16 +198,36 @@ fn workflow_apply_names_a_syntax_error_and_its_place_before_calling_the_server()
     let out = baton(&["workflow", "apply", broken.to_str().unwrap(), server]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("broken.yaml is not YAML or JSON"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("broken.yaml is not a workflow"), "{stderr}");
     assert!(stderr.contains("line 4"), "{stderr}");
 
     let out = baton(&["workflow", "validate", nameless.to_str().unwrap(), server]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("nameless.yaml has no `name`"), "{stderr}");
+    assert!(stderr.contains("missing field `name`"), "{stderr}");
+}
+
+#[test]
+fn workflow_commands_refuse_an_alias_bomb_without_expanding_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bomb = dir.path().join("bomb.yaml");
+    let list = vec!["1"; 20_000].join(", ");
+    let refs = vec!["*x"; 20_000].join(", ");
+    std::fs::write(
+        &bomb,
+        format!("name: bomb\nnodes:\n  a:\n    plugin: transform@1\n    config:\n      x: &x [{list}]\n      y: [{refs}]\n"),
+    )
+    .unwrap();
+    let file = bomb.to_str().unwrap();
+    for args in [
+        vec!["workflow", "validate", file, "--server=http://127.0.0.1:9"],
+        vec!["workflow", "run", file],
+    ] {
+        let out = baton(&args);
+        assert_ne!(out.status.code(), Some(0), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("max_values"), "{args:?}: {stderr}");
+    }
 }
 
 /// One HTTP/1.1 request on a fresh connection; the status and body.

@@ -8,7 +8,7 @@ use baton_grant::Grants;
 use baton_store::WorkflowRecord;
 use baton_workflow::expr::{Expr, Scope};
 use baton_workflow::graph::Graph;
-use baton_workflow::{Node, NodeKind, Workflow};
+use baton_workflow::{Limits, Node, NodeKind, Workflow};
 use serde_json::{Map, Value};
 
 use crate::{Error, Result};
@@ -87,13 +87,14 @@ pub struct CompiledWorkflow {
     index: HashMap<String, usize>,
 }
 
-fn compile(node: &str, field: &str, source: &str) -> Result<Expr> {
-    Expr::compile(source).map_err(|e| Error::Definition(format!("node `{node}`, {field}: {e}")))
+fn compile(limits: &Limits, node: &str, field: &str, source: &str) -> Result<Expr> {
+    Expr::compile_with(source, limits)
+        .map_err(|e| Error::Definition(format!("node `{node}`, {field}: {e}")))
 }
 
 impl CompiledWorkflow {
-    /// Compile a stored workflow version.
-    pub fn new(record: &WorkflowRecord) -> Result<Self> {
+    /// Compile a stored workflow version, its expressions within `limits`.
+    pub fn new(record: &WorkflowRecord, limits: &Limits) -> Result<Self> {
         let def: Workflow = serde_json::from_value(record.definition.clone()).map_err(|e| {
             Error::Definition(format!(
                 "stored workflow {}@{} does not parse: {e}",
@@ -146,11 +147,11 @@ impl CompiledWorkflow {
             let when = node
                 .when
                 .as_deref()
-                .map(|w| compile(id, "when", w))
+                .map(|w| compile(limits, id, "when", w))
                 .transpose()?;
             let input = match &node.input {
                 None => InputMap::Default,
-                Some(Value::String(e)) => InputMap::Expr(compile(id, "input", e)?),
+                Some(Value::String(e)) => InputMap::Expr(compile(limits, id, "input", e)?),
                 Some(Value::Object(map)) => InputMap::Object(
                     map.iter()
                         .map(|(k, v)| {
@@ -158,7 +159,7 @@ impl CompiledWorkflow {
                                 k.clone(),
                                 match v {
                                     Value::String(e) => {
-                                        Field::Expr(compile(id, &format!("input.{k}"), e)?)
+                                        Field::Expr(compile(limits, id, &format!("input.{k}"), e)?)
                                     }
                                     other => Field::Literal(other.clone()),
                                 },
@@ -171,7 +172,7 @@ impl CompiledWorkflow {
             let foreach = node
                 .foreach
                 .as_deref()
-                .map(|f| compile(id, "foreach", f))
+                .map(|f| compile(limits, id, "foreach", f))
                 .transpose()?;
             let mut refs = BTreeSet::new();
             let mut exprs: Vec<&Expr> = when.iter().chain(foreach.iter()).collect();

@@ -10,12 +10,17 @@ pub struct EngineConfig {
     /// it wait for a slot; waiting nodes (approvals, delays, waits) never
     /// take one.
     pub max_concurrent_tasks: usize,
+    /// What a workflow definition may contain (`[engine.workflows]`): the
+    /// bounds that keep parsing and validating any definition cheap, and the
+    /// largest per-node settings.
+    pub workflows: baton_workflow::Limits,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             max_concurrent_tasks: 64,
+            workflows: baton_workflow::Limits::default(),
         }
     }
 }

@@ -9,7 +9,7 @@ use baton_runtime::Runtime;
 use baton_store::{
     Created, NewRun, PluginRecord, RunRecord, Store, StoredEvent, WorkflowRecord, now_millis,
 };
-use baton_workflow::{Workflow, validate};
+use baton_workflow::{Workflow, validate_with};
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -33,6 +33,7 @@ pub(crate) struct Shared {
     halted: std::sync::atomic::AtomicBool,
     triggers: crate::triggers::Triggers,
     pub(crate) metrics: crate::metrics::EngineMetrics,
+    limits: baton_workflow::Limits,
 }
 
 /// A live run actor: its inbox and the handle that stops it.
@@ -123,6 +124,7 @@ impl Engine {
                 halted: Default::default(),
                 triggers: Default::default(),
                 metrics: Default::default(),
+                limits: config.workflows,
             }),
         };
         // The interlock is a safety state: it outlives restarts.
@@ -232,14 +234,23 @@ impl Engine {
     /// Parse and validate a workflow against the stored plugins and the
     /// configured connections, reporting every problem at once.
     pub async fn check_workflow(&self, text: &str) -> Result<Applied> {
-        let workflow = Workflow::parse(text)?;
         let connectors = self.shared.runtime.connectors();
         let snapshot = Snapshot::new(
             self.shared.store.plugins().await?,
             connectors.plc_names().map(str::to_string),
             connectors.mqtt_names().map(str::to_string),
         );
-        validate(&workflow, &snapshot)?;
+        // Bounded by the limits, but up to a second of CPU on a large body:
+        // kept off the threads that serve requests and drive runs.
+        let limits = self.shared.limits;
+        let text = text.to_string();
+        let (workflow, snapshot) = tokio::task::spawn_blocking(move || {
+            let workflow = Workflow::parse_with(&text, &limits)?;
+            validate_with(&workflow, &snapshot, &limits)?;
+            Ok::<_, Error>((workflow, snapshot))
+        })
+        .await
+        .map_err(|e| Error::Definition(format!("the workflow check failed: {e}")))??;
         let refs: Vec<&str> = workflow
             .nodes
             .iter()
@@ -288,7 +299,7 @@ impl Engine {
             .ok_or_else(|| {
                 Error::NotFound(format!("workflow {name} version {version} not found"))
             })?;
-        let wf = Arc::new(CompiledWorkflow::new(&record)?);
+        let wf = Arc::new(CompiledWorkflow::new(&record, &self.shared.limits)?);
         lock(&self.shared.workflows).insert((name.to_string(), version), wf.clone());
         Ok(wf)
     }

@@ -470,6 +470,20 @@ impl<'a> Scheduler<'a> {
                 ));
             }
         };
+        let max_items = node
+            .def
+            .limits
+            .as_ref()
+            .and_then(|l| l.items)
+            .unwrap_or(baton_workflow::limits::DEFAULT_FOREACH_ITEMS);
+        if list.len() > max_items {
+            return Err(format!(
+                "foreach: `{}` gave {} items; at most {max_items} are allowed \
+                 (the node's limits.items)",
+                foreach.source(),
+                list.len()
+            ));
+        }
         let mut items = Vec::with_capacity(list.len());
         for item in list {
             let scope = Scope {
@@ -596,13 +610,16 @@ mod tests {
 
     fn workflow(yaml: &str) -> CompiledWorkflow {
         let wf = baton_workflow::Workflow::parse(yaml).unwrap();
-        CompiledWorkflow::new(&WorkflowRecord {
-            name: wf.name.clone(),
-            version: 1,
-            definition: serde_json::to_value(&wf).unwrap(),
-            plugins: json!({"t@1": {"version": "1.0.0", "digest": "d"}}),
-            created_at: 0,
-        })
+        CompiledWorkflow::new(
+            &WorkflowRecord {
+                name: wf.name.clone(),
+                version: 1,
+                definition: serde_json::to_value(&wf).unwrap(),
+                plugins: json!({"t@1": {"version": "1.0.0", "digest": "d"}}),
+                created_at: 0,
+            },
+            &Default::default(),
+        )
         .unwrap()
     }
 

@@ -1,5 +1,6 @@
 //! The workflow data model, as an engineer writes it in YAML or JSON.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use crate::ParseError;
+use crate::{Limits, ParseError};
 
 /// A workflow definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,11 +34,31 @@ pub struct Workflow {
 }
 
 impl Workflow {
-    /// Parse YAML or JSON. This checks the shape only; see [`crate::validate`] for the rest.
+    /// Parse YAML or JSON within the default [`Limits`]. This checks the
+    /// shape only; see [`crate::validate`] for the rest.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        serde_yaml_ng::from_str(text).map_err(|e| ParseError {
+        Self::parse_with(text, &Limits::default())
+    }
+
+    /// Parse YAML or JSON, refusing a definition that expands to more values,
+    /// nests deeper or has more nodes than `limits` allow. Time and memory
+    /// are bounded by the limits, whatever the text holds.
+    pub fn parse_with(text: &str, limits: &Limits) -> Result<Self, ParseError> {
+        crate::budget::check(text, limits)?;
+        let workflow: Self = serde_yaml_ng::from_str(text).map_err(|e| ParseError {
             message: e.to_string(),
-        })
+        })?;
+        let count = workflow.nodes.len() + workflow.nodes.duplicates().len();
+        if count > limits.max_nodes {
+            return Err(ParseError {
+                message: format!(
+                    "nodes: the workflow has {count} nodes; at most {} are allowed \
+                     (engine.workflows.max_nodes)",
+                    limits.max_nodes
+                ),
+            });
+        }
+        Ok(workflow)
     }
 
     /// The node called `id`.
@@ -238,6 +259,10 @@ pub struct LimitOverrides {
     /// Output size in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<usize>,
+    /// With `foreach`: most items the list may hold; a longer list fails the
+    /// run before any item starts. 10,000 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<usize>,
 }
 
 /// The task that undoes a completed node.
@@ -268,16 +293,25 @@ pub enum TimeoutOutcome {
 
 /// The nodes of a workflow, in the order written. Duplicate ids are kept
 /// aside so that validation can report them (a map would silently keep one).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Nodes {
     entries: Vec<(String, Node)>,
     duplicates: Vec<String>,
+    /// Position of each id in `entries`, so lookups stay constant-time on
+    /// large workflows.
+    index: HashMap<String, usize>,
+}
+
+impl PartialEq for Nodes {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries && self.duplicates == other.duplicates
+    }
 }
 
 impl Nodes {
     /// The node called `id`.
     pub fn get(&self, id: &str) -> Option<&Node> {
-        self.entries.iter().find(|(k, _)| k == id).map(|(_, n)| n)
+        self.index.get(id).map(|&i| &self.entries[i].1)
     }
 
     /// Ids and nodes, in order.
@@ -313,9 +347,10 @@ impl FromIterator<(String, Node)> for Nodes {
 
 impl Nodes {
     fn push(&mut self, id: String, node: Node) {
-        if self.get(&id).is_some() {
+        if self.index.contains_key(&id) {
             self.duplicates.push(id);
         } else {
+            self.index.insert(id.clone(), self.entries.len());
             self.entries.push((id, node));
         }
     }

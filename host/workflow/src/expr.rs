@@ -6,6 +6,8 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
+use crate::Limits;
+
 use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr, LiteralValue};
 use cel::{Context, Env, Program};
 use serde::{Serialize, Serializer};
@@ -42,12 +44,51 @@ fn env() -> Arc<Env> {
     ENV.get_or_init(|| Arc::new(Env::stdlib())).clone()
 }
 
+/// Expressions whose punctuation could nest at most this deep are parsed on
+/// the caller's thread; anything that might nest deeper is parsed on a thread
+/// of its own with a stack sized to its length, because the CEL parser,
+/// its tree and the tree's destructor all recurse once per level.
+const INLINE_BOUND: usize = 24;
+
+/// The stack of the thread that parses a long expression, per byte of it.
+/// Measured: `1+1+...` of 2,000 to 32,000 levels needs about 2 KiB of stack
+/// per level, and every level takes at least 2 bytes of source, so this is an
+/// eight-fold margin. The stack is reserved, and only touched as deep as the
+/// parse goes.
+const PARSE_STACK_PER_BYTE: usize = 8 << 10;
+
 impl Expr {
-    /// Compile `source`; the error is the parser's message.
+    /// Compile `source` within the default [`Limits`]; the error is the
+    /// parser's message or the limit that was passed.
     pub fn compile(source: &str) -> Result<Self, String> {
-        let program = env()
-            .compile(source)
-            .map_err(|e| e.to_string().replace('\n', "; "))?;
+        Self::compile_with(source, &Limits::default())
+    }
+
+    /// Compile `source`, refusing it when it is longer or nests deeper than
+    /// `limits` allow. A refused expression never reaches the evaluator,
+    /// whose recursion the depth limit bounds.
+    pub fn compile_with(source: &str, limits: &Limits) -> Result<Self, String> {
+        if source.len() > limits.max_expression_bytes {
+            return Err(format!(
+                "the expression is {} bytes long; at most {} are allowed \
+                 (engine.workflows.max_expression_bytes)",
+                source.len(),
+                limits.max_expression_bytes
+            ));
+        }
+        let max_depth = limits.max_expression_depth;
+        let program = if depth_bound(source) <= INLINE_BOUND.min(max_depth) {
+            parse(source, max_depth)?
+        } else {
+            let owned = source.to_string();
+            std::thread::Builder::new()
+                .name("baton-cel-parse".into())
+                .stack_size((8 << 20) + source.len() * PARSE_STACK_PER_BYTE)
+                .spawn(move || parse(&owned, max_depth))
+                .map_err(|e| format!("cannot start the expression parser: {e}"))?
+                .join()
+                .map_err(|_| "the expression parser failed".to_string())??
+        };
         Ok(Self {
             source: source.to_string(),
             program,
@@ -105,6 +146,84 @@ impl Expr {
             other => Err(format!("`{}` gave {other}, not true or false", self.source)),
         }
     }
+}
+
+/// Parse `source` and measure its tree. A tree deeper than `max_depth` is
+/// refused, and dropped here, on the thread that could build it.
+fn parse(source: &str, max_depth: usize) -> Result<Program, String> {
+    let program = env()
+        .compile(source)
+        .map_err(|e| e.to_string().replace('\n', "; "))?;
+    let depth = tree_depth(program.expression(), max_depth);
+    if depth > max_depth {
+        return Err(format!(
+            "the expression nests deeper than {max_depth} levels \
+             (engine.workflows.max_expression_depth)"
+        ));
+    }
+    Ok(program)
+}
+
+/// An upper bound on how deep `source` can nest: every level of a CEL tree
+/// beyond a leaf is written with at least one operator or bracket, or the
+/// word `in`. Comprehension macros add at most a few levels each.
+fn depth_bound(source: &str) -> usize {
+    let punctuation = source
+        .bytes()
+        .filter(|b| b"+-*/%!<>=&|?:.[({,".contains(b))
+        .count();
+    let words = source.split_whitespace().filter(|w| *w == "in").count();
+    (punctuation + words) * 3
+}
+
+/// The depth of an expression tree, walked without recursion; the walk stops
+/// once it is past `stop`.
+fn tree_depth(root: &IdedExpr, stop: usize) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((expr, depth)) = stack.pop() {
+        deepest = deepest.max(depth);
+        if deepest > stop {
+            break;
+        }
+        let next = depth + 1;
+        match &expr.expr {
+            Ast::Select(select) => stack.push((&select.operand, next)),
+            Ast::Call(call) => {
+                stack.extend(call.target.iter().map(|t| (&**t, next)));
+                stack.extend(call.args.iter().map(|a| (a, next)));
+            }
+            Ast::Comprehension(c) => {
+                for e in [
+                    &c.iter_range,
+                    &c.accu_init,
+                    &c.loop_cond,
+                    &c.loop_step,
+                    &c.result,
+                ] {
+                    stack.push((e, next));
+                }
+            }
+            Ast::List(list) => stack.extend(list.elements.iter().map(|e| (e, next))),
+            Ast::Map(map) => {
+                for entry in &map.entries {
+                    if let EntryExpr::MapEntry(m) = &entry.expr {
+                        stack.push((&m.key, next));
+                        stack.push((&m.value, next));
+                    }
+                }
+            }
+            Ast::Struct(s) => {
+                for entry in &s.entries {
+                    if let EntryExpr::StructField(f) = &entry.expr {
+                        stack.push((&f.value, next));
+                    }
+                }
+            }
+            Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => {}
+        }
+    }
+    deepest
 }
 
 /// Collects free variables and node references from an expression tree.
@@ -249,6 +368,56 @@ mod tests {
                 .unwrap_err()
                 .contains("not true or false")
         );
+    }
+
+    #[test]
+    fn long_and_deep_expressions_are_refused_not_overflowed() {
+        // Each of these overflowed a 2 MiB stack before depth was checked.
+        let sum = format!("1{}", "+1".repeat(20_000));
+        let select = format!("input{}", ".b".repeat(20_000));
+        let limits = Limits {
+            max_expression_bytes: 64 << 10,
+            ..Limits::default()
+        };
+        for source in [&sum, &select] {
+            let e = Expr::compile_with(source, &limits).unwrap_err();
+            assert!(e.contains("deeper than 64 levels"), "{e}");
+            let e = Expr::compile(source).unwrap_err();
+            assert!(e.contains("at most 4096 are allowed"), "{e}");
+        }
+        // At the longest allowed length, on a small stack, parsing is still safe.
+        let worst = format!("1{}", "+1".repeat(2047));
+        let e = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || Expr::compile(&worst).unwrap_err())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(e.contains("deeper than"), "{e}");
+        // Up to the limit, expressions compile and evaluate.
+        let ok = format!("1{}", "+1".repeat(60));
+        assert_eq!(Expr::compile(&ok).unwrap().eval(&scope()), Ok(json!(61)));
+        let parens = format!("{}1{}", "(".repeat(30), ")".repeat(30));
+        assert_eq!(Expr::compile(&parens).unwrap().eval(&scope()), Ok(json!(1)));
+    }
+
+    #[test]
+    fn the_depth_bound_is_never_below_the_real_depth() {
+        for source in [
+            "1",
+            "input.a.b.c",
+            "a in b",
+            "[1, [2, [3]]]",
+            "{'a': {'b': nodes.x.output}}",
+            "input.z.exists(i, i == nodes.c.output)",
+            "x ? y : z",
+            "!(!(!true))",
+            "f(g(h(1)))",
+        ] {
+            let program = env().compile(source).unwrap();
+            let depth = tree_depth(program.expression(), usize::MAX);
+            assert!(depth_bound(source) + 1 >= depth, "{source}: {depth}");
+        }
     }
 
     #[test]

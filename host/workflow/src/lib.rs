@@ -17,12 +17,17 @@
 //! - [`graph`]: the DAG: order, cycles, ancestors.
 //! - [`catalog`]: what validation needs to know about the host.
 //! - [`validate`]: every check, collected into [`Problems`].
+//! - [`limits`]: the bounds that keep parsing and validating a hostile
+//!   definition cheap.
+//! - `budget`: the alias-expanded size check that runs before deserialising.
 #![deny(missing_docs)]
 
+mod budget;
 pub mod catalog;
 pub mod definition;
 pub mod expr;
 pub mod graph;
+pub mod limits;
 pub mod validate;
 
 mod error;
@@ -30,4 +35,5 @@ mod error;
 pub use catalog::{Catalog, PluginMeta};
 pub use definition::{Node, NodeKind, Workflow};
 pub use error::{ParseError, Problem, Problems};
-pub use validate::validate;
+pub use limits::Limits;
+pub use validate::{validate, validate_with};

@@ -9,16 +9,43 @@ use serde_json::Value;
 use crate::catalog::Catalog;
 use crate::definition::{NodeKind, plugin_ref};
 use crate::expr::{Expr, VARIABLES};
-use crate::graph::Graph;
-use crate::{Node, Problem, Problems, Workflow};
+use crate::graph::{Graph, Upstream};
+use crate::{Limits, Node, Problem, Problems, Workflow};
 
-/// Check `workflow` against the host's plugins and connections.
+/// Most problems reported for one definition; the rest are counted in one
+/// last problem, so that a hostile definition cannot make a huge answer.
+pub const MAX_PROBLEMS: usize = 100;
+
+/// Check `workflow` against the host's plugins and connections, within the
+/// default [`Limits`].
 pub fn validate(workflow: &Workflow, catalog: &dyn Catalog) -> Result<(), Problems> {
+    validate_with(workflow, catalog, &Limits::default())
+}
+
+/// Check `workflow` against the host's plugins and connections, and its
+/// expressions and per-node settings against `limits`.
+pub fn validate_with(
+    workflow: &Workflow,
+    catalog: &dyn Catalog,
+    limits: &Limits,
+) -> Result<(), Problems> {
     let mut v = Validator {
         catalog,
+        limits,
         problems: Vec::new(),
+        suppressed: 0,
     };
     v.workflow(workflow);
+    if v.suppressed > 0 {
+        v.problems.push(Problem {
+            node: None,
+            field: "nodes".into(),
+            message: format!(
+                "{} more problems are not shown; fix these first",
+                v.suppressed
+            ),
+        });
+    }
     if v.problems.is_empty() {
         Ok(())
     } else {
@@ -28,12 +55,33 @@ pub fn validate(workflow: &Workflow, catalog: &dyn Catalog) -> Result<(), Proble
 
 struct Validator<'c> {
     catalog: &'c dyn Catalog,
+    limits: &'c Limits,
     problems: Vec<Problem>,
+    suppressed: usize,
 }
 
 /// Where a problem is, while checking one node.
 struct At<'a> {
     node: Option<&'a str>,
+}
+
+/// What is upstream of the node being checked; `None` when the graph has a
+/// cycle.
+struct Up<'a> {
+    id: &'a str,
+    upstream: Option<&'a Upstream<'a>>,
+}
+
+/// A duration in its largest whole unit, as an engineer would write it: `366d`, `24h`.
+fn short(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    match (secs, d.subsec_nanos()) {
+        (0, _) | (_, 1..) => humantime_serde::re::humantime::format_duration(d).to_string(),
+        (s, 0) if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        (s, 0) if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        (s, 0) if s % 60 == 0 => format!("{}m", s / 60),
+        (s, 0) => format!("{s}s"),
+    }
 }
 
 fn is_name(s: &str) -> bool {
@@ -50,6 +98,10 @@ fn is_node_id(s: &str) -> bool {
 
 impl Validator<'_> {
     fn report(&mut self, at: &At<'_>, field: impl Into<String>, message: impl Into<String>) {
+        if self.problems.len() >= MAX_PROBLEMS {
+            self.suppressed += 1;
+            return;
+        }
         self.problems.push(Problem {
             node: at.node.map(str::to_string),
             field: field.into(),
@@ -114,6 +166,7 @@ impl Validator<'_> {
             self.report(&At { node: Some(id) }, "id", "is defined more than once");
         }
         let graph = Graph::new(wf);
+        let upstream = graph.upstream();
         if let Some(cycle) = graph.cycle() {
             self.report(
                 &At {
@@ -124,11 +177,11 @@ impl Validator<'_> {
             );
         }
         for (id, node) in wf.nodes.iter() {
-            self.node(wf, &graph, id, node);
+            self.node(wf, upstream.as_ref(), id, node);
         }
     }
 
-    fn node(&mut self, wf: &Workflow, graph: &Graph, id: &str, node: &Node) {
+    fn node(&mut self, wf: &Workflow, upstream: Option<&Upstream<'_>>, id: &str, node: &Node) {
         let at = At { node: Some(id) };
         if !is_node_id(id) {
             self.report(&at, "id", "node ids are used in CEL as `nodes.<id>`: use lowercase letters, digits and `_`, not starting with a digit");
@@ -147,7 +200,7 @@ impl Validator<'_> {
                 );
             }
         }
-        let upstream = graph.ancestors(id);
+        let upstream = Up { id, upstream };
         let foreach = node.foreach.is_some();
         if let Some(when) = &node.when {
             self.expr(&at, "when", when, &upstream, foreach);
@@ -203,6 +256,22 @@ impl Validator<'_> {
                 ),
             },
         }
+        if matches!(node.kind, NodeKind::Approval | NodeKind::Wait) {
+            self.duration(
+                &at,
+                "timeout",
+                node.timeout,
+                self.limits.max_wait,
+                "max_wait",
+            );
+        }
+        self.duration(
+            &at,
+            "duration",
+            node.duration,
+            self.limits.max_wait,
+            "max_wait",
+        );
         if node.on_timeout.is_some() && node.timeout.is_none() {
             self.report(&at, "on_timeout", "has no effect without a `timeout`");
         }
@@ -252,7 +321,7 @@ impl Validator<'_> {
         }
     }
 
-    fn task(&mut self, at: &At<'_>, node: &Node, upstream: &BTreeSet<String>) {
+    fn task(&mut self, at: &At<'_>, node: &Node, upstream: &Up<'_>) {
         match &node.plugin {
             None => self.report(
                 at,
@@ -266,6 +335,31 @@ impl Validator<'_> {
             if retry.max_attempts == 0 {
                 self.report(at, "retry.max_attempts", "must be at least 1");
             }
+            if retry.max_attempts > self.limits.max_attempts {
+                self.report(
+                    at,
+                    "retry.max_attempts",
+                    format!(
+                        "is {}; at most {} are allowed (engine.workflows.max_attempts)",
+                        retry.max_attempts, self.limits.max_attempts
+                    ),
+                );
+            }
+            let max_wait = self.limits.max_wait;
+            self.duration(
+                at,
+                "retry.initial_interval",
+                Some(retry.initial_interval),
+                max_wait,
+                "max_wait",
+            );
+            self.duration(
+                at,
+                "retry.max_interval",
+                Some(retry.max_interval),
+                max_wait,
+                "max_wait",
+            );
             if !(retry.backoff >= 1.0 && retry.backoff.is_finite()) {
                 self.report(at, "retry.backoff", "must be a number of at least 1.0");
             }
@@ -294,6 +388,16 @@ impl Validator<'_> {
         {
             self.report(at, "timeout", "must be longer than zero");
         }
+        self.duration(
+            at,
+            "timeout",
+            node.timeout,
+            self.limits.max_task_timeout,
+            "max_task_timeout",
+        );
+        if let Some(limits) = &node.limits {
+            self.limits(at, node, limits);
+        }
         if let Some(c) = &node.compensate {
             self.plugin(
                 at,
@@ -308,6 +412,68 @@ impl Validator<'_> {
         }
         if let Some(foreach) = &node.foreach {
             self.expr(at, "foreach", foreach, upstream, false);
+        }
+    }
+
+    /// A duration no longer than the host allows.
+    fn duration(
+        &mut self,
+        at: &At<'_>,
+        field: &str,
+        value: Option<std::time::Duration>,
+        max: std::time::Duration,
+        key: &str,
+    ) {
+        if let Some(value) = value
+            && value > max
+        {
+            self.report(
+                at,
+                field,
+                format!(
+                    "is {}; at most {} is allowed (engine.workflows.{key})",
+                    short(value),
+                    short(max)
+                ),
+            );
+        }
+    }
+
+    /// A node's resource limits, within the host's bounds.
+    fn limits(&mut self, at: &At<'_>, node: &Node, l: &crate::definition::LimitOverrides) {
+        let max = self.limits;
+        self.duration(at, "limits.cpu", l.cpu, max.max_cpu, "max_cpu");
+        if l.cpu.is_some_and(|c| c.is_zero()) {
+            self.report(at, "limits.cpu", "must be longer than zero");
+        }
+        let sizes = [
+            ("limits.memory", l.memory, max.max_memory, "max_memory"),
+            (
+                "limits.output",
+                l.output.map(|o| o as u64),
+                max.max_output as u64,
+                "max_output",
+            ),
+            (
+                "limits.items",
+                l.items.map(|i| i as u64),
+                max.max_foreach_items as u64,
+                "max_foreach_items",
+            ),
+        ];
+        for (field, value, max, key) in sizes {
+            match value {
+                Some(0) => self.report(at, field, "must be at least 1"),
+                Some(v) if v > max => self.report(
+                    at,
+                    field,
+                    format!("is {v}; at most {max} is allowed (engine.workflows.{key})"),
+                ),
+                _ => {}
+            }
+        }
+        if l.items.is_some() && node.foreach.is_none() {
+            self.report(at, "limits.items", "applies only with `foreach`");
         }
     }
 
@@ -382,15 +548,8 @@ impl Validator<'_> {
         }
     }
 
-    fn expr(
-        &mut self,
-        at: &At<'_>,
-        field: &str,
-        source: &str,
-        upstream: &BTreeSet<String>,
-        item: bool,
-    ) {
-        let expr = match Expr::compile(source) {
+    fn expr(&mut self, at: &At<'_>, field: &str, source: &str, upstream: &Up<'_>, item: bool) {
+        let expr = match Expr::compile_with(source, self.limits) {
             Ok(e) => e,
             Err(e) => return self.report(at, field, format!("`{source}` is not valid CEL: {e}")),
         };
@@ -406,7 +565,11 @@ impl Validator<'_> {
             }
         }
         for id in expr.node_refs() {
-            if !upstream.contains(&id) {
+            // With a cycle, which is reported, ancestry means nothing.
+            if upstream
+                .upstream
+                .is_some_and(|u| !u.contains(upstream.id, &id))
+            {
                 self.report(at, field, format!("`{source}` reads `nodes.{id}`, which is not upstream of this node (add it to `needs`)"));
             }
         }

@@ -299,3 +299,133 @@ fn every_problem_is_reported_at_once() {
         "{text}"
     );
 }
+
+#[test]
+fn node_settings_past_the_host_bounds_are_refused_with_the_key() {
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, timeout: 25h}\n",
+        Some("a"),
+        "timeout",
+        "engine.workflows.max_task_timeout",
+    );
+    single(
+        "name: w\nnodes:\n  a: {type: approval, timeout: 400d}\n",
+        Some("a"),
+        "timeout",
+        "is 400d; at most 366d is allowed",
+    );
+    single(
+        "name: w\nnodes:\n  a: {type: delay, duration: 1000y}\n",
+        Some("a"),
+        "duration",
+        "max_wait",
+    );
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, retry: {max_attempts: 1000000}}\n",
+        Some("a"),
+        "retry.max_attempts",
+        "at most 100",
+    );
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, retry: {initial_interval: 1s, max_interval: 5000d}}\n",
+        Some("a"),
+        "retry.max_interval",
+        "max_wait",
+    );
+    for (limits, field, text) in [
+        ("{cpu: 2h}", "limits.cpu", "max_cpu"),
+        ("{cpu: 0s}", "limits.cpu", "longer than zero"),
+        ("{memory: 8589934592}", "limits.memory", "max_memory"),
+        ("{memory: 0}", "limits.memory", "at least 1"),
+        ("{output: 1073741824}", "limits.output", "max_output"),
+        ("{items: 5}", "limits.items", "only with `foreach`"),
+    ] {
+        single(
+            &format!("name: w\nnodes:\n  a: {{plugin: transform@1, limits: {limits}}}\n"),
+            Some("a"),
+            field,
+            text,
+        );
+    }
+    single(
+        "name: w\nnodes:\n  a: {plugin: transform@1, foreach: '[1]', limits: {items: 1000000}}\n",
+        Some("a"),
+        "limits.items",
+        "max_foreach_items",
+    );
+    // Up to the bounds is fine.
+    let wf = Workflow::parse(
+        "name: w\nnodes:\n  a: {plugin: transform@1, timeout: 24h, retry: {max_attempts: 100, max_interval: 366d}, foreach: '[1]', limits: {cpu: 1h, memory: 1073741824, items: 100000}}\n",
+    )
+    .unwrap();
+    assert_eq!(validate(&wf, &Host), Ok(()));
+}
+
+#[test]
+fn a_duration_too_large_to_represent_is_refused_not_wrapped() {
+    let e = Workflow::parse(
+        "name: w\nnodes:\n  a: {type: delay, duration: 99999999999999999999999s}\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("duration"), "{e}");
+}
+
+#[test]
+fn at_most_a_hundred_problems_then_a_count() {
+    let mut yaml = String::from("name: w\nnodes:\n");
+    for i in 0..300 {
+        yaml.push_str(&format!("  n{i}: {{plugin: missing@1}}\n"));
+    }
+    let found = problems(&yaml);
+    assert_eq!(found.len(), baton_workflow::validate::MAX_PROBLEMS + 1);
+    let last = found.last().unwrap();
+    assert!(last.message.contains("200 more problems"), "{last}");
+}
+
+#[test]
+fn node_count_and_expression_limits_are_named() {
+    let limits = baton_workflow::Limits {
+        max_nodes: 10,
+        ..Default::default()
+    };
+    let mut yaml = String::from("name: w\nnodes:\n");
+    for i in 0..11 {
+        yaml.push_str(&format!("  n{i}: {{type: approval}}\n"));
+    }
+    let e = Workflow::parse_with(&yaml, &limits).unwrap_err();
+    assert!(e.message.contains("has 11 nodes; at most 10"), "{e}");
+    assert!(e.message.contains("max_nodes"), "{e}");
+
+    let deep = format!("1{}", "+1".repeat(100));
+    single(
+        &format!("name: w\nnodes:\n  a: {{type: approval, when: '{deep} > 0'}}\n"),
+        Some("a"),
+        "when",
+        "engine.workflows.max_expression_depth",
+    );
+}
+
+#[test]
+fn a_long_chain_validates_and_references_along_it_are_upstream() {
+    let mut yaml = String::from("name: w\nnodes:\n");
+    for i in 0..1000 {
+        if i == 0 {
+            yaml.push_str("  n0: {plugin: transform@1, input: \"nodes.n999.output\"}\n");
+        } else {
+            yaml.push_str(&format!(
+                "  n{i}: {{plugin: transform@1, needs: [n{}]}}\n",
+                i + 1
+            ));
+        }
+    }
+    yaml = yaml.replace("needs: [n1000]", "needs: []");
+    let wf = Workflow::parse(&yaml).unwrap();
+    let found = validate(&wf, &Host).unwrap_err().0;
+    // n0 reads n999, which is not upstream (n0 needs nothing); nothing else is wrong.
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let fixed = yaml.replace(
+        "  n0: {plugin: transform@1,",
+        "  n0: {plugin: transform@1, needs: [n1],",
+    );
+    assert_eq!(validate(&Workflow::parse(&fixed).unwrap(), &Host), Ok(()));
+}

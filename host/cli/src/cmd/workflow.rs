@@ -208,12 +208,11 @@ async fn send(
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     // The URL names the workflow; the server checks it against the body.
-    let definition = serde_yaml_ng::from_str::<serde_json::Value>(&text)
-        .with_context(|| format!("{} is not YAML or JSON", file.display()))?;
-    let name = definition["name"]
-        .as_str()
-        .map(str::to_string)
-        .with_context(|| format!("{} has no `name` (a string)", file.display()))?;
+    // Parsed within the default limits, so that a hostile file cannot make
+    // the command itself expand it without bound.
+    let name = baton_workflow::Workflow::parse(&text)
+        .map(|w| w.name)
+        .with_context(|| format!("{} is not a workflow", file.display()))?;
     let (method, path) = match validate_only {
         true => (
             hyper::Method::POST,

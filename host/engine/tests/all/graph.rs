@@ -219,3 +219,45 @@ nodes:
         );
     }
 }
+
+#[tokio::test]
+async fn foreach_past_its_item_cap_fails_the_run_before_any_item_starts() {
+    let h = Harness::new().await;
+    h.apply(
+        r#"
+name: capped
+nodes:
+  few:
+    plugin: scripted@1
+    foreach: "input.small"
+    limits: { items: 3 }
+  many:
+    needs: [few]
+    plugin: scripted@1
+    foreach: "input.big"
+"#,
+    )
+    .await;
+    // Three items pass a cap of three; 10,001 pass the default of 10,000 by one.
+    let big: Vec<u32> = (0..10_001).collect();
+    let run = h
+        .run("capped", json!({"small": [1, 2, 3], "big": big}))
+        .await;
+    assert_status(&run, RunStatus::Failed);
+    let error = run.error.clone().unwrap_or_default();
+    assert!(error.contains("10001 items; at most 10000"), "{error}");
+    let x = h.executions(&run.id).await;
+    assert_eq!(attempts(&x, "few").len(), 3);
+    assert!(
+        attempts(&x, "many").is_empty(),
+        "no item of `many` may start"
+    );
+
+    let run = h
+        .run("capped", json!({"small": [1, 2, 3, 4], "big": []}))
+        .await;
+    assert_status(&run, RunStatus::Failed);
+    let error = run.error.clone().unwrap_or_default();
+    assert!(error.contains("4 items; at most 3"), "{error}");
+    assert!(attempts(&h.executions(&run.id).await, "few").is_empty());
+}

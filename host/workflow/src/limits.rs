@@ -1,0 +1,86 @@
+//! Bounds on what a workflow definition may ask of the host.
+//!
+//! A definition arrives from anyone holding a token, so parsing and
+//! validating it must take bounded time and memory whatever it holds. Each
+//! bound has a default, can be changed in `baton.toml` under
+//! `[engine.workflows]`, and is named in the error when it is hit.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// What a workflow definition may contain, and the largest per-node settings
+/// validation accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Most values (scalars, lists and maps, counted after YAML aliases are
+    /// expanded) in one definition. This is the alias-expansion budget.
+    pub max_values: usize,
+    /// Deepest nesting of lists and maps in a definition, the workflow
+    /// itself included (a node's `config` starts four levels down).
+    pub max_depth: usize,
+    /// Most nodes in one workflow.
+    pub max_nodes: usize,
+    /// Longest CEL expression, in bytes.
+    pub max_expression_bytes: usize,
+    /// Deepest CEL expression tree: each operator, call, index, field
+    /// selection and literal list or map adds a level.
+    pub max_expression_depth: usize,
+    /// Longest `timeout` of a task node (per attempt).
+    #[serde(with = "humantime_serde")]
+    pub max_task_timeout: Duration,
+    /// Longest wait: the `timeout` of an approval or wait node, a delay's
+    /// `duration` and a retry interval.
+    #[serde(with = "humantime_serde")]
+    pub max_wait: Duration,
+    /// Largest `limits.cpu` of a node.
+    #[serde(with = "humantime_serde")]
+    pub max_cpu: Duration,
+    /// Largest `limits.memory` of a node, in bytes.
+    pub max_memory: u64,
+    /// Largest `limits.output` of a node, in bytes.
+    pub max_output: usize,
+    /// Largest `retry.max_attempts`.
+    pub max_attempts: u32,
+    /// Largest `limits.items` of a `foreach` node: most items one node may
+    /// fan out over.
+    pub max_foreach_items: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_values: 100_000,
+            max_depth: 32,
+            max_nodes: 1_000,
+            max_expression_bytes: 4096,
+            max_expression_depth: 64,
+            max_task_timeout: Duration::from_secs(24 * 3600),
+            max_wait: Duration::from_secs(366 * 24 * 3600),
+            max_cpu: Duration::from_secs(3600),
+            max_memory: 1 << 30,
+            max_output: 16 << 20,
+            max_attempts: 100,
+            max_foreach_items: 100_000,
+        }
+    }
+}
+
+/// How many items a `foreach` node fans out over when its node sets no
+/// `limits.items`.
+pub const DEFAULT_FOREACH_ITEMS: usize = 10_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_read_from_toml_keep_defaults_and_refuse_unknown_keys() {
+        let l: Limits = serde_json::from_str(r#"{"max_nodes": 50, "max_wait": "7d"}"#).unwrap();
+        assert_eq!(l.max_nodes, 50);
+        assert_eq!(l.max_wait, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(l.max_values, Limits::default().max_values);
+        assert!(serde_json::from_str::<Limits>(r#"{"max_node": 5}"#).is_err());
+    }
+}
