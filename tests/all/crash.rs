@@ -93,8 +93,7 @@ async fn killed_mid_flight_every_run_resumes_and_finishes_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_flight_every_run_resumes_and_finishes_on_postgres() {
-    let Ok(server) = std::env::var("BATON_TEST_DATABASE_URL") else {
-        eprintln!("BATON_TEST_DATABASE_URL is not set; skipping the PostgreSQL run");
+    let Some(server) = baton_sim::suite::database_url("PostgreSQL crash-recovery suite") else {
         return;
     };
     let name = format!("baton_crash_{}", std::process::id());
@@ -118,7 +117,9 @@ async fn crash_and_resume(db: String) {
     let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), None)
         .await
         .unwrap();
-    let broker = EmbeddedBroker::test_url().await.unwrap();
+    let broker = EmbeddedBroker::test_url()
+        .await
+        .unwrap_or_else(|e| panic!("the test broker: {e}"));
     let dir = tempfile::tempdir().unwrap();
     let workflow = dir.path().join("crash.yaml");
     std::fs::write(&workflow, WORKFLOW).unwrap();

@@ -1,14 +1,22 @@
 //! Building guest components with their vendors' toolchains (componentize-py,
 //! componentize-js), and loading them once per test binary.
 //!
-//! Where a toolchain is missing the tests that need it say so and pass
-//! without running; `.ci/run` installs both, so CI runs them.
+//! Where a toolchain is missing, the tests that need it print one `skipped:`
+//! line and pass without running; under `CI=true` they fail naming it
+//! (`baton_sim::suite`). `.ci/run` installs both, so CI runs them.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use baton_sim::suite::{optional_suite, program_runs};
+
 use crate::cargo::root;
+
+/// The suites that build Python and JavaScript guests, as their skip lines
+/// and CI failures name them.
+const PYTHON_SUITE: &str = "Python plugin suite";
+const JAVASCRIPT_SUITE: &str = "JavaScript plugin suite";
 
 /// Where built components and compiled artifacts go.
 fn out_dir() -> PathBuf {
@@ -21,13 +29,6 @@ fn out_dir() -> PathBuf {
 /// is compiled once per machine rather than once per test.
 pub fn artifact_cache() -> PathBuf {
     out_dir().join("artifacts")
-}
-
-fn available(program: &str, arg: &str) -> bool {
-    Command::new(program)
-        .arg(arg)
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 fn run(mut command: Command, what: &str) -> Result<(), String> {
@@ -43,29 +44,60 @@ fn run(mut command: Command, what: &str) -> Result<(), String> {
     }
 }
 
+/// Why a guest was not built.
+#[derive(Debug)]
+enum NotBuilt {
+    /// A toolchain is missing: the suite is optional outside CI.
+    Missing(String),
+    /// The toolchain is there and the build failed: always a test failure.
+    Failed(String),
+}
+
+impl From<String> for NotBuilt {
+    fn from(reason: String) -> Self {
+        NotBuilt::Failed(reason)
+    }
+}
+
 /// Why Python guests cannot be built here, if they cannot.
-fn python_missing() -> Option<String> {
-    (!available("componentize-py", "--version")).then(|| {
-        "componentize-py is not installed (pip install -r examples/plugins/python/vibration-check/requirements.txt)".into()
-    })
+fn python_missing() -> Result<(), NotBuilt> {
+    if program_runs("componentize-py", &["--version"]) {
+        Ok(())
+    } else {
+        Err(NotBuilt::Missing(
+            "componentize-py is not installed (pip install -r examples/plugins/python/vibration-check/requirements.txt)".into(),
+        ))
+    }
 }
 
 /// Why JavaScript guests cannot be built here, if they cannot.
-fn javascript_missing() -> Option<String> {
-    (!available("node", "--version") || !available("npm", "--version"))
-        .then(|| "node and npm are not installed".into())
+fn javascript_missing() -> Result<(), NotBuilt> {
+    if program_runs("node", &["--version"]) && program_runs("npm", &["--version"]) {
+        Ok(())
+    } else {
+        Err(NotBuilt::Missing(
+            "node and npm are not installed (install Node.js 18 or later, which includes npm)"
+                .into(),
+        ))
+    }
 }
 
-type Built = Result<Vec<u8>, String>;
+type Built = Result<Vec<u8>, NotBuilt>;
 
-fn build_once(cell: &'static OnceLock<Built>, build: impl FnOnce() -> Built) -> Option<Vec<u8>> {
+/// The guest built once per process, or `None` when `suite` is skipped here
+/// (see `baton_sim::suite`: under CI a missing toolchain fails instead).
+fn build_once(
+    cell: &'static OnceLock<Built>,
+    suite: &str,
+    build: impl FnOnce() -> Built,
+) -> Option<Vec<u8>> {
     match cell.get_or_init(build) {
         Ok(bytes) => Some(bytes.clone()),
-        Err(reason) if reason.starts_with("skip: ") => {
-            eprintln!("skipped: {}", &reason[6..]);
+        Err(NotBuilt::Missing(why)) => {
+            optional_suite(suite, why);
             None
         }
-        Err(reason) => panic!("{reason}"),
+        Err(NotBuilt::Failed(reason)) => panic!("{reason}"),
     }
 }
 
@@ -74,28 +106,26 @@ fn build_with_script(dir: &Path, name: &str) -> Built {
     let mut command = Command::new("sh");
     command.arg(dir.join("build.sh")).arg(&out);
     run(command, &format!("building {name}"))?;
-    std::fs::read(&out).map_err(|e| e.to_string())
+    Ok(std::fs::read(&out).map_err(|e| e.to_string())?)
 }
 
 /// The Python example, built from source.
 pub fn vibration_check() -> Option<Vec<u8>> {
     static BUILT: OnceLock<Built> = OnceLock::new();
-    build_once(&BUILT, || match python_missing() {
-        Some(why) => Err(format!("skip: {why}")),
-        None => build_with_script(
+    build_once(&BUILT, PYTHON_SUITE, || {
+        python_missing()?;
+        build_with_script(
             &root().join("examples/plugins/python/vibration-check"),
             "vibration_check",
-        ),
+        )
     })
 }
 
 /// A Python guest that loops or raises on request.
 pub fn python_hostile() -> Option<Vec<u8>> {
     static BUILT: OnceLock<Built> = OnceLock::new();
-    build_once(&BUILT, || {
-        if let Some(why) = python_missing() {
-            return Err(format!("skip: {why}"));
-        }
+    build_once(&BUILT, PYTHON_SUITE, || {
+        python_missing()?;
         let out = out_dir().join("py_hostile.wasm");
         let mut command = Command::new("componentize-py");
         command
@@ -105,16 +135,14 @@ pub fn python_hostile() -> Option<Vec<u8>> {
             .args(["--world", "task", "componentize", "app", "--output"])
             .arg(&out);
         run(command, "building the Python hostile guest")?;
-        std::fs::read(&out).map_err(|e| e.to_string())
+        Ok(std::fs::read(&out).map_err(|e| e.to_string())?)
     })
 }
 
 /// The directory of the pinned componentize-js, installed from the npm
-/// registry on first use; the reason to skip if it cannot be.
-fn componentize_js() -> Result<PathBuf, String> {
-    if let Some(why) = javascript_missing() {
-        return Err(format!("skip: {why}"));
-    }
+/// registry on first use; what is missing if it cannot be.
+fn componentize_js() -> Result<PathBuf, NotBuilt> {
+    javascript_missing()?;
     let dir = root().join("examples/plugins/javascript/mes-record");
     if !dir
         .join("node_modules/@bytecodealliance/componentize-js")
@@ -125,9 +153,10 @@ fn componentize_js() -> Result<PathBuf, String> {
             .current_dir(&dir)
             .args(["install", "--no-audit", "--no-fund"]);
         if let Err(e) = run(install, "npm install") {
-            return Err(format!(
-                "skip: componentize-js could not be installed from the npm registry: {e}"
-            ));
+            return Err(NotBuilt::Missing(format!(
+                "componentize-js could not be installed from the npm registry \
+                 (npm install in examples/plugins/javascript/mes-record): {e}"
+            )));
         }
     }
     Ok(dir)
@@ -136,7 +165,7 @@ fn componentize_js() -> Result<PathBuf, String> {
 /// The JavaScript example, built from source.
 pub fn mes_record() -> Option<Vec<u8>> {
     static BUILT: OnceLock<Built> = OnceLock::new();
-    build_once(&BUILT, || {
+    build_once(&BUILT, JAVASCRIPT_SUITE, || {
         build_with_script(&componentize_js()?, "mes_record")
     })
 }
@@ -144,7 +173,7 @@ pub fn mes_record() -> Option<Vec<u8>> {
 /// A JavaScript guest that loops or throws on request.
 pub fn javascript_hostile() -> Option<Vec<u8>> {
     static BUILT: OnceLock<Built> = OnceLock::new();
-    build_once(&BUILT, || {
+    build_once(&BUILT, JAVASCRIPT_SUITE, || {
         let tool =
             componentize_js()?.join("node_modules/@bytecodealliance/componentize-js/src/cli.js");
         let out = out_dir().join("js_hostile.wasm");
@@ -164,6 +193,6 @@ pub fn javascript_hostile() -> Option<Vec<u8>> {
             ])
             .arg(&out);
         run(command, "building the JavaScript hostile guest")?;
-        std::fs::read(&out).map_err(|e| e.to_string())
+        Ok(std::fs::read(&out).map_err(|e| e.to_string())?)
     })
 }

@@ -9,5 +9,6 @@ mod plant;
 mod broker_restart;
 mod guest_unit_tests;
 mod javascript_plugin;
+mod optional_suites;
 mod python_plugin;
 mod vendor_plugin;

@@ -25,7 +25,9 @@ impl Plant {
             .await
             .unwrap();
         let mes = SimulatedMes::start().await.unwrap();
-        let broker_url = EmbeddedBroker::test_url().await.unwrap();
+        let broker_url = EmbeddedBroker::test_url()
+            .await
+            .unwrap_or_else(|e| panic!("the test broker: {e}"));
         let mut config = ConnectorsConfig::default();
         config
             .plc

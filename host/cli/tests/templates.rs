@@ -1,10 +1,13 @@
 //! `baton plugin new` makes projects that build with their language's
 //! toolchain and run under Baton. Where a toolchain is missing, that language
-//! is skipped with a note; `.ci/run` installs them all.
+//! is skipped with one `skipped:` line, and under `CI=true` it fails naming
+//! it; `.ci/run` installs them all.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::Path;
 use std::process::Command;
+
+use baton_sim::suite::{optional_suite, program_runs};
 
 fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = Command::new(env!("CARGO_BIN_EXE_baton"))
@@ -19,13 +22,6 @@ fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn has(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 /// Build a generated project's component and check it reads the simulated oven.
@@ -94,9 +90,10 @@ fn rust_template_builds_and_runs() {
 
 #[test]
 fn python_template_builds_and_runs() {
-    if !has("componentize-py") {
-        eprintln!(
-            "skipped: componentize-py is not installed (pip install componentize-py==0.25.1)"
+    if !program_runs("componentize-py", &["--version"]) {
+        optional_suite(
+            "Python template suite",
+            "componentize-py is not installed (pip install componentize-py==0.25.1)",
         );
         return;
     }
@@ -115,8 +112,11 @@ fn python_template_builds_and_runs() {
 
 #[test]
 fn javascript_template_builds_and_runs() {
-    if !has("node") || !has("npm") {
-        eprintln!("skipped: node and npm are not installed");
+    if !program_runs("node", &["--version"]) || !program_runs("npm", &["--version"]) {
+        optional_suite(
+            "JavaScript template suite",
+            "node and npm are not installed (install Node.js 18 or later, which includes npm)",
+        );
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -131,9 +131,12 @@ fn javascript_template_builds_and_runs() {
         .output()
         .unwrap();
     if !install.status.success() {
-        eprintln!(
-            "skipped: componentize-js could not be installed: {}",
-            String::from_utf8_lossy(&install.stderr)
+        optional_suite(
+            "JavaScript template suite",
+            &format!(
+                "componentize-js could not be installed from the npm registry (npm install): {}",
+                String::from_utf8_lossy(&install.stderr)
+            ),
         );
         return;
     }

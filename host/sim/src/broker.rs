@@ -87,9 +87,10 @@ impl EmbeddedBroker {
 
     /// The broker a test suite should use: the one at `BATON_TEST_MQTT_URL`
     /// (Mosquitto, in CI) when that is set, else this process's shared
-    /// embedded broker.
+    /// embedded broker. Under `CI=true` an unset `BATON_TEST_MQTT_URL` is an
+    /// error (see [`crate::suite::mqtt_url`]).
     pub async fn test_url() -> Result<String, String> {
-        if let Ok(url) = std::env::var("BATON_TEST_MQTT_URL") {
+        if let Some(url) = crate::suite::mqtt_url()? {
             return Ok(url);
         }
         // Starting the embedded broker blocks while it binds.

@@ -10,12 +10,15 @@
 //! - [`plc`]: a tokio-modbus TCP server exposing an oven.
 //! - [`broker`]: an embedded rumqttd MQTT broker on a local port.
 //! - [`mes`]: an HTTP server standing in for an MES, recording what it receives.
+//! - [`suite`]: what a test does when a tool or service it needs is missing:
+//!   skip with one visible line, or fail under `CI=true`.
 #![deny(missing_docs)]
 
 pub mod broker;
 pub mod mes;
 pub mod oven;
 pub mod plc;
+pub mod suite;
 
 pub use broker::EmbeddedBroker;
 pub use mes::SimulatedMes;

@@ -27,7 +27,12 @@ impl Plant {
             let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), None)
                 .await
                 .unwrap();
-            (plc, EmbeddedBroker::test_url().await.unwrap())
+            (
+                plc,
+                EmbeddedBroker::test_url()
+                    .await
+                    .unwrap_or_else(|e| panic!("the test broker: {e}")),
+            )
         });
         Self { rt, plc, mqtt }
     }

@@ -10,11 +10,12 @@ use baton_runtime::{Attempt, Limits, Plugin, Runtime, RuntimeConfig, TaskContext
 use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
 use serde_json::Value;
 
-/// The test broker: Mosquitto when `BATON_TEST_MQTT_URL` is set, else the embedded one.
+/// The test broker: Mosquitto when `BATON_TEST_MQTT_URL` is set, else the
+/// embedded one; under `CI=true` it must be set.
 pub async fn broker_url() -> String {
     EmbeddedBroker::test_url()
         .await
-        .expect("start the embedded broker")
+        .unwrap_or_else(|e| panic!("the test broker: {e}"))
 }
 
 /// A runtime whose `oven-1` is a fresh simulated PLC and whose `plant` is the test broker.
