@@ -49,16 +49,11 @@ impl Grants {
         mqtt::check_subscribe(&self.mqtt, connection, filter)
     }
 
-    /// Check an HTTP request; on success returns the grant that allowed it, so
-    /// that the resolved address can be checked against it too.
-    pub fn check_http(
-        &self,
-        https: bool,
-        host: &str,
-        port: u16,
-        path: &str,
-    ) -> Result<&HttpGrant, Denied> {
-        http::check(&self.http, https, host, port, path)
+    /// Check an HTTP request, in the canonical form that will be sent; on
+    /// success returns the grant that allowed it, so that the resolved address
+    /// can be checked against it too.
+    pub fn check_http(&self, target: &http::Target) -> Result<&HttpGrant, Denied> {
+        http::check(&self.http, target)
     }
 
     /// The PLC devices and MQTT connections these grants name, so that a
@@ -106,7 +101,8 @@ http: ["https://mes.local:443/api/*"]
                 .is_err()
         );
         assert!(g.check_publish("plant", "plant/line1/oven/status").is_ok());
-        assert!(g.check_http(true, "mes.local", 443, "/api/batch").is_ok());
+        let target = http::Target::new(true, "mes.local", "/api/batch").unwrap();
+        assert!(g.check_http(&target).is_ok());
         assert!(!g.scratch);
         assert!(g.problems().is_empty());
     }
@@ -129,6 +125,7 @@ http: ["https://mes.local:443/api/*"]
                 .is_err()
         );
         assert!(g.check_publish("plant", "a").is_err());
-        assert!(g.check_http(false, "example.com", 80, "/").is_err());
+        let target = http::Target::new(false, "example.com", "/").unwrap();
+        assert!(g.check_http(&target).is_err());
     }
 }

@@ -1,11 +1,17 @@
-//! HTTP grants: `scheme://host[:port][/path]` patterns, and the addresses that
-//! stay refused after DNS resolution unless a grant names them literally.
+//! HTTP grants: `scheme://host[:port][/path]` patterns, the canonical request
+//! target they are checked against, and the addresses that stay refused after
+//! DNS resolution unless a grant names them literally.
 //!
 //! Patterns look like `https://mes.local:443/api/*`:
 //! - the scheme is `http` or `https`;
 //! - the host is a name, `*.domain` (any subdomain), or an IP literal;
 //! - the port defaults to the scheme's (80 or 443);
 //! - the path is exact, or a prefix when it ends in `*`; no path means any path.
+//!
+//! A request is first put in canonical form ([`Target`]); the grants match
+//! that form, and the runtime sends exactly that form.
+
+mod target;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -14,6 +20,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::{Denied, ParseError};
+
+pub use target::{Target, canonical_path};
 
 /// One allowed HTTP endpoint pattern.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,20 +43,20 @@ enum Host {
 }
 
 impl HttpGrant {
-    /// Whether a request to `scheme://host:port/path` falls inside this grant.
-    /// `path` must already be normalised (see [`normalise_path`]).
-    fn permits(&self, https: bool, host: &str, port: u16, path: &str) -> bool {
-        if self.https != https || self.port != port {
+    /// Whether a request falls inside this grant.
+    fn permits(&self, target: &Target) -> bool {
+        if self.https != target.https() || self.port != target.port() {
             return false;
         }
+        let host = target.host();
         let host_ok = match &self.host {
             Host::Name(name) => name == host,
             Host::AnySubdomainOf(suffix) => {
                 host.ends_with(suffix.as_str()) && host.len() > suffix.len()
             }
-            Host::Ip(ip) => host.trim_matches(['[', ']']).parse::<IpAddr>().ok() == Some(*ip),
+            Host::Ip(ip) => target.ip() == Some(*ip),
         };
-        host_ok && path_matches(&self.path, path)
+        host_ok && path_matches(&self.path, target.path())
     }
 
     /// Whether this grant names `ip` literally, which is the only way to reach
@@ -93,31 +101,35 @@ impl FromStr for HttpGrant {
         if path.contains(['?', '#']) {
             return Err(err("a query or fragment cannot be granted; grant the path"));
         }
-        if path[..path.len() - 1].contains('*') {
+        let prefix = path.strip_suffix('*').unwrap_or(path);
+        if prefix.contains('*') {
             return Err(err("`*` is only allowed at the end of the path"));
         }
-        if authority.contains('@') {
-            return Err(err("credentials are not allowed in a grant"));
+        // Requests are matched in canonical form, so a pattern in any other
+        // form could never match what it seems to name.
+        let canonical = canonical_path(prefix).map_err(|e| err(&e))?;
+        if canonical != prefix {
+            let star = if path.ends_with('*') { "*" } else { "" };
+            return Err(err(&format!(
+                "the path is not in canonical form; write it as `{canonical}{star}`"
+            )));
         }
-        let (host, port) = split_host_port(authority).ok_or_else(|| err("invalid port"))?;
-        let port = port.unwrap_or(if https { 443 } else { 80 });
-        if host.is_empty() {
-            return Err(err("the host is missing"));
-        }
-        let host = host.to_ascii_lowercase();
+        let (host, port) = target::split_authority(authority).map_err(|e| err(&e))?;
+        let port = port.unwrap_or(target::default_port(https));
         let host = if let Some(suffix) = host.strip_prefix("*.") {
-            if suffix.is_empty() || suffix.contains('*') {
-                return Err(err("use `*.domain` to grant every subdomain"));
+            match target::canonical_host(suffix).map_err(|e| err(&e))? {
+                (suffix, None) => Host::AnySubdomainOf(format!(".{suffix}")),
+                (_, Some(_)) => return Err(err("`*.` must be followed by a domain name")),
             }
-            Host::AnySubdomainOf(format!(".{suffix}"))
         } else if host.contains('*') {
             return Err(err(
                 "a host wildcard must be a whole leading label, as in `*.domain`",
             ));
-        } else if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
-            Host::Ip(ip)
         } else {
-            Host::Name(host.trim_end_matches('.').to_string())
+            match target::canonical_host(host).map_err(|e| err(&e))? {
+                (_, Some(ip)) => Host::Ip(ip),
+                (name, None) => Host::Name(name),
+            }
         };
         Ok(Self {
             text: s.to_string(),
@@ -126,25 +138,6 @@ impl FromStr for HttpGrant {
             port,
             path: path.to_string(),
         })
-    }
-}
-
-/// Split `host:port`, `[v6]:port`, `host` or `[v6]`. `None` on a bad port.
-fn split_host_port(authority: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if authority.starts_with('[') {
-        match authority.find("]:") {
-            Some(i) => (&authority[..=i], Some(&authority[i + 2..])),
-            None => (authority, None),
-        }
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
-        }
-    };
-    match port {
-        Some(p) => Some((host, Some(p.parse().ok()?))),
-        None => Some((host, None)),
     }
 }
 
@@ -161,58 +154,9 @@ impl From<HttpGrant> for String {
     }
 }
 
-/// Resolve `.` and `..` segments so that `/api/../admin` cannot pass as `/api/*`.
-///
-/// Percent-encoded dots, slashes and backslashes are refused outright: servers
-/// disagree on how to decode them, so no prefix check on them is sound.
-pub fn normalise_path(path: &str) -> Result<String, String> {
-    let path = path.split(['?', '#']).next().unwrap_or("");
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2e")
-        || lower.contains("%2f")
-        || lower.contains("%5c")
-        || path.contains('\\')
-    {
-        return Err(format!(
-            "path `{path}` contains an encoded `.`, `/` or `\\`"
-        ));
-    }
-    let mut out: Vec<&str> = Vec::new();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    for (i, seg) in segments.iter().enumerate() {
-        let last = i == segments.len() - 1;
-        match *seg {
-            "." => {
-                if last {
-                    out.push("");
-                }
-            }
-            ".." => {
-                out.pop();
-                if last {
-                    out.push("");
-                }
-            }
-            s => out.push(s),
-        }
-    }
-    Ok(format!("/{}", out.join("/")))
-}
-
 /// Check a request against a set of grants; on success returns the grant that allowed it.
-pub fn check<'g>(
-    grants: &'g [HttpGrant],
-    https: bool,
-    host: &str,
-    port: u16,
-    path: &str,
-) -> Result<&'g HttpGrant, Denied> {
-    let scheme = if https { "https" } else { "http" };
-    let shown = format!("{scheme}://{host}:{port}{path}");
-    let path = normalise_path(path).map_err(|e| Denied(format!("http {shown}: {e}")))?;
-    let host = host.to_ascii_lowercase();
-    let host = host.trim_end_matches('.');
-    if let Some(g) = grants.iter().find(|g| g.permits(https, host, port, &path)) {
+pub fn check<'g>(grants: &'g [HttpGrant], target: &Target) -> Result<&'g HttpGrant, Denied> {
+    if let Some(g) = grants.iter().find(|g| g.permits(target)) {
         return Ok(g);
     }
     let granted: Vec<&str> = grants.iter().map(|g| g.text.as_str()).collect();
@@ -222,7 +166,7 @@ pub fn check<'g>(
         granted.join(", ")
     };
     Err(Denied(format!(
-        "http {shown} is not granted (granted http: {granted})"
+        "http {target} is not granted (granted http: {granted})"
     )))
 }
 
@@ -286,55 +230,175 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// Check `scheme://authority` + `path` against `grants`, canonicalising first.
+    fn allowed(grants: &[HttpGrant], url: &str) -> Result<(), Denied> {
+        let (https, rest) = match url.strip_prefix("https://") {
+            Some(rest) => (true, rest),
+            None => (false, url.strip_prefix("http://").unwrap()),
+        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        check(grants, &Target::new(https, authority, path)?).map(|_| ())
+    }
+
     #[test]
     fn scheme_host_port_and_path_must_all_match() {
         let grants = [g("https://mes.local:443/api/*")];
-        assert!(check(&grants, true, "mes.local", 443, "/api/batches").is_ok());
-        assert!(check(&grants, true, "MES.local", 443, "/api/").is_ok());
-        assert!(check(&grants, true, "mes.local", 443, "/api").is_ok());
-        assert!(check(&grants, false, "mes.local", 443, "/api/x").is_err());
-        assert!(check(&grants, true, "mes.local", 8443, "/api/x").is_err());
-        assert!(check(&grants, true, "evil.local", 443, "/api/x").is_err());
-        assert!(check(&grants, true, "mes.local", 443, "/apix").is_err());
-        assert!(check(&grants, true, "mes.local", 443, "/admin").is_err());
+        assert!(allowed(&grants, "https://mes.local/api/batches").is_ok());
+        assert!(allowed(&grants, "https://MES.local:443/api/").is_ok());
+        assert!(allowed(&grants, "https://mes.local./api").is_ok());
+        assert!(allowed(&grants, "http://mes.local:443/api/x").is_err());
+        assert!(allowed(&grants, "https://mes.local:8443/api/x").is_err());
+        assert!(allowed(&grants, "https://evil.local/api/x").is_err());
+        assert!(allowed(&grants, "https://mes.local/apix").is_err());
+        let e = allowed(&grants, "https://mes.local/admin").unwrap_err();
+        assert_eq!(
+            e.0,
+            "http https://mes.local:443/admin is not granted (granted http: https://mes.local:443/api/*)"
+        );
     }
 
     #[test]
     fn port_defaults_to_the_scheme() {
         let grants = [g("http://historian.plant")];
-        assert!(check(&grants, false, "historian.plant", 80, "/anything?q=1").is_ok());
-        assert!(check(&grants, false, "historian.plant", 8080, "/").is_err());
+        assert!(allowed(&grants, "http://historian.plant:80/anything?q=1").is_ok());
+        assert!(allowed(&grants, "http://historian.plant:/x").is_ok());
+        assert!(allowed(&grants, "http://historian.plant:8080/").is_err());
     }
 
     #[test]
     fn exact_path_matches_only_itself() {
         let grants = [g("https://mes.local/api/batch")];
-        assert!(check(&grants, true, "mes.local", 443, "/api/batch").is_ok());
-        assert!(check(&grants, true, "mes.local", 443, "/api/batch/2").is_err());
+        assert!(allowed(&grants, "https://mes.local/api/batch").is_ok());
+        assert!(allowed(&grants, "https://mes.local/api/batch?id=2").is_ok());
+        assert!(allowed(&grants, "https://mes.local/api/batch/2").is_err());
+        assert!(allowed(&grants, "https://mes.local/api/batch/").is_err());
     }
 
     #[test]
     fn dot_segments_cannot_escape_a_prefix() {
         let grants = [g("https://mes.local/api/*")];
-        assert!(check(&grants, true, "mes.local", 443, "/api/../admin").is_err());
-        assert!(check(&grants, true, "mes.local", 443, "/api/./x/../y").is_ok());
-        let e = check(&grants, true, "mes.local", 443, "/api/%2e%2e/admin").unwrap_err();
-        assert!(e.0.contains("encoded"), "{e}");
+        assert!(allowed(&grants, "https://mes.local/api/../admin").is_err());
+        assert!(allowed(&grants, "https://mes.local/api/./x/../y").is_ok());
+        assert!(allowed(&grants, "https://mes.local/api/x/../../api/y").is_ok());
+        assert!(allowed(&grants, "https://mes.local/api/x/../../../admin").is_err());
+    }
+
+    #[test]
+    fn every_path_trick_is_refused_with_its_reason() {
+        let grants = [g("https://mes.local/api/*")];
+        for (path, why) in [
+            ("/api/%2e%2e/admin", "encoded `.`"),
+            ("/api/%2E./admin", "encoded `.`"),
+            ("/api/.%2e/admin", "encoded `.`"),
+            ("/api/..%2fadmin", "encoded `/`"),
+            ("/api/..%2Fadmin", "encoded `/`"),
+            ("/api/..%5cadmin", "encoded `\\`"),
+            ("/api/..\\admin", "backslash"),
+            ("/api/..;/admin", "path parameters"),
+            ("/api/x;jsessionid=1", "path parameters"),
+            ("/api/%3b/x", "encoded `;`"),
+            ("/api/%252e%252e/admin", "encoded `%`"),
+            ("//admin", "empty segment"),
+            ("/api//../admin", "empty segment"),
+            ("/api/.../admin", "only dots"),
+            ("/api/x%00", "encoded control"),
+            ("/api/x\0", "control character"),
+            ("/api/x\n", "control character"),
+            ("/api/%0d%0aHost:evil", "encoded control"),
+            ("/api/%zz", "two hex digits"),
+            ("/api/%2", "two hex digits"),
+            ("/api/%c0%ae%c0%ae/admin", "not UTF-8"),
+            ("/api/%ef%bc%8e%ef%bc%8e/admin", "U+FF0E"),
+            ("/api/\u{FF0E}\u{FF0E}/admin", "U+FF0E"),
+            ("/api/\u{2215}admin", "U+2215"),
+            ("/api/%e2%80%a5/admin", "U+2025"),
+        ] {
+            let e = allowed(&grants, &format!("https://mes.local{path}")).unwrap_err();
+            assert!(e.0.contains(why), "{path}: {e}");
+        }
+        let e = Target::new(true, "mes.local", "api/x").unwrap_err();
+        assert!(e.0.contains("does not start with `/`"), "{e}");
+    }
+
+    #[test]
+    fn the_target_sent_is_the_target_checked() {
+        for (path, sent) in [
+            ("/api/./x", "/api/x"),
+            ("/api/x/.", "/api/x/"),
+            ("/api/x/..", "/api/"),
+            ("/..", "/"),
+            ("", "/"),
+            ("?q=1", "/?q=1"),
+            ("/api/%41%7e%5f", "/api/A~_"),
+            ("/api/%c3%a4", "/api/%C3%A4"),
+            ("/api/ä", "/api/%C3%A4"),
+            ("/api/a b", "/api/a%20b"),
+            ("/api/{x}", "/api/%7Bx%7D"),
+            ("/api/%20", "/api/%20"),
+            ("/api/x?a=1&b=/../c;d", "/api/x?a=1&b=/../c;d"),
+            ("/api/x?q=%2e%2e%2f", "/api/x?q=..%2F"),
+            ("/api/x?q=ä", "/api/x?q=%C3%A4"),
+            ("/api/x#/../../admin", "/api/x"),
+        ] {
+            let t = Target::new(true, "mes.local", path).unwrap();
+            assert_eq!(t.request_target(), sent, "{path}");
+            assert_eq!(
+                Target::new(true, "mes.local", &t.request_target()).unwrap(),
+                t,
+                "{path} is not stable"
+            );
+        }
+    }
+
+    #[test]
+    fn the_authority_is_canonical_too() {
+        let t = Target::new(true, "MES.Local.:443", "/").unwrap();
+        assert_eq!(
+            (t.host(), t.port(), t.host_header()),
+            ("mes.local", 443, "mes.local".into())
+        );
+        let t = Target::new(false, "10.0.4.30:8080", "/").unwrap();
+        assert_eq!(t.host_header(), "10.0.4.30:8080");
+        assert_eq!(t.ip(), Some("10.0.4.30".parse().unwrap()));
+        let t = Target::new(false, "[0:0::1]:9000", "/").unwrap();
+        assert_eq!(t.host_header(), "[::1]:9000");
+        for (authority, why) in [
+            ("user:pw@mes.local", "credentials"),
+            ("mes.local@evil.local", "credentials"),
+            ("127.1", "IPv4"),
+            ("2130706433", "IPv4"),
+            ("0x7f.0.0.1", "IPv4"),
+            ("127.000.000.001", "IPv4"),
+            ("mes..local", "label is empty"),
+            ("mes%2elocal", "`%`"),
+            ("m\u{E9}s.local", "xn--"),
+            ("[fe80::1%25eth0]", "zone"),
+            ("[::1]x", "after the IPv6"),
+            ("mes.local:8o", "not a number"),
+            ("mes.local:0", "port 0"),
+            ("", "host is missing"),
+        ] {
+            let e = Target::new(false, authority, "/").unwrap_err();
+            assert!(e.0.contains(why), "{authority}: {e}");
+        }
     }
 
     #[test]
     fn subdomain_wildcard() {
         let grants = [g("https://*.mes.local/*")];
-        assert!(check(&grants, true, "a.mes.local", 443, "/").is_ok());
-        assert!(check(&grants, true, "mes.local", 443, "/").is_err());
-        assert!(check(&grants, true, "evilmes.local", 443, "/").is_err());
+        assert!(allowed(&grants, "https://a.mes.local/").is_ok());
+        assert!(allowed(&grants, "https://A.MES.local./").is_ok());
+        assert!(allowed(&grants, "https://mes.local/").is_err());
+        assert!(allowed(&grants, "https://evilmes.local/").is_err());
     }
 
     #[test]
     fn ip_literals_and_v6() {
         let grants = [g("http://127.0.0.1:8080/*"), g("http://[::1]:9000/x")];
-        assert!(check(&grants, false, "127.0.0.1", 8080, "/a").is_ok());
-        assert!(check(&grants, false, "[::1]", 9000, "/x").is_ok());
+        assert!(allowed(&grants, "http://127.0.0.1:8080/a").is_ok());
+        assert!(allowed(&grants, "http://[::1]:9000/x").is_ok());
+        assert!(allowed(&grants, "http://[0::1]:9000/x").is_ok());
+        assert!(allowed(&grants, "http://127.1:8080/a").is_err());
         assert!(grants[0].names_ip("127.0.0.1".parse().unwrap()));
         assert!(grants[0].names_ip("::ffff:127.0.0.1".parse().unwrap()));
         assert!(!grants[0].names_ip("127.0.0.2".parse().unwrap()));
@@ -350,6 +414,13 @@ mod tests {
             ("https://mes.local/a*/b", "end of the path"),
             ("https://user:pw@mes.local/", "credentials"),
             ("https:///x", "host is missing"),
+            ("https://127.1/", "IPv4"),
+            ("https://*.10.0.0.1/", "domain name"),
+            ("https://*.0x7f/", "IPv4"),
+            ("https://mes.local/api/../admin/*", "write it as `/admin/*`"),
+            ("https://mes.local/%61pi/*", "write it as `/api/*`"),
+            ("https://mes.local/api//x", "empty segment"),
+            ("https://mes.local/api;x/*", "path parameters"),
         ] {
             let e = s.parse::<HttpGrant>().unwrap_err();
             assert!(e.reason.contains(why), "{s}: {e}");

@@ -18,7 +18,8 @@
 //! # Layout
 //! - [`plc`]: address ranges such as `holding:0-99`, split into read and write.
 //! - [`mqtt`]: topic filters with MQTT wildcard semantics, split into publish and subscribe.
-//! - [`http`]: URL patterns (scheme, host, port, path) and the addresses that
+//! - [`http`]: URL patterns (scheme, host, port, path), the canonical
+//!   [`http::Target`] that is both checked and sent, and the addresses that
 //!   are refused after DNS unless granted by literal IP.
 //! - [`grants`]: the [`Grants`] of one node, tying the three together.
 #![deny(missing_docs)]

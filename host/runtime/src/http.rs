@@ -1,20 +1,24 @@
 //! Outgoing HTTP for guests: `wasi:http` with Baton's grant checks.
 //!
-//! A request is checked twice. First, its scheme, host, port and path must
-//! match one of the node's HTTP grants. Then, after DNS resolution, none of
-//! the host's addresses may be loopback, link-local, unspecified or a cloud
-//! metadata address, unless the matching grant names that IP literally. A
-//! failed check answers `HTTP-request-denied` and is recorded on the attempt.
-//! The connection then goes to the very address that was checked, so a DNS
-//! answer that changes between check and connect cannot slip through.
+//! A request is first put in canonical form ([`Target`]): a path or
+//! authority that servers could read differently is refused. The canonical
+//! scheme, host, port and path must match one of the node's HTTP grants.
+//! Then, after DNS resolution, none of the host's addresses may be loopback,
+//! link-local, unspecified or a cloud metadata address, unless the matching
+//! grant names that IP literally. A failed check answers `HTTP-request-denied`
+//! and is recorded on the attempt. The connection then goes to the very
+//! address that was checked, so a DNS answer that changes between check and
+//! connect cannot slip through, and the request line and `Host` header are
+//! the canonical ones, so the server reads the path the grant matched.
 
 mod send;
 
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use baton_grant::Grants;
+use baton_grant::http::Target;
 use http::uri::Scheme;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
@@ -39,17 +43,14 @@ impl WasiHttpHooks for HttpHooks {
     ) -> SendFuture {
         let uri = request.uri();
         let https = uri.scheme() == Some(&Scheme::HTTPS);
-        let Some(host) = uri.host().map(str::to_string) else {
+        let Some(authority) = uri.authority() else {
             return Box::new(async { Err(Error::HttpRequestUriInvalid) });
         };
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let shown = format!(
-            "{}://{host}:{port}{}",
-            if https { "https" } else { "http" },
-            uri.path()
-        );
-        let grant = match self.grants.check_http(https, &host, port, uri.path()) {
-            Ok(grant) => grant.clone(),
+        let path_and_query = uri.path_and_query().map_or("/", |p| p.as_str());
+        let checked = Target::new(https, authority.as_str(), path_and_query)
+            .and_then(|target| Ok((self.grants.check_http(&target)?.clone(), target)));
+        let (grant, target) = match checked {
+            Ok(checked) => checked,
             Err(denied) => {
                 self.journal.deny(denied.0);
                 return Box::new(async { Err(Error::HttpRequestDenied) });
@@ -57,30 +58,31 @@ impl WasiHttpHooks for HttpHooks {
         };
         let journal = self.journal.clone();
         Box::new(async move {
-            let addrs = resolve(&host, port).await?;
+            let addrs = resolve(&target).await?;
             for addr in &addrs {
                 let ip = addr.ip();
                 if let Some(reason) = baton_grant::http::restricted_reason(ip)
                     && !grant.names_ip(ip)
                 {
                     journal.deny(format!(
-                        "http {shown}: `{host}` resolves to {ip}, {reason}; only a grant \
-                             naming that IP literally may reach it"
+                        "http {target}: `{}` resolves to {ip}, {reason}; only a grant \
+                         naming that IP literally may reach it",
+                        target.host()
                     ));
                     return Err(Error::HttpRequestDenied);
                 }
             }
-            send::send(request, &addrs, https, &host, options).await
+            send::send(request, &addrs, &target, options).await
         })
     }
 }
 
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Error> {
-    let bare = host.trim_matches(['[', ']']);
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
+/// The addresses of the checked host; an IP literal involves no DNS.
+async fn resolve(target: &Target) -> Result<Vec<SocketAddr>, Error> {
+    if let Some(ip) = target.ip() {
+        return Ok(vec![SocketAddr::new(ip, target.port())]);
     }
-    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((bare, port))
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((target.host(), target.port()))
         .await
         .map_err(|e| Error::DnsError {
             rcode: Some(e.to_string()),

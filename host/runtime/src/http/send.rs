@@ -6,6 +6,8 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Poll, ready};
 use std::time::Duration;
 
+use baton_grant::http::Target;
+use http::{HeaderValue, header};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -57,13 +59,22 @@ async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, E
     Err(last)
 }
 
+/// Send `request` to `target`, which the grants were checked against: its
+/// request line and `Host` header are replaced by the target's canonical ones.
 pub(super) async fn send(
     mut request: http::Request<WasiBody>,
     addrs: &[SocketAddr],
-    https: bool,
-    host: &str,
+    target: &Target,
     options: Option<RequestOptions>,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
+    // Not talking to a proxy: the request line carries only the path and query.
+    *request.uri_mut() = target
+        .request_target()
+        .parse()
+        .map_err(|_| Error::HttpRequestUriInvalid)?;
+    let host =
+        HeaderValue::try_from(target.host_header()).map_err(|_| Error::HttpRequestUriInvalid)?;
+    request.headers_mut().insert(header::HOST, host);
     let connect_timeout = options
         .and_then(|o| o.connect_timeout)
         .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
@@ -71,11 +82,10 @@ pub(super) async fn send(
         .and_then(|o| o.first_byte_timeout)
         .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT);
     let tcp = connect(addrs, connect_timeout).await?;
-    let stream: Box<dyn Stream> = if https {
-        let bare = host.trim_matches(['[', ']']);
-        let name = match bare.parse::<std::net::IpAddr>() {
-            Ok(ip) => rustls::pki_types::ServerName::from(ip),
-            Err(_) => rustls::pki_types::ServerName::try_from(bare.to_string())
+    let stream: Box<dyn Stream> = if target.https() {
+        let name = match target.ip() {
+            Some(ip) => rustls::pki_types::ServerName::from(ip),
+            None => rustls::pki_types::ServerName::try_from(target.host().to_string())
                 .map_err(|_| Error::HttpRequestUriInvalid)?,
         };
         let config = tls_config().ok_or(Error::TlsProtocolError)?;
@@ -94,14 +104,6 @@ pub(super) async fn send(
     )
     .await
     .map_err(|_| Error::ConnectionTimeout)??;
-
-    // Not talking to a proxy: the request line carries only the path.
-    let path = request
-        .uri()
-        .path_and_query()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "/".into());
-    *request.uri_mut() = path.parse().map_err(|_| Error::HttpRequestUriInvalid)?;
 
     let mut response = Box::pin(async move {
         tokio::time::timeout(first_byte_timeout, sender.send_request(request))

@@ -1,9 +1,13 @@
 //! Every call outside the node's grants is refused, and the guest sees `denied`.
 
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use baton_grant::http::Target;
 use baton_plugins::test_programs;
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::{Env, Subscriber, output, unique_topic};
 
@@ -151,6 +155,119 @@ async fn http_through_a_granted_name_that_resolves_to_loopback_is_denied() {
         server.received().is_empty(),
         "the request reached the server"
     );
+}
+
+/// An HTTP server that records each request line and `Host` header exactly
+/// as they arrive, before any parsing could tidy them up.
+struct RawServer {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+impl RawServer {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let mut lines = head.split("\r\n");
+                    let line = lines.next().unwrap_or_default().to_string();
+                    let host = lines
+                        .filter_map(|l| l.split_once(':'))
+                        .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+                        .map(|(_, value)| value.trim().to_string())
+                        .unwrap_or_default();
+                    record.lock().unwrap().push((line, host));
+                    let reply =
+                        "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        Self { addr, seen }
+    }
+
+    fn seen(&self) -> Vec<(String, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+#[tokio::test]
+async fn http_request_line_is_exactly_the_path_the_grant_check_saw() {
+    let env = Env::new().await;
+    let server = RawServer::start().await;
+    let authority = server.addr.to_string();
+    // Each path, and the request-target the server must see, or `None` if denied.
+    let cases = [
+        ("/api/../admin", None),
+        ("/api/%2e%2e/admin", None),
+        ("/api/..;/admin", None),
+        ("//admin", None),
+        ("/api/..%2fadmin", None),
+        ("/api/..\\admin", None),
+        ("/api/./x", Some("/api/x")),
+        ("/api/a/../b?q=1", Some("/api/b?q=1")),
+        ("/api/%7e%41", Some("/api/~A")),
+        ("/api/%c3%a4", Some("/api/%C3%A4")),
+    ];
+    let port = server.addr.port();
+    let mut calls: Vec<Value> = cases
+        .iter()
+        .map(|(path, _)| json!({"op": "http", "url": format!("http://{authority}{path}")}))
+        .collect();
+    // The authority too is checked, connected to and sent in canonical form.
+    calls.push(json!({"op": "http", "url": format!("http://127.0.0.1.:{port}/api/host")}));
+    calls.push(json!({"op": "http", "url": format!("http://user@127.0.0.1:{port}/api/x")}));
+    let (out, denials) = probe(
+        &env,
+        json!(calls),
+        json!({"http": [format!("http://{authority}/api/*")]}),
+    )
+    .await;
+    let mut expected_lines = Vec::new();
+    for (i, (path, sent)) in cases.iter().enumerate() {
+        match sent {
+            None => assert_eq!(out[i]["err"], json!("denied"), "{path}: {out}"),
+            Some(sent) => {
+                assert_eq!(out[i]["ok"]["status"], json!(200), "{path}: {out}");
+                // What the grant check saw, computed by the check's own canonicalisation.
+                let checked = Target::new(false, &authority, path).unwrap();
+                assert_eq!(checked.request_target(), *sent, "{path}");
+                expected_lines.push((format!("GET {sent} HTTP/1.1"), authority.clone()));
+            }
+        }
+    }
+    let n = cases.len();
+    assert_eq!(out[n]["ok"]["status"], json!(200), "{out}");
+    expected_lines.push(("GET /api/host HTTP/1.1".into(), authority.clone()));
+    assert_eq!(out[n + 1]["err"], json!("denied"), "{out}");
+    assert_eq!(server.seen(), expected_lines, "denials: {denials:?}");
+    let reasons = [
+        "/admin is not granted",
+        "encoded `.`",
+        "path parameters",
+        "empty segment",
+        "encoded `/`",
+        "backslash",
+        "credentials",
+    ];
+    assert_eq!(denials.len(), reasons.len(), "{denials:?}");
+    for (denial, reason) in denials.iter().zip(reasons) {
+        assert!(denial.contains(reason), "{denial} should say {reason}");
+    }
 }
 
 #[tokio::test]
