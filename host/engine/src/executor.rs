@@ -65,15 +65,13 @@ impl PluginCache {
 pub(crate) fn limits(defaults: Limits, node: &Node) -> Limits {
     let mut limits = defaults;
     if let Some(o) = &node.limits {
-        if let Some(m) = o.memory {
-            limits.memory = m;
-        }
-        if let Some(c) = o.cpu {
-            limits.cpu = c;
-        }
-        if let Some(out) = o.output {
-            limits.output = out;
-        }
+        limits.memory = o.memory.unwrap_or(limits.memory);
+        limits.cpu = o.cpu.unwrap_or(limits.cpu);
+        limits.output = o.output.unwrap_or(limits.output);
+        limits.log_lines = o.log_lines.unwrap_or(limits.log_lines);
+        limits.log_bytes = o.log_bytes.unwrap_or(limits.log_bytes);
+        limits.denials = o.denials.unwrap_or(limits.denials);
+        limits.scratch_bytes = o.scratch.unwrap_or(limits.scratch_bytes);
     }
     if let Some(t) = node.timeout {
         limits.timeout = t;
@@ -172,6 +170,7 @@ pub(crate) fn kind(failure: &Failure) -> &'static str {
         Failure::MemoryLimit { .. } => "memory",
         Failure::Timeout(_) => "timeout",
         Failure::OutputTooLarge { .. } => "output",
+        Failure::ScratchLimit { .. } => "scratch",
         Failure::InvalidOutput(_) => "invalid_output",
         Failure::Internal(_) => "internal",
     }

@@ -126,6 +126,14 @@ pub enum Failure {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The guest wrote more to its scratch directory than allowed.
+    #[error("task wrote {used} bytes to its scratch directory, over the limit of {limit} bytes")]
+    ScratchLimit {
+        /// The limit in bytes.
+        limit: u64,
+        /// The space it used when it was stopped.
+        used: u64,
+    },
     /// The output was not valid JSON.
     #[error("task output is not valid JSON: {0}")]
     InvalidOutput(String),

@@ -21,8 +21,17 @@ pub struct Limits {
     pub timeout: Duration,
     /// Largest output, in bytes of JSON.
     pub output: usize,
-    /// Most log lines kept for the attempt; later ones are counted and dropped.
+    /// Most log lines kept for the attempt; later ones are counted and
+    /// dropped, and one last line says how many.
     pub log_lines: usize,
+    /// Most bytes of log text kept for the attempt, denials included.
+    pub log_bytes: usize,
+    /// Most denials recorded for the attempt; later ones are counted, and one
+    /// last record says how many.
+    pub denials: usize,
+    /// Largest scratch directory, in bytes (files and directories together);
+    /// a task that writes past it fails.
+    pub scratch_bytes: u64,
 }
 
 impl Default for Limits {
@@ -33,6 +42,9 @@ impl Default for Limits {
             timeout: Duration::from_secs(30),
             output: 1 << 20,
             log_lines: 1000,
+            log_bytes: 256 << 10,
+            denials: 100,
+            scratch_bytes: 64 << 20,
         }
     }
 }
@@ -52,6 +64,13 @@ pub struct RuntimeConfig {
     pub max_memory: u64,
     /// Parent directory of per-attempt scratch directories.
     pub scratch_dir: Option<PathBuf>,
+    /// Most core module instances one component may create. With the two
+    /// caps below, it keeps one component from taking every pooled slot.
+    pub max_core_instances_per_component: u32,
+    /// Most linear memories one component may contain.
+    pub max_memories_per_component: u32,
+    /// Most tables one component may contain.
+    pub max_tables_per_component: u32,
     /// Limits applied when a node does not override them.
     pub defaults: Limits,
 }
@@ -64,6 +83,9 @@ impl Default for RuntimeConfig {
             max_instances: 200,
             max_memory: 1 << 30,
             scratch_dir: None,
+            max_core_instances_per_component: 16,
+            max_memories_per_component: 2,
+            max_tables_per_component: 16,
             defaults: Limits::default(),
         }
     }

@@ -21,7 +21,9 @@
 //! - `inspect`: checks on uploaded bytes before and after compiling.
 //! - [`plugin`]: a loaded [`Plugin`] and what it reported about itself.
 //! - [`attempt`]: what goes into and comes out of one attempt.
-//! - `state`: the per-attempt store data and its resource limiter.
+//! - `state`: the per-attempt store data, its journal of log lines and
+//!   denials, and its resource limiter.
+//! - `scratch`: the scratch directory's size quota.
 //! - `host`: the `log`, `plc` and `mqtt` host implementations.
 //! - `http`: the `wasi:http` hooks that enforce HTTP grants, DNS checks included.
 //! - `bindings`: the host bindings generated from `wit/`, in one place.
@@ -40,6 +42,7 @@ mod host;
 mod http;
 mod inspect;
 mod runtime;
+mod scratch;
 mod state;
 
 pub use attempt::{Attempt, Failure, LogLevel, LogLine, TaskContext, TaskRequest};

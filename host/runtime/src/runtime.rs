@@ -60,10 +60,20 @@ impl Runtime {
         let setup = |e: wasmtime::Error| Error::Setup(format!("{e:#}"));
         let mut pool = PoolingAllocationConfig::default();
         let slots = config.max_instances.max(1);
+        let per = (
+            config.max_core_instances_per_component.max(1),
+            config.max_memories_per_component.max(1),
+            config.max_tables_per_component.max(1),
+        );
+        // Every component fits in its share of the pool, so no one component
+        // can take the slots of others.
         pool.total_component_instances(slots)
-            .total_core_instances(slots.saturating_mul(16))
-            .total_memories(slots.saturating_mul(2))
-            .total_tables(slots.saturating_mul(16))
+            .total_core_instances(slots.saturating_mul(per.0))
+            .total_memories(slots.saturating_mul(per.1))
+            .total_tables(slots.saturating_mul(per.2))
+            .max_core_instances_per_component(per.0)
+            .max_memories_per_component(per.1)
+            .max_tables_per_component(per.2)
             .total_stacks(slots)
             .max_memory_size(usize::try_from(config.max_memory).unwrap_or(usize::MAX))
             .max_memories_per_module(2)
@@ -163,8 +173,18 @@ impl Runtime {
                 return Ok((component, None));
             }
             let start = Instant::now();
-            let component = Component::from_binary(&inner.engine, &owned)
-                .map_err(|e| Error::Invalid(format!("{e:#}")))?;
+            let component = Component::from_binary(&inner.engine, &owned).map_err(|e| {
+                let message = format!("{e:#}");
+                // Name the settings when a per-component pool cap refused it.
+                if message.contains("pooling allocator") {
+                    Error::Invalid(format!(
+                        "{message} (runtime.max_core_instances_per_component, \
+                         max_memories_per_component, max_tables_per_component)"
+                    ))
+                } else {
+                    Error::Invalid(message)
+                }
+            })?;
             let elapsed = start.elapsed();
             tracing::info!(digest = %key, ms = elapsed.as_millis() as u64, "compiled plugin");
             if let Some(cache) = &inner.cache {
@@ -241,7 +261,7 @@ impl Runtime {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        let journal = Journal::new(limits.log_lines);
+        let journal = Journal::new(limits);
         if let Some(dir) = scratch
             && let Err(e) = wasi.preopened_dir(dir, "/scratch", FsPerms::ReadWrite)
         {
@@ -333,14 +353,35 @@ impl Runtime {
                     .await
                     .map_err(Stage::Run)
             };
-            tokio::time::timeout(limits.timeout, call).await
+            let call = tokio::time::timeout(limits.timeout, call);
+            match &scratch {
+                Some(dir) => {
+                    let quota = limits.scratch_bytes;
+                    tokio::select! {
+                        outcome = call => outcome.map_err(|_| None),
+                        used = crate::scratch::exceeded(dir.path().to_path_buf(), quota) => Err(Some(used)),
+                    }
+                }
+                None => call.await.map_err(|_| None),
+            }
         };
-        let result = match outcome {
-            Err(_) => Err(Failure::Timeout(limits.timeout)),
-            Ok(Err(stage)) => Err(classify(stage, &store, &limits, &pipes)),
-            Ok(Ok(Err(bindings::types::TaskError::Retryable(m)))) => Err(Failure::Retryable(m)),
-            Ok(Ok(Err(bindings::types::TaskError::Fatal(m)))) => Err(Failure::Fatal(m)),
-            Ok(Ok(Ok(output))) => check_output(output, &limits),
+        // A guest that returned within one watch interval is measured here.
+        let over_quota = scratch
+            .as_ref()
+            .map(|d| crate::scratch::usage(d.path(), limits.scratch_bytes))
+            .filter(|&used| used > limits.scratch_bytes);
+        let result = match (outcome, over_quota) {
+            (Err(Some(used)), _) | (Ok(_), Some(used)) => Err(Failure::ScratchLimit {
+                limit: limits.scratch_bytes,
+                used,
+            }),
+            (Err(None), _) => Err(Failure::Timeout(limits.timeout)),
+            (Ok(Err(stage)), None) => Err(classify(stage, &store, &limits, &pipes)),
+            (Ok(Ok(Err(bindings::types::TaskError::Retryable(m)))), None) => {
+                Err(Failure::Retryable(m))
+            }
+            (Ok(Ok(Err(bindings::types::TaskError::Fatal(m)))), None) => Err(Failure::Fatal(m)),
+            (Ok(Ok(Ok(output))), None) => check_output(output, &limits),
         };
         let journal = store.data().journal.clone();
         drop(store);

@@ -9,6 +9,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::Limits;
 use crate::attempt::{LogLevel, LogLine};
 use crate::http::HttpHooks;
 
@@ -50,8 +51,10 @@ impl WasiHttpView for TaskState {
     }
 }
 
-/// Log lines and denials of one attempt. Shared with HTTP requests, which
-/// finish outside the store.
+/// Log lines and denials of one attempt, each kept up to a count and a byte
+/// budget, so that a guest looping on a call cannot make the host keep (or
+/// log) without bound. Shared with HTTP requests, which finish outside the
+/// store.
 #[derive(Clone)]
 pub(crate) struct Journal {
     inner: Arc<Mutex<JournalInner>>,
@@ -60,16 +63,24 @@ pub(crate) struct Journal {
 #[derive(Default)]
 pub(crate) struct JournalInner {
     pub(crate) lines: Vec<LogLine>,
+    /// Log lines dropped over `max_lines` or `max_bytes`.
     pub(crate) dropped: usize,
     pub(crate) denials: Vec<String>,
+    /// Denials past `max_denials`, counted but not kept.
+    suppressed_denials: usize,
+    bytes: usize,
     max_lines: usize,
+    max_bytes: usize,
+    max_denials: usize,
 }
 
 impl Journal {
-    pub(crate) fn new(max_lines: usize) -> Self {
+    pub(crate) fn new(limits: &Limits) -> Self {
         Self {
             inner: Arc::new(Mutex::new(JournalInner {
-                max_lines,
+                max_lines: limits.log_lines,
+                max_bytes: limits.log_bytes,
+                max_denials: limits.denials,
                 ..JournalInner::default()
             })),
         }
@@ -82,20 +93,21 @@ impl Journal {
 
     pub(crate) fn log(&self, level: LogLevel, mut message: String) {
         truncate(&mut message);
-        let mut inner = self.lock();
-        if inner.lines.len() < inner.max_lines {
-            inner.lines.push(LogLine { level, message });
-        } else {
-            inner.dropped += 1;
-        }
+        self.lock().push(level, message);
     }
 
     /// Record a refused capability call; it is also logged as a warning on the attempt.
     pub(crate) fn deny(&self, mut reason: String) {
         truncate(&mut reason);
-        tracing::warn!(%reason, "capability denied");
         let mut inner = self.lock();
-        // Denials are few and matter; they are kept even past the log line limit.
+        if inner.denials.len() >= inner.max_denials {
+            inner.suppressed_denials += 1;
+            return;
+        }
+        tracing::warn!(%reason, "capability denied");
+        // Denials are few and matter: the line limits do not apply to them,
+        // only their own count and the byte budget.
+        inner.bytes += reason.len();
         inner.denials.push(reason.clone());
         inner.lines.push(LogLine {
             level: LogLevel::Warn,
@@ -103,8 +115,46 @@ impl Journal {
         });
     }
 
+    /// Everything recorded, with one last record for each kind that was
+    /// suppressed, saying how many and which limit.
     pub(crate) fn take(&self) -> JournalInner {
-        std::mem::take(&mut *self.lock())
+        let mut taken = std::mem::take(&mut *self.lock());
+        if taken.dropped > 0 {
+            taken.lines.push(LogLine {
+                level: LogLevel::Warn,
+                message: format!(
+                    "{} more log lines suppressed (limits: {} lines, {} bytes per attempt)",
+                    taken.dropped, taken.max_lines, taken.max_bytes
+                ),
+            });
+        }
+        if taken.suppressed_denials > 0 {
+            let note = format!(
+                "{} more denials suppressed (limit: {} per attempt)",
+                taken.suppressed_denials, taken.max_denials
+            );
+            tracing::warn!(
+                suppressed = taken.suppressed_denials,
+                "capability denials suppressed"
+            );
+            taken.denials.push(note.clone());
+            taken.lines.push(LogLine {
+                level: LogLevel::Warn,
+                message: note,
+            });
+        }
+        taken
+    }
+}
+
+impl JournalInner {
+    fn push(&mut self, level: LogLevel, message: String) {
+        if self.lines.len() < self.max_lines && self.bytes + message.len() <= self.max_bytes {
+            self.bytes += message.len();
+            self.lines.push(LogLine { level, message });
+        } else {
+            self.dropped += 1;
+        }
     }
 }
 
@@ -129,6 +179,9 @@ pub(crate) struct Limiter {
 
 /// Table elements are pointer-sized; cap tables well above what real guests use.
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+/// What one table element costs the host, counted against the memory limit.
+const TABLE_ELEMENT_BYTES: u64 = 8;
 
 impl Limiter {
     pub(crate) fn new(memory_limit: u64) -> Self {
@@ -185,10 +238,21 @@ impl ResourceLimiter for Limiter {
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= MAX_TABLE_ELEMENTS)
+        if desired > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        // Table elements are host memory too: they count against the same limit.
+        let growth = (desired.saturating_sub(current) as u64).saturating_mul(TABLE_ELEMENT_BYTES);
+        let total = self.memory_used.saturating_add(growth);
+        if total > self.memory_limit {
+            self.exceeded = Some(total);
+            return Err(wasmtime::Error::new(MemoryLimitExceeded));
+        }
+        self.memory_used = total;
+        Ok(true)
     }
 }

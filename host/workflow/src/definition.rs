@@ -263,6 +263,18 @@ pub struct LimitOverrides {
     /// run before any item starts. 10,000 when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<usize>,
+    /// Most log lines kept per attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_lines: Option<usize>,
+    /// Most bytes of log text kept per attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_bytes: Option<usize>,
+    /// Most denials recorded per attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub denials: Option<usize>,
+    /// Largest scratch directory, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scratch: Option<u64>,
 }
 
 /// The task that undoes a completed node.

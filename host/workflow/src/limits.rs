@@ -46,6 +46,14 @@ pub struct Limits {
     /// Largest `limits.items` of a `foreach` node: most items one node may
     /// fan out over.
     pub max_foreach_items: usize,
+    /// Largest `limits.log_lines` of a node.
+    pub max_log_lines: usize,
+    /// Largest `limits.log_bytes` of a node.
+    pub max_log_bytes: usize,
+    /// Largest `limits.denials` of a node.
+    pub max_denials: usize,
+    /// Largest `limits.scratch` of a node, in bytes.
+    pub max_scratch: u64,
 }
 
 impl Default for Limits {
@@ -63,6 +71,10 @@ impl Default for Limits {
             max_output: 16 << 20,
             max_attempts: 100,
             max_foreach_items: 100_000,
+            max_log_lines: 100_000,
+            max_log_bytes: 16 << 20,
+            max_denials: 10_000,
+            max_scratch: 4 << 30,
         }
     }
 }

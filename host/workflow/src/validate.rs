@@ -460,6 +460,25 @@ impl Validator<'_> {
                 max.max_foreach_items as u64,
                 "max_foreach_items",
             ),
+            (
+                "limits.log_lines",
+                l.log_lines.map(|v| v as u64),
+                max.max_log_lines as u64,
+                "max_log_lines",
+            ),
+            (
+                "limits.log_bytes",
+                l.log_bytes.map(|v| v as u64),
+                max.max_log_bytes as u64,
+                "max_log_bytes",
+            ),
+            (
+                "limits.denials",
+                l.denials.map(|v| v as u64),
+                max.max_denials as u64,
+                "max_denials",
+            ),
+            ("limits.scratch", l.scratch, max.max_scratch, "max_scratch"),
         ];
         for (field, value, max, key) in sizes {
             match value {

@@ -15,6 +15,7 @@ fn limits() -> Limits {
         memory: 32 << 20,
         output: 64 * 1024,
         log_lines: 50,
+        ..Limits::default()
     }
 }
 
@@ -226,8 +227,14 @@ async fn log_flood_is_capped() {
         )
         .await;
     assert_eq!(output(&out), json!(500));
-    assert_eq!(out.logs.len(), 50);
+    // Fifty lines kept, then one that counts the rest.
+    assert_eq!(out.logs.len(), 51);
     assert_eq!(out.dropped_logs, 450);
+    assert!(
+        out.logs[50]
+            .message
+            .starts_with("450 more log lines suppressed")
+    );
     assert_eq!(out.logs[0].message, "line 0");
 }
 

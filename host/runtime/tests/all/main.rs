@@ -5,6 +5,7 @@
 
 mod support;
 
+mod bounds;
 mod cache;
 mod denials;
 mod hostile;

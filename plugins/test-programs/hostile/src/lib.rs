@@ -3,8 +3,11 @@
 //! Config `{"mode": ...}`: `spin` loops forever, `memory-bomb` allocates until
 //! it cannot, `trap` executes `unreachable`, `panic` panics with the input,
 //! `big-output` returns `size` bytes, `log-flood` logs `size` lines,
+//! `log-bytes` logs `size` lines of `width` bytes each, `deny-flood` makes
+//! `size` PLC reads it has no grant for, `scratch-fill` writes `size` bytes
+//! to `/scratch` in files of `width` bytes (then returns how much it wrote),
 //! `retryable`/`fatal` fail with the input as message, `echo` returns the input.
-use baton_sdk::{Context, Error, Task, log};
+use baton_sdk::{Context, Error, Task, log, plc};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -13,6 +16,8 @@ pub struct Config {
     mode: String,
     #[serde(default)]
     size: usize,
+    #[serde(default)]
+    width: usize,
 }
 
 pub struct Hostile;
@@ -48,6 +53,33 @@ impl Task for Hostile {
                     log::info(&format!("line {i}"));
                 }
                 Ok(Value::from(config.size))
+            }
+            "log-bytes" => {
+                let line = "x".repeat(config.width);
+                for _ in 0..config.size {
+                    log::info(&line);
+                }
+                Ok(Value::from(config.size))
+            }
+            "deny-flood" => {
+                let denied = (0..config.size)
+                    .filter(|_| plc::read_holding_registers("oven-1", 0, 1).is_err())
+                    .count();
+                Ok(Value::from(denied))
+            }
+            "scratch-fill" => {
+                let chunk = vec![7u8; config.width.max(1)];
+                let mut written = 0;
+                let mut n = 0;
+                while written < config.size {
+                    let path = format!("/scratch/f{n}");
+                    if let Err(e) = std::fs::write(&path, &chunk) {
+                        return Err(Error::fatal(format!("{path}: {e}")));
+                    }
+                    written += chunk.len();
+                    n += 1;
+                }
+                Ok(Value::from(written))
             }
             "retryable" => Err(Error::retryable(input)),
             "fatal" => Err(Error::fatal(input)),
