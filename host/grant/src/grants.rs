@@ -44,6 +44,27 @@ impl Grants {
         mqtt::check_publish(&self.mqtt, connection, topic)
     }
 
+    /// Whether a publish to `topic` on `connection` is granted by an entry
+    /// marked `interlocked`, so the safety interlock denies it.
+    pub fn publish_interlocked(&self, connection: &str, topic: &str) -> bool {
+        self.mqtt.iter().any(|g| {
+            g.interlocked
+                && g.connection == connection
+                && g.publish.iter().any(|f| f.matches(topic))
+        })
+    }
+
+    /// Whether these grants let a task act on equipment: a PLC write, or an
+    /// MQTT publish that is interlocked (by its grant, or because
+    /// `interlocked_connection` says its connection is). Engaging the
+    /// safety interlock aborts running attempts that hold such grants.
+    pub fn actuates(&self, interlocked_connection: impl Fn(&str) -> bool) -> bool {
+        self.plc.iter().any(|g| !g.write.is_empty())
+            || self.mqtt.iter().any(|g| {
+                !g.publish.is_empty() && (g.interlocked || interlocked_connection(&g.connection))
+            })
+    }
+
     /// Check an MQTT subscription.
     pub fn check_subscribe(&self, connection: &str, filter: &TopicFilter) -> Result<(), Denied> {
         mqtt::check_subscribe(&self.mqtt, connection, filter)
@@ -54,6 +75,12 @@ impl Grants {
     /// can be checked against it too.
     pub fn check_http(&self, target: &http::Target) -> Result<&HttpGrant, Denied> {
         http::check(&self.http, target)
+    }
+
+    /// The interlocked HTTP grant that matches a request, if any: the
+    /// runtime refuses such a request while the safety interlock is engaged.
+    pub fn http_interlocked(&self, target: &http::Target) -> Option<&HttpGrant> {
+        http::interlocked(&self.http, target)
     }
 
     /// The PLC devices and MQTT connections these grants name, so that a

@@ -10,6 +10,10 @@
 //!
 //! A request is first put in canonical form ([`Target`]); the grants match
 //! that form, and the runtime sends exactly that form.
+//!
+//! An entry is the pattern alone, or `{url: PATTERN, interlocked: true}` for
+//! an endpoint that actuates something: while the site's safety interlock is
+//! engaged, a request that any interlocked grant matches is refused.
 
 mod target;
 
@@ -24,14 +28,14 @@ use crate::{Denied, ParseError};
 pub use target::{Target, canonical_path};
 
 /// One allowed HTTP endpoint pattern.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpGrant {
     text: String,
     https: bool,
     host: Host,
     port: u16,
     path: String,
+    interlocked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +61,12 @@ impl HttpGrant {
             Host::Ip(ip) => target.ip() == Some(*ip),
         };
         host_ok && path_matches(&self.path, target.path())
+    }
+
+    /// Whether this grant reaches an endpoint that actuates something, so that
+    /// the safety interlock refuses requests it matches.
+    pub fn interlocked(&self) -> bool {
+        self.interlocked
     }
 
     /// Whether this grant names `ip` literally, which is the only way to reach
@@ -137,20 +147,59 @@ impl FromStr for HttpGrant {
             host,
             port,
             path: path.to_string(),
+            interlocked: false,
         })
     }
 }
 
-impl TryFrom<String> for HttpGrant {
-    type Error = ParseError;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        s.parse()
+/// The object form of an entry: the pattern with its options.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryObject {
+    url: String,
+    #[serde(default)]
+    interlocked: bool,
+}
+
+impl Serialize for HttpGrant {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // The plain form whenever it says everything, so that existing
+        // definitions round-trip unchanged.
+        if self.interlocked {
+            EntryObject {
+                url: self.text.clone(),
+                interlocked: true,
+            }
+            .serialize(serializer)
+        } else {
+            serializer.serialize_str(&self.text)
+        }
     }
 }
 
-impl From<HttpGrant> for String {
-    fn from(g: HttpGrant) -> String {
-        g.text
+impl<'de> Deserialize<'de> for HttpGrant {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = HttpGrant;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a URL pattern, or `{url: PATTERN, interlocked: true}`")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<HttpGrant, E> {
+                s.parse().map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<HttpGrant, A::Error> {
+                let entry =
+                    EntryObject::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let mut grant: HttpGrant = entry.url.parse().map_err(serde::de::Error::custom)?;
+                grant.interlocked = entry.interlocked;
+                Ok(grant)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -168,6 +217,13 @@ pub fn check<'g>(grants: &'g [HttpGrant], target: &Target) -> Result<&'g HttpGra
     Err(Denied(format!(
         "http {target} is not granted (granted http: {granted})"
     )))
+}
+
+/// The first interlocked grant that matches a request, if any: while the
+/// safety interlock is engaged such a request is refused, even when another,
+/// non-interlocked grant matches it too.
+pub fn interlocked<'g>(grants: &'g [HttpGrant], target: &Target) -> Option<&'g HttpGrant> {
+    grants.iter().find(|g| g.interlocked && g.permits(target))
 }
 
 /// Why an address is refused after DNS resolution even though its host name
@@ -424,6 +480,47 @@ mod tests {
         ] {
             let e = s.parse::<HttpGrant>().unwrap_err();
             assert!(e.reason.contains(why), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_entry_is_a_string_or_an_object_with_interlocked() {
+        let grants: Vec<HttpGrant> = serde_json::from_str(
+            r#"["https://mes.local/api/*", {"url": "https://mes.local/api/start/*", "interlocked": true}, {"url": "http://10.0.4.30/x"}]"#,
+        )
+        .unwrap();
+        assert!(!grants[0].interlocked() && grants[1].interlocked() && !grants[2].interlocked());
+        let start = Target::new(true, "mes.local", "/api/start/oven").unwrap();
+        let read = Target::new(true, "mes.local", "/api/batches").unwrap();
+        assert_eq!(check(&grants, &start).unwrap(), &grants[0]);
+        // A broader plain grant does not lift the interlock off an actuating path.
+        assert_eq!(interlocked(&grants, &start), Some(&grants[1]));
+        assert_eq!(interlocked(&grants, &read), None);
+        // Plain entries stay plain strings; interlocked ones keep their object form.
+        let text = serde_json::to_string(&grants).unwrap();
+        assert_eq!(
+            text,
+            r#"["https://mes.local/api/*",{"url":"https://mes.local/api/start/*","interlocked":true},"http://10.0.4.30/x"]"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Vec<HttpGrant>>(&text).unwrap(),
+            grants
+        );
+        let yaml: Vec<HttpGrant> =
+            serde_yaml_ng::from_str("- {url: 'https://mes.local/api/*', interlocked: true}\n")
+                .unwrap();
+        assert!(yaml[0].interlocked());
+        for (text, why) in [
+            (r#"[{"url": "ftp://x"}]"#, "scheme"),
+            (
+                r#"[{"url": "https://x", "interlock": true}]"#,
+                "unknown field `interlock`",
+            ),
+            (r#"[{"interlocked": true}]"#, "missing field `url`"),
+            (r#"[5]"#, "a URL pattern"),
+        ] {
+            let e = serde_json::from_str::<Vec<HttpGrant>>(text).unwrap_err();
+            assert!(e.to_string().contains(why), "{text}: {e}");
         }
     }
 
