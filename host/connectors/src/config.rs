@@ -61,6 +61,10 @@ pub struct MqttConfig {
     /// Largest payload a task may publish or receive, in bytes.
     #[serde(default = "default_max_payload")]
     pub max_payload: usize,
+    /// Whether publishing on this broker actuates equipment: while the
+    /// safety interlock is engaged, every task publish on it is denied.
+    #[serde(default)]
+    pub interlocked: bool,
 }
 
 fn default_unit() -> u8 {
@@ -114,6 +118,7 @@ impl MqttConfig {
             keep_alive: default_keep_alive(),
             ack_timeout: default_ack_timeout(),
             max_payload: default_max_payload(),
+            interlocked: false,
         }
     }
 

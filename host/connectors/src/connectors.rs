@@ -12,6 +12,8 @@ use crate::plc::{ModbusDevice, PlcDevice};
 pub struct Connectors {
     plc: BTreeMap<String, Arc<dyn PlcDevice>>,
     mqtt: BTreeMap<String, Arc<dyn MqttClient>>,
+    /// MQTT connections configured `interlocked = true`.
+    interlocked_mqtt: std::collections::BTreeSet<String>,
 }
 
 impl Connectors {
@@ -29,6 +31,9 @@ impl Connectors {
         }
         for (name, mqtt) in &config.mqtt {
             connectors = connectors.with_mqtt(name, Arc::new(MqttConnection::connect(name, mqtt)?));
+            if mqtt.interlocked {
+                connectors.interlocked_mqtt.insert(name.clone());
+            }
         }
         Ok(connectors)
     }
@@ -48,6 +53,12 @@ impl Connectors {
     /// The PLC device called `name`.
     pub fn plc(&self, name: &str) -> Option<&Arc<dyn PlcDevice>> {
         self.plc.get(name)
+    }
+
+    /// Whether the MQTT connection `name` is configured `interlocked`: its
+    /// publishes actuate equipment, so the safety interlock denies them.
+    pub fn mqtt_interlocked(&self, name: &str) -> bool {
+        self.interlocked_mqtt.contains(name)
     }
 
     /// The MQTT connection called `name`.

@@ -54,15 +54,17 @@ impl Grants {
         })
     }
 
-    /// Whether these grants let a task act on equipment: a PLC write, or an
+    /// Whether these grants let a task act on equipment: a PLC write, an
     /// MQTT publish that is interlocked (by its grant, or because
-    /// `interlocked_connection` says its connection is). Engaging the
-    /// safety interlock aborts running attempts that hold such grants.
+    /// `interlocked_connection` says its connection is), or an interlocked
+    /// HTTP grant. Engaging the safety interlock aborts running attempts that
+    /// hold such grants.
     pub fn actuates(&self, interlocked_connection: impl Fn(&str) -> bool) -> bool {
         self.plc.iter().any(|g| !g.write.is_empty())
             || self.mqtt.iter().any(|g| {
                 !g.publish.is_empty() && (g.interlocked || interlocked_connection(&g.connection))
             })
+            || self.http.iter().any(HttpGrant::interlocked)
     }
 
     /// Check an MQTT subscription.
@@ -142,6 +144,30 @@ http: ["https://mes.local:443/api/*"]
         assert!(e.to_string().contains("holding:5-1"), "{e}");
         let e = serde_json::from_str::<Grants>(r#"{"plcs":[]}"#).unwrap_err();
         assert!(e.to_string().contains("unknown field `plcs`"), "{e}");
+    }
+
+    #[test]
+    fn what_actuates_and_what_the_interlock_denies() {
+        let grants = |yaml: &str| serde_yaml_ng::from_str::<Grants>(yaml).unwrap();
+        let read = grants(
+            "plc: [{device: oven-1, read: ['holding:0-9']}]\nmqtt: [{connection: plant, subscribe: ['a/#']}]",
+        );
+        assert!(!read.actuates(|_| true));
+        assert!(grants("plc: [{device: oven-1, write: ['coil:3']}]").actuates(|_| false));
+        let publish = grants("mqtt: [{connection: plant, publish: ['a/+']}]");
+        assert!(!publish.actuates(|_| false));
+        assert!(publish.actuates(|c| c == "plant"));
+        assert!(!publish.publish_interlocked("plant", "a/b"));
+        let marked = grants(
+            "mqtt: [{connection: plant, publish: ['a/+'], interlocked: true}, {connection: plant, publish: ['b/#']}]",
+        );
+        assert!(marked.actuates(|_| false));
+        assert!(marked.publish_interlocked("plant", "a/b"));
+        assert!(!marked.publish_interlocked("plant", "b/c"));
+        assert!(!marked.publish_interlocked("other", "a/b"));
+        let http = grants("http: [{url: 'https://mes.local/api/*', interlocked: true}]");
+        assert!(http.actuates(|_| false));
+        assert!(!grants("http: ['https://mes.local/api/*']").actuates(|_| false));
     }
 
     #[test]

@@ -144,6 +144,10 @@ pub struct MqttGrant {
     /// Filters the task may subscribe within.
     #[serde(default)]
     pub subscribe: Vec<TopicFilter>,
+    /// Whether these publishes actuate equipment: while the safety
+    /// interlock is engaged they are denied.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interlocked: bool,
 }
 
 /// Check a publish against a set of grants.
@@ -272,6 +276,7 @@ mod tests {
             connection: "plant".into(),
             publish: vec![f("plant/line1/+/status")],
             subscribe: vec![f("plant/line1/cmd/#")],
+            interlocked: false,
         }];
         assert!(check_publish(&g, "plant", "plant/line1/oven/status").is_ok());
         let e = check_publish(&g, "plant", "plant/line2/oven/status").unwrap_err();

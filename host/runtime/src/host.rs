@@ -210,6 +210,16 @@ impl mqtt::Host for TaskState {
             self.journal.deny(denied.0.clone());
             return Err(MqttError::Denied(denied.0));
         }
+        if self.interlock.load(Ordering::SeqCst)
+            && (self.connectors.mqtt_interlocked(&connection)
+                || self.grants.publish_interlocked(&connection, &topic))
+        {
+            let reason = format!(
+                "mqtt connection `{connection}`: publish to `{topic}` refused, the safety interlock is engaged"
+            );
+            self.journal.deny(reason.clone());
+            return Err(MqttError::Denied(reason));
+        }
         let Some(client) = self.connectors.mqtt(&connection).cloned() else {
             return Err(MqttError::UnknownConnection(connection));
         };
