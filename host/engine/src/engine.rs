@@ -153,15 +153,27 @@ impl Engine {
     }
 
     /// Engage or release the safety interlock. While engaged, every PLC
-    /// write from any task is denied (the task sees `denied`, which the
-    /// built-in plugins report as a fatal error, so the node fails) and no
-    /// new run starts. The state is stored and restored at start-up.
+    /// write and every interlocked MQTT publish from any task is denied (the
+    /// task sees `denied`, which the built-in plugins report as a fatal
+    /// error, so the node fails), attempts already running that can actuate
+    /// are aborted, and no new run starts. The state is stored and restored
+    /// at start-up.
     pub async fn set_interlock(&self, engaged: bool, actor: &str) -> Result<()> {
+        if engaged {
+            // Deny first, then store: a failed write must not leave the
+            // plant actuating while the operator believes it stopped.
+            self.shared.runtime.set_interlock(true);
+            for entry in lock(&self.shared.runs).values() {
+                let _ = entry.inbox.send(Input::Interlock);
+            }
+        }
         self.shared
             .store
             .set_flag(INTERLOCK, &serde_json::json!({"engaged": engaged}), actor)
             .await?;
-        self.shared.runtime.set_interlock(engaged);
+        if !engaged {
+            self.shared.runtime.set_interlock(false);
+        }
         Ok(())
     }
 

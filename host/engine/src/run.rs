@@ -46,6 +46,8 @@ pub(crate) enum Input {
         node: usize,
         message: Message,
     },
+    /// The safety interlock was engaged: abort attempts that can actuate.
+    Interlock,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -66,6 +68,10 @@ struct Running {
     phase: Phase,
     attempt: u32,
     abort: tokio::task::AbortHandle,
+    /// Whether its grants let it act on equipment (see `Grants::actuates`).
+    actuates: bool,
+    /// Set when the interlock aborted it, for the attempt's failure reason.
+    interlocked: bool,
 }
 
 /// An event the actor decided on: who caused it (none when it is the
@@ -253,7 +259,7 @@ impl RunActor {
                 | Input::Cancel { reply, .. } => {
                     let _ = reply.send(finished());
                 }
-                Input::Message { .. } => {}
+                Input::Message { .. } | Input::Interlock => {}
             }
         }
     }
@@ -265,15 +271,14 @@ impl RunActor {
         let (id, outcome) = match joined {
             Ok(done) => done,
             Err(e) => {
-                let why = if e.is_cancelled() {
-                    "cancelled while running"
-                } else {
-                    "the attempt's task panicked"
-                };
-                let kind = if e.is_cancelled() {
-                    "cancelled"
-                } else {
-                    "internal"
+                let interlocked = self.running.get(&e.id()).is_some_and(|r| r.interlocked);
+                let (kind, why) = match (e.is_cancelled(), interlocked) {
+                    (true, true) => (
+                        "interlock",
+                        "aborted: the safety interlock was engaged while it ran",
+                    ),
+                    (true, false) => ("cancelled", "cancelled while running"),
+                    (false, _) => ("internal", "the attempt's task panicked"),
                 };
                 (e.id(), executor::failed(kind, why.into()))
             }
@@ -323,7 +328,22 @@ impl RunActor {
         .0
     }
 
+    /// Abort every running attempt that can act on equipment; each ends as a
+    /// failed attempt of kind `interlock`, which is never retried.
+    fn abort_actuating(&mut self) {
+        for r in self.running.values_mut() {
+            if r.actuates && !r.interlocked {
+                r.interlocked = true;
+                r.abort.abort();
+            }
+        }
+    }
+
     fn input(&mut self, input: Input) -> Events {
+        if let Input::Interlock = input {
+            self.abort_actuating();
+            return Vec::new();
+        }
         let wf = self.wf.clone();
         let (mut events, (actor, result, reply, by_input)) = self.step(|s| {
             let (actor, result, reply) = match input {
@@ -378,6 +398,8 @@ impl RunActor {
                     s.release(node, json!({"topic": message.topic, "payload": payload}));
                     (Some("mqtt".to_string()), Ok(()), None)
                 }
+                // Handled before deciding anything; it changes no state.
+                Input::Interlock => (None, Ok(()), None),
             };
             // What follows from these is the engine's doing, not the actor's.
             (actor, result, reply, s.events_so_far())
@@ -536,6 +558,11 @@ impl RunActor {
             input,
             limits: executor::limits(self.shared.runtime.default_limits(), &node.def),
         };
+        let connectors = self.shared.runtime.connectors();
+        let actuates = spec
+            .task
+            .grants
+            .actuates(|c| connectors.mqtt_interlocked(c));
         let shared = self.shared.clone();
         let abort = self
             .attempts
@@ -548,8 +575,14 @@ impl RunActor {
                 phase,
                 attempt,
                 abort,
+                actuates,
+                interlocked: false,
             },
         );
+        // Engaged between the decision and now: this one must not act either.
+        if actuates && self.shared.runtime.interlock() {
+            self.abort_actuating();
+        }
     }
 
     /// Subscribe before a wait is committed, so that once it shows as

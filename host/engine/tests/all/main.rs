@@ -8,5 +8,6 @@ mod compensation;
 mod graph;
 mod recovery;
 mod retries;
+mod stopping;
 mod triggers;
 mod versions;

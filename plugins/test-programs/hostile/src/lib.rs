@@ -6,7 +6,13 @@
 //! `log-bytes` logs `size` lines of `width` bytes each, `deny-flood` makes
 //! `size` PLC reads it has no grant for, `scratch-fill` writes `size` bytes
 //! to `/scratch` in files of `width` bytes (then returns how much it wrote),
+//! `write-loop` writes a rising counter to holding register `size` of
+//! `oven-1` until it is stopped, denied or not,
 //! `retryable`/`fatal` fail with the input as message, `echo` returns the input.
+//! `log-config` logs its `password`, names it in a PLC read it has no grant
+//! for, then fails with it in the message when `fail` is set, or else returns
+//! `{"echo": password, "len", "fnv"}` (its length and FNV-1a hash), so a
+//! test can see the real value arrived without the value being recorded.
 use baton_sdk::{Context, Error, Task, log, plc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -18,6 +24,10 @@ pub struct Config {
     size: usize,
     #[serde(default)]
     width: usize,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    fail: bool,
 }
 
 pub struct Hostile;
@@ -81,8 +91,27 @@ impl Task for Hostile {
                 }
                 Ok(Value::from(written))
             }
+            "write-loop" => {
+                let address = u16::try_from(config.size).unwrap_or(0);
+                let mut n: u16 = 0;
+                loop {
+                    n = n.wrapping_add(1);
+                    let _ = plc::write_registers("oven-1", address, &[n]);
+                }
+            }
             "retryable" => Err(Error::retryable(input)),
             "fatal" => Err(Error::fatal(input)),
+            "log-config" => {
+                let password = &config.password;
+                log::info(&format!("connecting with password {password}"));
+                let _ = plc::read_holding_registers(password, 0, 1);
+                if config.fail {
+                    return Err(Error::fatal(format!("login refused for {password}")));
+                }
+                Ok(serde_json::json!({
+                    "echo": password, "len": password.len(), "fnv": fnv1a(password),
+                }))
+            }
             "context" => Ok(serde_json::json!({
                 "run_id": ctx.run_id, "node_id": ctx.node_id,
                 "attempt": ctx.attempt, "idempotency_key": ctx.idempotency_key,
@@ -90,6 +119,14 @@ impl Task for Hostile {
             _ => Ok(input),
         }
     }
+}
+
+/// 64-bit FNV-1a, so the host can check a value without it being output.
+fn fnv1a(text: &str) -> String {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
 }
 
 baton_sdk::export!(Hostile);
