@@ -32,6 +32,21 @@ pub struct Limits {
     /// Largest scratch directory, in bytes (files and directories together);
     /// a task that writes past it fails.
     pub scratch_bytes: u64,
+    /// Most outgoing HTTP requests in flight at once, from the call until
+    /// the response body is dropped; one past it is refused with
+    /// `HTTP-request-denied`.
+    pub http_requests: usize,
+    /// Largest HTTP response body, in bytes; the body stream fails once it
+    /// passes this.
+    pub http_response_bytes: u64,
+    /// Longest wait for an HTTP connection (TCP, then TLS and the HTTP
+    /// handshake, each); a guest may ask for less, never more.
+    #[serde(with = "humantime_serde")]
+    pub http_connect_timeout: Duration,
+    /// Longest wait for the response head once connected, and between two
+    /// chunks of the body; a guest may ask for less, never more.
+    #[serde(with = "humantime_serde")]
+    pub http_first_byte_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -45,6 +60,10 @@ impl Default for Limits {
             log_bytes: 256 << 10,
             denials: 100,
             scratch_bytes: 64 << 20,
+            http_requests: 8,
+            http_response_bytes: 16 << 20,
+            http_connect_timeout: Duration::from_secs(5),
+            http_first_byte_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -106,6 +125,12 @@ mod tests {
         assert_eq!(limits.cpu, Duration::from_millis(250));
         assert_eq!(limits.memory, 1 << 20);
         assert_eq!(limits.timeout, Limits::default().timeout);
+        let limits: Limits =
+            serde_json::from_str(r#"{"http_requests": 2, "http_first_byte_timeout": "1s"}"#)
+                .unwrap();
+        assert_eq!(limits.http_requests, 2);
+        assert_eq!(limits.http_first_byte_timeout, Duration::from_secs(1));
+        assert_eq!(limits.http_connect_timeout, Duration::from_secs(5));
         assert!(serde_json::from_str::<Limits>(r#"{"cpus": "1s"}"#).is_err());
     }
 }

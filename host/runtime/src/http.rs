@@ -10,19 +10,38 @@
 //! address that was checked, so a DNS answer that changes between check and
 //! connect cannot slip through, and the request line and `Host` header are
 //! the canonical ones, so the server reads the path the grant matched.
+//!
+//! While the safety interlock is engaged, a request that an `interlocked`
+//! grant matches is refused too.
+//!
+//! Each attempt is bounded ([`Limits`]): at most `http_requests` requests in
+//! flight (one more is refused and recorded, it does not wait), response
+//! bodies of at most `http_response_bytes`, and connect and first-byte
+//! timeouts that the guest's request options may shorten but not lengthen.
+//!
+//! Layout: `send` connects and sends one vetted request; `body` caps the
+//! response body and holds the request's in-flight slot.
 
+mod body;
 mod send;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use baton_grant::Grants;
 use baton_grant::http::Target;
 use http::uri::Scheme;
+use http_body_util::BodyExt;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody, WasiHttpHooks};
 
+use crate::Limits;
+use crate::attempt::LogLevel;
 use crate::state::Journal;
+use body::{Capped, InFlight};
+use send::Timeouts;
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 type SendFuture =
@@ -30,8 +49,35 @@ type SendFuture =
 
 /// Per-attempt HTTP policy.
 pub(crate) struct HttpHooks {
-    pub(crate) grants: Arc<Grants>,
-    pub(crate) journal: Journal,
+    grants: Arc<Grants>,
+    journal: Journal,
+    /// The runtime's safety interlock, read at each request.
+    interlock: Arc<AtomicBool>,
+    max_requests: usize,
+    in_flight: Arc<AtomicUsize>,
+    max_body: u64,
+    connect_timeout: Duration,
+    first_byte_timeout: Duration,
+}
+
+impl HttpHooks {
+    pub(crate) fn new(
+        grants: Arc<Grants>,
+        journal: Journal,
+        interlock: Arc<AtomicBool>,
+        limits: &Limits,
+    ) -> Self {
+        Self {
+            grants,
+            journal,
+            interlock,
+            max_requests: limits.http_requests,
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            max_body: limits.http_response_bytes,
+            connect_timeout: limits.http_connect_timeout,
+            first_byte_timeout: limits.http_first_byte_timeout,
+        }
+    }
 }
 
 impl WasiHttpHooks for HttpHooks {
@@ -56,6 +102,27 @@ impl WasiHttpHooks for HttpHooks {
                 return Box::new(async { Err(Error::HttpRequestDenied) });
             }
         };
+        if self.interlock.load(Ordering::SeqCst)
+            && let Some(interlocked) = self.grants.http_interlocked(&target)
+        {
+            self.journal.deny(format!(
+                "http {target}: refused, the safety interlock is engaged (grant \
+                 `{interlocked}` is interlocked)"
+            ));
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        // Taken now, not when the request future first runs, so that the
+        // count is exact however the guest interleaves its requests.
+        let Some(slot) = InFlight::try_acquire(&self.in_flight, self.max_requests) else {
+            self.journal.deny(format!(
+                "http {target}: refused, {} requests of this attempt are already in flight \
+                 (limit http_requests)",
+                self.max_requests
+            ));
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        };
+        let timeouts = Timeouts::new(self.connect_timeout, self.first_byte_timeout, options);
+        let max_body = self.max_body;
         let journal = self.journal.clone();
         Box::new(async move {
             let addrs = resolve(&target).await?;
@@ -72,7 +139,37 @@ impl WasiHttpHooks for HttpHooks {
                     return Err(Error::HttpRequestDenied);
                 }
             }
-            send::send(request, &addrs, &target, options).await
+            let what = format!("{} {target}", request.method());
+            match send::send(request, &addrs, &target, timeouts).await {
+                Ok((response, io)) => {
+                    let response = response.map(|body| {
+                        Capped::new(body, max_body, timeouts.between_bytes, journal, what, slot)
+                            .boxed_unsync()
+                    });
+                    Ok((response, io))
+                }
+                Err(e) => {
+                    let bound = match e {
+                        Error::ConnectionTimeout => {
+                            Some(("connected", timeouts.connect, "http_connect_timeout"))
+                        }
+                        Error::ConnectionReadTimeout => {
+                            Some(("answered", timeouts.first_byte, "http_first_byte_timeout"))
+                        }
+                        _ => None,
+                    };
+                    if let Some((done, after, key)) = bound {
+                        journal.log(
+                            LogLevel::Warn,
+                            format!(
+                                "http {what}: not {done} within {after:?} ({key}, or the \
+                                 request's own shorter timeout)"
+                            ),
+                        );
+                    }
+                    Err(e)
+                }
+            }
         })
     }
 }

@@ -284,10 +284,12 @@ impl Runtime {
         let state = TaskState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
-            http_hooks: HttpHooks {
-                grants: grants.clone(),
-                journal: journal.clone(),
-            },
+            http_hooks: HttpHooks::new(
+                grants.clone(),
+                journal.clone(),
+                self.inner.interlock.clone(),
+                limits,
+            ),
             table: ResourceTable::new(),
             limiter: Limiter::new(limits.memory.min(max_memory)),
             grants,

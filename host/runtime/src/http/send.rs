@@ -11,13 +11,41 @@ use http::{HeaderValue, header};
 use http_body_util::BodyExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
 use super::IoFuture;
 
-const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-const DEFAULT_FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The attempt's HTTP time bounds, narrowed by the guest's request options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Timeouts {
+    /// TCP connect, TLS and the HTTP handshake, together.
+    pub(super) connect: Duration,
+    /// From sending the request to the response head.
+    pub(super) first_byte: Duration,
+    /// Between two chunks of the response body.
+    pub(super) between_bytes: Duration,
+}
+
+impl Timeouts {
+    /// The host's bounds, or the guest's when it asks for less: a guest can
+    /// shorten a wait, never lengthen it.
+    pub(super) fn new(
+        connect: Duration,
+        first_byte: Duration,
+        options: Option<RequestOptions>,
+    ) -> Self {
+        let narrow =
+            |asked: Option<Duration>, bound: Duration| asked.map_or(bound, |a| a.min(bound));
+        let options = options.unwrap_or_default();
+        Self {
+            connect: narrow(options.connect_timeout, connect),
+            first_byte: narrow(options.first_byte_timeout, first_byte),
+            between_bytes: narrow(options.between_bytes_timeout, first_byte),
+        }
+    }
+}
 
 trait Stream: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static> Stream for T {}
@@ -47,13 +75,15 @@ fn tls_config() -> Option<Arc<rustls::ClientConfig>> {
         .clone()
 }
 
-async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, Error> {
+/// Connect to the first address that accepts before `deadline`, which
+/// bounds all addresses together.
+async fn connect(addrs: &[SocketAddr], deadline: Instant) -> Result<TcpStream, Error> {
     let mut last = Error::ConnectionRefused;
     for addr in addrs {
-        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+        match tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => return Ok(stream),
             Ok(Err(e)) => last = Error::Connect(e),
-            Err(_) => last = Error::ConnectionTimeout,
+            Err(_) => return Err(Error::ConnectionTimeout),
         }
     }
     Err(last)
@@ -65,7 +95,7 @@ pub(super) async fn send(
     mut request: http::Request<WasiBody>,
     addrs: &[SocketAddr],
     target: &Target,
-    options: Option<RequestOptions>,
+    timeouts: Timeouts,
 ) -> Result<(http::Response<WasiBody>, IoFuture), Error> {
     // Not talking to a proxy: the request line carries only the path and query.
     *request.uri_mut() = target
@@ -75,13 +105,10 @@ pub(super) async fn send(
     let host =
         HeaderValue::try_from(target.host_header()).map_err(|_| Error::HttpRequestUriInvalid)?;
     request.headers_mut().insert(header::HOST, host);
-    let connect_timeout = options
-        .and_then(|o| o.connect_timeout)
-        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
-    let first_byte_timeout = options
-        .and_then(|o| o.first_byte_timeout)
-        .unwrap_or(DEFAULT_FIRST_BYTE_TIMEOUT);
-    let tcp = connect(addrs, connect_timeout).await?;
+    // One deadline for TCP, TLS and the HTTP handshake together.
+    let deadline = Instant::now() + timeouts.connect;
+    let first_byte_timeout = timeouts.first_byte;
+    let tcp = connect(addrs, deadline).await?;
     let stream: Box<dyn Stream> = if target.https() {
         let name = match target.ip() {
             Some(ip) => rustls::pki_types::ServerName::from(ip),
@@ -90,7 +117,7 @@ pub(super) async fn send(
         };
         let config = tls_config().ok_or(Error::TlsProtocolError)?;
         let connector = tokio_rustls::TlsConnector::from(config);
-        let tls = tokio::time::timeout(connect_timeout, connector.connect(name, tcp))
+        let tls = tokio::time::timeout_at(deadline, connector.connect(name, tcp))
             .await
             .map_err(|_| Error::ConnectionTimeout)?
             .map_err(Error::Tls)?;
@@ -98,8 +125,8 @@ pub(super) async fn send(
     } else {
         Box::new(tcp)
     };
-    let (mut sender, conn) = tokio::time::timeout(
-        connect_timeout,
+    let (mut sender, conn) = tokio::time::timeout_at(
+        deadline,
         hyper::client::conn::http1::Builder::new().handshake(TokioIo::new(stream)),
     )
     .await
@@ -138,4 +165,32 @@ pub(super) async fn send(
         response.map(|body| body.map_err(Error::from).boxed_unsync()),
         io,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guest_may_shorten_a_timeout_but_never_lengthen_it() {
+        let (connect, first_byte) = (Duration::from_secs(5), Duration::from_secs(30));
+        let none = Timeouts::new(connect, first_byte, None);
+        assert_eq!(
+            none,
+            Timeouts {
+                connect,
+                first_byte,
+                between_bytes: first_byte
+            }
+        );
+        let asked = RequestOptions {
+            connect_timeout: Some(Duration::from_secs(60)),
+            first_byte_timeout: Some(Duration::from_secs(2)),
+            between_bytes_timeout: Some(Duration::from_secs(600)),
+        };
+        let t = Timeouts::new(connect, first_byte, Some(asked));
+        assert_eq!(t.connect, connect);
+        assert_eq!(t.first_byte, Duration::from_secs(2));
+        assert_eq!(t.between_bytes, first_byte);
+    }
 }

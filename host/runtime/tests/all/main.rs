@@ -9,6 +9,7 @@ mod bounds;
 mod cache;
 mod denials;
 mod hostile;
+mod http_limits;
 mod plugins;
 mod sandbox;
 mod uploads;

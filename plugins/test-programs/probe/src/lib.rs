@@ -2,7 +2,8 @@
 //! error variant included, so tests can see exactly what a guest observes.
 //!
 //! Input: `{"calls": [{"op": "write-registers", "device": "oven-1", "address": 10, "values": [1]}, ...]}`.
-//! Output: one `{"ok": ...}` or `{"err": "<variant>", "message": "..."}` per call.
+//! Output: one `{"ok": ...}` or `{"err": "<variant>", "message": "..."}` per call
+//! (`http-many` gives a list of them, one per request).
 use std::time::Duration;
 
 use baton_sdk::http::{HttpError, Request};
@@ -45,8 +46,16 @@ enum Call {
         filter: String,
         timeout_ms: u64,
     },
+    /// `timeout_ms` is the request's own timeout: 5000 when absent, none when `null`.
     Http {
         url: String,
+        #[serde(default = "five_seconds")]
+        timeout_ms: Option<u64>,
+    },
+    /// `count` GETs of `url` started at once, before any response is read.
+    HttpMany {
+        url: String,
+        count: usize,
     },
     ReadFile {
         path: String,
@@ -59,6 +68,10 @@ enum Call {
     TcpConnect {
         addr: String,
     },
+}
+
+fn five_seconds() -> Option<u64> {
+    Some(5000)
 }
 
 fn plc_err(e: PlcError) -> Value {
@@ -144,11 +157,18 @@ fn call(c: Call) -> Value {
             Ok(None) => json!({"ok": null}),
             Err(e) => mqtt_err(e),
         },
-        Call::Http { url } => match Request::get(&url).timeout(Duration::from_secs(5)).send() {
-            Ok(r) => json!({"ok": {"status": r.status, "body": r.text()}}),
-            Err(HttpError::Denied) => json!({"err": "denied", "message": ""}),
-            Err(e) => json!({"err": "other", "message": e.to_string()}),
-        },
+        Call::Http { url, timeout_ms } => {
+            let mut request = Request::get(&url);
+            if let Some(ms) = timeout_ms {
+                request = request.timeout(Duration::from_millis(ms));
+            }
+            match request.send() {
+                Ok(r) => json!({"ok": {"status": r.status, "body": r.text()}}),
+                Err(HttpError::Denied) => json!({"err": "denied", "message": ""}),
+                Err(e) => json!({"err": "other", "message": e.to_string()}),
+            }
+        }
+        Call::HttpMany { url, count } => json!(many::get(&url, count)),
         Call::ReadFile { path } => io(std::fs::read_to_string(path)),
         Call::WriteFile { path, contents } => {
             io(std::fs::write(&path, &contents).and_then(|()| std::fs::read_to_string(&path)))
@@ -157,6 +177,55 @@ fn call(c: Call) -> Value {
         Call::TcpConnect { addr } => {
             io(std::net::TcpStream::connect(addr.as_str()).map(|_| "connected"))
         }
+    }
+}
+
+/// Concurrent requests, through the raw `wasi:http` bindings: the SDK's
+/// client sends one request at a time.
+mod many {
+    use serde_json::{Value, json};
+
+    #[cfg(target_arch = "wasm32")]
+    pub fn get(url: &str, count: usize) -> Vec<Value> {
+        use baton_sdk::bindings::wasi::http::outgoing_handler;
+        use baton_sdk::bindings::wasi::http::types::{
+            Fields, FutureIncomingResponse, OutgoingRequest, Scheme,
+        };
+        let Some(rest) = url.strip_prefix("http://") else {
+            return vec![json!({"err": "invalid", "message": url})];
+        };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let started: Vec<Result<FutureIncomingResponse, String>> = (0..count)
+            .map(|_| {
+                let request = OutgoingRequest::new(Fields::new());
+                let _ = request.set_scheme(Some(&Scheme::Http));
+                let _ = request.set_authority(Some(authority));
+                let _ = request.set_path_with_query(Some(if path.is_empty() { "/" } else { path }));
+                outgoing_handler::handle(request, None).map_err(|e| format!("{e:?}"))
+            })
+            .collect();
+        // Every request is in flight before the first response is looked at.
+        let responses: Vec<Value> = started
+            .into_iter()
+            .map(|started| {
+                let future = match started {
+                    Ok(future) => future,
+                    Err(e) => return json!({"err": e}),
+                };
+                future.subscribe().block();
+                match future.get() {
+                    Some(Ok(Ok(response))) => json!({"ok": response.status()}),
+                    Some(Ok(Err(e))) => json!({"err": format!("{e:?}")}),
+                    _ => json!({"err": "no response"}),
+                }
+            })
+            .collect();
+        responses
+    }
+
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn get(_url: &str, _count: usize) -> Vec<Value> {
+        vec![json!({"err": "wasm32 only"})]
     }
 }
 
