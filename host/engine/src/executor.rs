@@ -72,6 +72,14 @@ pub(crate) fn limits(defaults: Limits, node: &Node) -> Limits {
         limits.log_bytes = o.log_bytes.unwrap_or(limits.log_bytes);
         limits.denials = o.denials.unwrap_or(limits.denials);
         limits.scratch_bytes = o.scratch.unwrap_or(limits.scratch_bytes);
+        limits.http_requests = o.http_requests.unwrap_or(limits.http_requests);
+        limits.http_response_bytes = o.http_response_bytes.unwrap_or(limits.http_response_bytes);
+        limits.http_connect_timeout = o
+            .http_connect_timeout
+            .unwrap_or(limits.http_connect_timeout);
+        limits.http_first_byte_timeout = o
+            .http_first_byte_timeout
+            .unwrap_or(limits.http_first_byte_timeout);
     }
     if let Some(t) = node.timeout {
         limits.timeout = t;

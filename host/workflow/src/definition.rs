@@ -275,6 +275,26 @@ pub struct LimitOverrides {
     /// Largest scratch directory, in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scratch: Option<u64>,
+    /// Most outgoing HTTP requests in flight at once per attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_requests: Option<usize>,
+    /// Largest HTTP response body, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_response_bytes: Option<u64>,
+    /// Longest wait for an HTTP connection.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_connect_timeout: Option<Duration>,
+    /// Longest wait for an HTTP response head, and between body chunks.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub http_first_byte_timeout: Option<Duration>,
 }
 
 /// The task that undoes a completed node.

@@ -54,6 +54,16 @@ pub struct Limits {
     pub max_denials: usize,
     /// Largest `limits.scratch` of a node, in bytes.
     pub max_scratch: u64,
+    /// Largest `limits.http_requests` of a node.
+    pub max_http_requests: usize,
+    /// Largest `limits.http_response_bytes` of a node.
+    pub max_http_response_bytes: u64,
+    /// Longest `limits.http_connect_timeout` of a node.
+    #[serde(with = "humantime_serde")]
+    pub max_http_connect_timeout: Duration,
+    /// Longest `limits.http_first_byte_timeout` of a node.
+    #[serde(with = "humantime_serde")]
+    pub max_http_first_byte_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -75,6 +85,10 @@ impl Default for Limits {
             max_log_bytes: 16 << 20,
             max_denials: 10_000,
             max_scratch: 4 << 30,
+            max_http_requests: 64,
+            max_http_response_bytes: 1 << 30,
+            max_http_connect_timeout: Duration::from_secs(60),
+            max_http_first_byte_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -94,5 +108,73 @@ mod tests {
         assert_eq!(l.max_wait, Duration::from_secs(7 * 24 * 3600));
         assert_eq!(l.max_values, Limits::default().max_values);
         assert!(serde_json::from_str::<Limits>(r#"{"max_node": 5}"#).is_err());
+    }
+
+    /// A host with only `transform@1`.
+    struct Host;
+
+    impl crate::Catalog for Host {
+        fn plugin(&self, name: &str, major: u64) -> Option<crate::PluginMeta> {
+            ((name, major) == ("transform", 1)).then(|| crate::PluginMeta {
+                version: "1.0.0".into(),
+                config_schema: None,
+            })
+        }
+        fn has_plc(&self, _: &str) -> bool {
+            false
+        }
+        fn has_mqtt(&self, _: &str) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn http_overrides_are_bounded_and_named() {
+        let node = |limits: &str| {
+            let text = format!("name: w\nnodes:\n  a: {{plugin: transform@1, limits: {limits}}}\n");
+            let wf = crate::Workflow::parse(&text).unwrap();
+            crate::validate(&wf, &Host).map_err(|p| p.0)
+        };
+        for (limits, field, text) in [
+            (
+                "{http_requests: 65}",
+                "limits.http_requests",
+                "engine.workflows.max_http_requests",
+            ),
+            ("{http_requests: 0}", "limits.http_requests", "at least 1"),
+            (
+                "{http_response_bytes: 2147483648}",
+                "limits.http_response_bytes",
+                "max_http_response_bytes",
+            ),
+            (
+                "{http_connect_timeout: 2m}",
+                "limits.http_connect_timeout",
+                "max_http_connect_timeout",
+            ),
+            (
+                "{http_connect_timeout: 0s}",
+                "limits.http_connect_timeout",
+                "longer than zero",
+            ),
+            (
+                "{http_first_byte_timeout: 11m}",
+                "limits.http_first_byte_timeout",
+                "max_http_first_byte_timeout",
+            ),
+        ] {
+            let problems = node(limits).unwrap_err();
+            assert_eq!(problems.len(), 1, "{limits}: {problems:?}");
+            assert_eq!(problems[0].field, field, "{limits}");
+            assert!(
+                problems[0].message.contains(text),
+                "{limits}: {}",
+                problems[0].message
+            );
+        }
+        let wf = node(
+            "{http_requests: 64, http_response_bytes: 1073741824, http_connect_timeout: 1m, http_first_byte_timeout: 10m}",
+        );
+        assert_eq!(wf, Ok(()));
     }
 }

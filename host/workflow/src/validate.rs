@@ -446,6 +446,26 @@ impl Validator<'_> {
         if l.cpu.is_some_and(|c| c.is_zero()) {
             self.report(at, "limits.cpu", "must be longer than zero");
         }
+        let waits = [
+            (
+                "limits.http_connect_timeout",
+                l.http_connect_timeout,
+                max.max_http_connect_timeout,
+                "max_http_connect_timeout",
+            ),
+            (
+                "limits.http_first_byte_timeout",
+                l.http_first_byte_timeout,
+                max.max_http_first_byte_timeout,
+                "max_http_first_byte_timeout",
+            ),
+        ];
+        for (field, value, bound, key) in waits {
+            self.duration(at, field, value, bound, key);
+            if value.is_some_and(|v| v.is_zero()) {
+                self.report(at, field, "must be longer than zero");
+            }
+        }
         let sizes = [
             ("limits.memory", l.memory, max.max_memory, "max_memory"),
             (
@@ -479,6 +499,18 @@ impl Validator<'_> {
                 "max_denials",
             ),
             ("limits.scratch", l.scratch, max.max_scratch, "max_scratch"),
+            (
+                "limits.http_requests",
+                l.http_requests.map(|v| v as u64),
+                max.max_http_requests as u64,
+                "max_http_requests",
+            ),
+            (
+                "limits.http_response_bytes",
+                l.http_response_bytes,
+                max.max_http_response_bytes,
+                "max_http_response_bytes",
+            ),
         ];
         for (field, value, max, key) in sizes {
             match value {
