@@ -4,8 +4,6 @@
 //! may be lost.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use baton_engine::Event;
@@ -13,6 +11,8 @@ use baton_sim::{EmbeddedBroker, Oven, SimulatedPlc};
 use baton_store::{Phase, RunStatus, Store, StoreOptions};
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::json;
+
+use crate::engine_node::{EngineNode, postgres_database};
 
 const WORKFLOW: &str = r#"
 name: crash
@@ -46,44 +46,6 @@ nodes:
 
 const RUNS: usize = 16;
 
-struct Node {
-    child: Child,
-}
-
-impl Node {
-    fn start(args: &[String]) -> (Self, Vec<String>) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_engine-node"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start engine-node");
-        let stdout = child.stdout.take().unwrap();
-        let mut started = Vec::new();
-        for line in BufReader::new(stdout).lines() {
-            let line = line.unwrap();
-            if let Some(id) = line.strip_prefix("started ") {
-                started.push(id.to_string());
-            } else if line == "ready" {
-                break;
-            }
-        }
-        (Self { child }, started)
-    }
-
-    /// SIGKILL: no chance to flush or clean up.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_flight_every_run_resumes_and_finishes_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -93,24 +55,11 @@ async fn killed_mid_flight_every_run_resumes_and_finishes_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_flight_every_run_resumes_and_finishes_on_postgres() {
-    let Some(server) = baton_sim::suite::database_url("PostgreSQL crash-recovery suite") else {
+    let Some(db) = postgres_database("PostgreSQL crash-recovery suite", "baton_crash").await
+    else {
         return;
     };
-    let name = format!("baton_crash_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&server).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    crash_and_resume(url.to_string()).await;
+    crash_and_resume(db).await;
 }
 
 async fn crash_and_resume(db: String) {
@@ -146,18 +95,18 @@ async fn crash_and_resume(db: String) {
         "--start".into(),
         RUNS.to_string(),
     ]);
-    let (node, ids) = Node::start(&first);
+    let (node, ids) = EngineNode::start(&first);
     assert_eq!(ids.len(), RUNS);
     tokio::time::sleep(Duration::from_millis(900)).await;
     node.kill();
 
     // Second life: resume, and kill again while delays and approvals are pending.
-    let (node, _) = Node::start(&args);
+    let (node, _) = EngineNode::start(&args);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     node.kill();
 
     // Third life: resume and release the waits with real MQTT messages until all finish.
-    let (_node, _) = Node::start(&args);
+    let (_node, _) = EngineNode::start(&args);
     let store = Store::open(&db, StoreOptions::default()).await.unwrap();
     let url = url::Url::parse(&broker).unwrap();
     let options = MqttOptions::new(

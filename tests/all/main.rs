@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cargo;
+mod chaos;
 mod crash;
+mod engine_node;
 mod guests;
 mod plant;
 

@@ -6,11 +6,17 @@
 //! It installs the test plugins, applies `--workflow` if given, resumes
 //! whatever runs the database holds, starts N new runs (printing
 //! `started <id>` for each) and then runs until it is killed.
+//!
+//! After `ready` it reads commands from stdin, one a line:
+//! `approve RUN NODE` approves an approval node. Nothing is printed after
+//! `ready`, as the test may have stopped reading; refused decisions (the node
+//! is not waiting yet, or no longer) are ignored and the test asks again.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use tokio::io::AsyncBufReadExt;
 use baton_connectors::config::{MqttConfig, PlcConfig};
 use baton_connectors::{Connectors, ConnectorsConfig};
 use baton_engine::{Engine, EngineConfig, StartOptions};
@@ -60,7 +66,7 @@ async fn main() -> Result<()> {
     engine
         .add_plugin(&std::fs::read(baton_plugins::test_programs::SCRIPTED)?)
         .await?;
-    for name in ["modbus-read", "modbus-write"] {
+    for name in ["modbus-read", "modbus-write", "http-request"] {
         let plugin = baton_plugins::find(name).context("first-party plugin")?;
         engine.add_plugin(plugin.wasm).await?;
     }
@@ -81,6 +87,18 @@ async fn main() -> Result<()> {
         println!("started {}", started.run_id);
     }
     println!("ready");
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let ["approve", run, node] = line.split_whitespace().collect::<Vec<_>>()[..] {
+            let engine = engine.clone();
+            let (run, node) = (run.to_string(), node.to_string());
+            tokio::spawn(async move {
+                let _ = engine
+                    .decide_approval(&run, &node, true, "chaos", None)
+                    .await;
+            });
+        }
+    }
     std::future::pending::<()>().await;
     Ok(())
 }

@@ -9,7 +9,8 @@
 //! - [`oven`]: the oven model and its register map.
 //! - [`plc`]: a tokio-modbus TCP server exposing an oven.
 //! - [`broker`]: an embedded rumqttd MQTT broker on a local port.
-//! - [`mes`]: an HTTP server standing in for an MES, recording what it receives.
+//! - [`mes`]: an HTTP server standing in for an MES, recording what it receives
+//!   and, when asked, applying each idempotency key once.
 //! - [`suite`]: what a test does when a tool or service it needs is missing:
 //!   skip with one visible line, or fail under `CI=true`.
 #![deny(missing_docs)]
@@ -21,6 +22,6 @@ pub mod plc;
 pub mod suite;
 
 pub use broker::EmbeddedBroker;
-pub use mes::SimulatedMes;
+pub use mes::{Delivery, SimulatedMes};
 pub use oven::Oven;
-pub use plc::SimulatedPlc;
+pub use plc::{SimulatedPlc, Write as PlcWrite};

@@ -1,7 +1,14 @@
 //! A simulated MES: an HTTP server that accepts records and remembers them.
+//!
+//! Started with [`SimulatedMes::start_deduplicating`] it behaves as an MES that
+//! honours `Idempotency-Key`: the first request with a key is applied (`201`),
+//! a repeat is recognised and answered `200` without being applied again, and
+//! [`SimulatedMes::deliveries`] is the ledger of both.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::Request;
@@ -30,26 +37,83 @@ impl Received {
     }
 }
 
+/// One request with an `Idempotency-Key`, as the deduplicating MES saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// When it arrived, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// The `Idempotency-Key` header.
+    pub key: String,
+    /// Whether the key had been applied before, so this one was not.
+    pub duplicate: bool,
+    /// The body as text.
+    pub body: String,
+}
+
+#[derive(Default)]
+struct Ledger {
+    /// `None` when the MES does not deduplicate.
+    seen: Option<HashSet<String>>,
+    deliveries: Vec<Delivery>,
+}
+
 /// A running simulated MES on a local port. It answers every request with
 /// `201 {"accepted":true}` and records it. Stops when dropped.
 pub struct SimulatedMes {
     addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    ledger: Arc<Mutex<Ledger>>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl SimulatedMes {
     /// Start on `127.0.0.1` at a free port.
     pub async fn start() -> std::io::Result<Self> {
+        Self::serve(Ledger::default()).await
+    }
+
+    /// Start an MES that applies each `Idempotency-Key` once: a repeated key
+    /// is answered `200 {"accepted":true,"duplicate":true}` and not applied.
+    /// Every keyed request is recorded in [`deliveries`](Self::deliveries).
+    pub async fn start_deduplicating() -> std::io::Result<Self> {
+        Self::serve(Ledger {
+            seen: Some(HashSet::new()),
+            deliveries: Vec::new(),
+        })
+        .await
+    }
+
+    async fn serve(ledger: Ledger) -> std::io::Result<Self> {
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let ledger = Arc::new(Mutex::new(ledger));
         let record = received.clone();
+        let keys = ledger.clone();
         let app = Router::new().fallback(move |request: Request| {
             let record = record.clone();
+            let keys = keys.clone();
             async move {
                 let (parts, body) = request.into_parts();
                 let body = axum::body::to_bytes(body, 1 << 20)
                     .await
                     .unwrap_or_default();
+                let body = String::from_utf8_lossy(&body).into_owned();
+                let key = parts
+                    .headers
+                    .get("idempotency-key")
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+                let mut duplicate = false;
+                if let Some(key) = key {
+                    let mut ledger = keys.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(seen) = &mut ledger.seen {
+                        duplicate = !seen.insert(key.clone());
+                    }
+                    ledger.deliveries.push(Delivery {
+                        at_ms: now_ms(),
+                        key,
+                        duplicate,
+                        body: body.clone(),
+                    });
+                }
                 record
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
@@ -66,13 +130,21 @@ impl SimulatedMes {
                                 )
                             })
                             .collect(),
-                        body: String::from_utf8_lossy(&body).into_owned(),
+                        body,
                     });
-                (
-                    StatusCode::CREATED,
-                    [("content-type", "application/json")],
-                    r#"{"accepted":true}"#,
-                )
+                if duplicate {
+                    (
+                        StatusCode::OK,
+                        [("content-type", "application/json")],
+                        r#"{"accepted":true,"duplicate":true}"#,
+                    )
+                } else {
+                    (
+                        StatusCode::CREATED,
+                        [("content-type", "application/json")],
+                        r#"{"accepted":true}"#,
+                    )
+                }
             }
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -85,6 +157,7 @@ impl SimulatedMes {
         Ok(Self {
             addr,
             received,
+            ledger,
             server,
         })
     }
@@ -106,6 +179,22 @@ impl SimulatedMes {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
     }
+
+    /// Every request that carried an `Idempotency-Key`, in arrival order:
+    /// the ledger of effects, kept outside the engine.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .deliveries
+            .clone()
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 impl Drop for SimulatedMes {

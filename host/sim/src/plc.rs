@@ -2,8 +2,8 @@
 
 use std::future;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -18,6 +18,7 @@ use crate::oven::{Memory, Oven};
 pub struct SimulatedPlc {
     addr: SocketAddr,
     oven: Oven,
+    writes: Arc<Mutex<Vec<Write>>>,
     server: JoinHandle<()>,
     ticker: Option<JoinHandle<()>>,
 }
@@ -33,7 +34,11 @@ impl SimulatedPlc {
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let service = Arc::new(OvenService { oven: oven.clone() });
+        let writes: Arc<Mutex<Vec<Write>>> = Arc::default();
+        let service = Arc::new(OvenService {
+            oven: oven.clone(),
+            writes: writes.clone(),
+        });
         let server = tokio::spawn(async move {
             let server = Server::new(listener);
             let on_connected = |stream, socket_addr| {
@@ -65,6 +70,7 @@ impl SimulatedPlc {
         Ok(Self {
             addr,
             oven,
+            writes,
             server,
             ticker,
         })
@@ -85,6 +91,16 @@ impl SimulatedPlc {
         &self.oven
     }
 
+    /// Every write the PLC has applied, in order: a ledger of effects kept
+    /// outside the engine. Modbus carries no idempotency key, so a test makes
+    /// writes attributable by their address and value.
+    pub fn writes(&self) -> Vec<Write> {
+        self.writes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Close the listener and every connection.
     pub fn stop(&self) {
         self.server.abort();
@@ -100,8 +116,36 @@ impl Drop for SimulatedPlc {
     }
 }
 
+/// One write as the PLC applied it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    /// When it was applied, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// `holding` or `coil`.
+    pub area: &'static str,
+    /// The first address written.
+    pub address: u16,
+    /// The values, coils as 0 and 1.
+    pub values: Vec<u16>,
+}
+
+impl Write {
+    fn now(area: &'static str, address: u16, values: Vec<u16>) -> Self {
+        let at_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        Self {
+            at_ms,
+            area,
+            address,
+            values,
+        }
+    }
+}
+
 struct OvenService {
     oven: Oven,
+    writes: Arc<Mutex<Vec<Write>>>,
 }
 
 impl Service for OvenService {
@@ -111,7 +155,25 @@ impl Service for OvenService {
     type Future = future::Ready<Result<Response, ExceptionCode>>;
 
     fn call(&self, request: Self::Request) -> Self::Future {
-        future::ready(answer(&mut self.oven.memory(), request))
+        let write = match &request {
+            Request::WriteSingleRegister(a, v) => Some(Write::now("holding", *a, vec![*v])),
+            Request::WriteMultipleRegisters(a, v) => Some(Write::now("holding", *a, v.to_vec())),
+            Request::WriteSingleCoil(a, v) => Some(Write::now("coil", *a, vec![u16::from(*v)])),
+            Request::WriteMultipleCoils(a, v) => Some(Write::now(
+                "coil",
+                *a,
+                v.iter().map(|&b| u16::from(b)).collect(),
+            )),
+            _ => None,
+        };
+        let answer = answer(&mut self.oven.memory(), request);
+        if let (Some(write), Ok(_)) = (write, &answer) {
+            self.writes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(write);
+        }
+        future::ready(answer)
     }
 }
 
