@@ -1,5 +1,5 @@
-//! What validation knows about the host: the stored plugins and the
-//! configured connections, read once per validation.
+//! What validation knows about the host: the stored plugins, the
+//! configured connections and the secrets' names, read once per validation.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +13,8 @@ pub(crate) struct Snapshot {
     newest: BTreeMap<(String, u64), PluginRecord>,
     plc: Vec<String>,
     mqtt: Vec<String>,
+    /// Names only: validation never holds a value.
+    secrets: Vec<String>,
 }
 
 impl Snapshot {
@@ -20,6 +22,7 @@ impl Snapshot {
         plugins: Vec<PluginRecord>,
         plc: impl Iterator<Item = String>,
         mqtt: impl Iterator<Item = String>,
+        secrets: impl Iterator<Item = String>,
     ) -> Self {
         let mut newest: BTreeMap<(String, u64), PluginRecord> = BTreeMap::new();
         for p in plugins {
@@ -37,6 +40,7 @@ impl Snapshot {
             newest,
             plc: plc.collect(),
             mqtt: mqtt.collect(),
+            secrets: secrets.collect(),
         }
     }
 
@@ -73,5 +77,9 @@ impl Catalog for Snapshot {
 
     fn has_mqtt(&self, connection: &str) -> bool {
         self.mqtt.iter().any(|c| c == connection)
+    }
+
+    fn has_secret(&self, name: &str) -> bool {
+        self.secrets.iter().any(|s| s == name)
     }
 }

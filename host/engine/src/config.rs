@@ -14,6 +14,10 @@ pub struct EngineConfig {
     /// bounds that keep parsing and validating any definition cheap, and the
     /// largest per-node settings.
     pub workflows: baton_workflow::Limits,
+    /// The host's secrets (`[secrets]` in `baton.toml`, not `[engine]`):
+    /// what `{secret: NAME}` in a node's config stands for.
+    #[serde(skip)]
+    pub secrets: crate::Secrets,
 }
 
 impl Default for EngineConfig {
@@ -21,6 +25,7 @@ impl Default for EngineConfig {
         Self {
             max_concurrent_tasks: 64,
             workflows: baton_workflow::Limits::default(),
+            secrets: crate::Secrets::default(),
         }
     }
 }

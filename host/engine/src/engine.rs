@@ -34,6 +34,7 @@ pub(crate) struct Shared {
     triggers: crate::triggers::Triggers,
     pub(crate) metrics: crate::metrics::EngineMetrics,
     limits: baton_workflow::Limits,
+    pub(crate) secrets: crate::Secrets,
 }
 
 /// A live run actor: its inbox and the handle that stops it.
@@ -125,6 +126,7 @@ impl Engine {
                 triggers: Default::default(),
                 metrics: Default::default(),
                 limits: config.workflows,
+                secrets: config.secrets,
             }),
         };
         // The interlock is a safety state: it outlives restarts.
@@ -251,6 +253,7 @@ impl Engine {
             self.shared.store.plugins().await?,
             connectors.plc_names().map(str::to_string),
             connectors.mqtt_names().map(str::to_string),
+            self.shared.secrets.names().map(str::to_string),
         );
         // Bounded by the limits, but up to a second of CPU on a large body:
         // kept off the threads that serve requests and drive runs.

@@ -105,6 +105,11 @@ pub(crate) async fn execute(spec: AttemptSpec, shared: &Shared) -> Outcome {
         Ok(p) => p,
         Err(e) => return failed("internal", e),
     };
+    // The only place a secret's value enters: this attempt's request.
+    let config = match shared.secrets.resolve(&spec.task.config) {
+        Ok(config) => config.into_owned(),
+        Err(e) => return failed("fatal", e),
+    };
     metrics.waiting_for_slot.fetch_add(1, Ordering::Relaxed);
     let slot = shared.slots.acquire().await;
     metrics.waiting_for_slot.fetch_sub(1, Ordering::Relaxed);
@@ -118,7 +123,7 @@ pub(crate) async fn execute(spec: AttemptSpec, shared: &Shared) -> Outcome {
             &plugin,
             TaskRequest {
                 context: spec.context,
-                config: spec.task.config,
+                config,
                 input: spec.input.to_string(),
                 grants: spec.task.grants,
                 limits: spec.limits,
@@ -129,7 +134,7 @@ pub(crate) async fn execute(spec: AttemptSpec, shared: &Shared) -> Outcome {
         Ok(_) => metrics.succeeded.observe(attempt.duration),
         Err(_) => metrics.failed.observe(attempt.duration),
     }
-    outcome(attempt)
+    redacted(outcome(attempt), &shared.secrets)
 }
 
 /// Counts an attempt out of `running` however it ends, cancellation included.
@@ -166,6 +171,24 @@ fn outcome(attempt: Attempt) -> Outcome {
         logs: attempt.logs,
         denials: attempt.denials,
     }
+}
+
+/// The outcome with every secret value in its output, failure message, log
+/// lines and denials replaced by `[secret NAME]`, before any of it is
+/// recorded. The output too: it becomes events, the run view and downstream
+/// inputs, so a plugin cannot pass a secret on by returning it.
+fn redacted(mut outcome: Outcome, secrets: &crate::Secrets) -> Outcome {
+    match &mut outcome.result {
+        Ok(output) => secrets.redact_value(output),
+        Err((_, message)) => secrets.redact_string(message),
+    }
+    for line in &mut outcome.logs {
+        secrets.redact_string(&mut line.message);
+    }
+    for denial in &mut outcome.denials {
+        secrets.redact_string(denial);
+    }
+    outcome
 }
 
 /// The failure kind a retry policy's `non_retryable` can name.

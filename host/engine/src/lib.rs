@@ -27,6 +27,8 @@
 //! - `triggers`: runs started by MQTT messages and cron schedules.
 //! - `catalog`: what validation knows about installed plugins and connections.
 //! - [`config`]: the engine's settings.
+//! - [`secrets`]: the host's secrets: put into a node's config as an attempt
+//!   starts, and redacted from what it reports.
 #![deny(missing_docs)]
 
 pub mod compiled;
@@ -35,6 +37,7 @@ pub mod event;
 pub mod metrics;
 pub mod retry;
 pub mod scheduler;
+pub mod secrets;
 pub mod state;
 
 mod catalog;
@@ -48,4 +51,5 @@ pub use config::EngineConfig;
 pub use engine::{Applied, Engine, StartOptions, Started};
 pub use error::{Error, Result};
 pub use event::Event;
+pub use secrets::Secrets;
 pub use triggers::message_input;

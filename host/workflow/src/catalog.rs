@@ -1,4 +1,5 @@
-//! What validation needs to know about the host: its plugins and connections.
+//! What validation needs to know about the host: its plugins, connections
+//! and secret names.
 
 use serde_json::Value;
 
@@ -19,4 +20,11 @@ pub trait Catalog {
     fn has_plc(&self, device: &str) -> bool;
     /// Whether an MQTT connection of this name is configured.
     fn has_mqtt(&self, connection: &str) -> bool;
+    /// Whether a secret of this name is configured. Only names are asked
+    /// about: validation never sees a value. A catalog that keeps no secrets
+    /// answers no.
+    fn has_secret(&self, name: &str) -> bool {
+        let _ = name;
+        false
+    }
 }

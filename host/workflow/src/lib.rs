@@ -17,6 +17,7 @@
 //! - [`graph`]: the DAG: order, cycles, ancestors.
 //! - [`catalog`]: what validation needs to know about the host.
 //! - [`validate`]: every check, collected into [`Problems`].
+//! - [`secret`]: `{secret: NAME}` references in a node's config.
 //! - [`limits`]: the bounds that keep parsing and validating a hostile
 //!   definition cheap.
 //! - `budget`: the alias-expanded size check that runs before deserialising.
@@ -28,6 +29,7 @@ pub mod definition;
 pub mod expr;
 pub mod graph;
 pub mod limits;
+pub mod secret;
 pub mod validate;
 
 mod error;

@@ -529,6 +529,8 @@ impl Validator<'_> {
     }
 
     fn plugin(&mut self, at: &At<'_>, field: &str, config_field: &str, text: &str, config: &Value) {
+        let config = self.secrets(at, config_field, config);
+        let config = config.as_ref();
         let (name, major) = match plugin_ref(text) {
             Ok(r) => r,
             Err(e) => return self.report(at, field, e),
@@ -570,6 +572,34 @@ impl Validator<'_> {
         for (path, message) in errors {
             self.report(at, format!("{config_field}{path}"), message);
         }
+    }
+
+    /// Report each `{secret: NAME}` the host does not have; returns the
+    /// config with every reference as a string, as the plugin will see it,
+    /// for the schema check.
+    fn secrets<'v>(
+        &mut self,
+        at: &At<'_>,
+        config_field: &str,
+        config: &'v Value,
+    ) -> std::borrow::Cow<'v, Value> {
+        let refs = crate::secret::references(config);
+        if refs.is_empty() {
+            return std::borrow::Cow::Borrowed(config);
+        }
+        for (path, name) in refs {
+            if !self.catalog.has_secret(&name) {
+                self.report(
+                    at,
+                    format!("{config_field}{path}"),
+                    format!("no secret `{name}` is configured on the host"),
+                );
+            }
+        }
+        let placeholder = |name: &str| Some(Value::String(format!("[secret {name}]")));
+        std::borrow::Cow::Owned(
+            crate::secret::substitute(config, placeholder).unwrap_or_else(|_| config.clone()),
+        )
     }
 
     fn grants(&mut self, at: &At<'_>, field: &str, grants: &Grants) {

@@ -38,6 +38,9 @@ impl Catalog for Host {
     fn has_mqtt(&self, connection: &str) -> bool {
         connection == "plant"
     }
+    fn has_secret(&self, name: &str) -> bool {
+        name == "mes_token"
+    }
 }
 
 fn problems(yaml: &str) -> Vec<Problem> {
@@ -90,6 +93,24 @@ nodes:
     ))
     .unwrap();
     assert_eq!(validate(&wf, &Host), Ok(()));
+}
+
+#[test]
+fn a_secret_must_be_configured_and_passes_the_schema_as_a_string() {
+    let known = "name: w\nnodes:\n  read:\n    plugin: modbus-read@1\n    config: {device: {secret: mes_token}, kind: holding, address: 10}\n";
+    assert_eq!(validate(&Workflow::parse(known).unwrap(), &Host), Ok(()));
+    single(
+        &known.replace("mes_token", "mes_tokn"),
+        Some("read"),
+        "config.device",
+        "no secret `mes_tokn` is configured",
+    );
+    single(
+        "name: w\nnodes:\n  a:\n    plugin: transform@1\n    compensate: {plugin: transform@1, config: {auth: [{secret: nope}]}}\n",
+        Some("a"),
+        "compensate.config.auth.0",
+        "no secret `nope`",
+    );
 }
 
 #[test]

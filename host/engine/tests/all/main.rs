@@ -8,6 +8,7 @@ mod compensation;
 mod graph;
 mod recovery;
 mod retries;
+mod secrets;
 mod stopping;
 mod triggers;
 mod versions;

@@ -90,10 +90,15 @@ impl Harness {
     }
 
     pub async fn on(db: Db) -> Self {
+        Self::configured(db, EngineConfig::default()).await
+    }
+
+    /// A harness whose engine runs with `config`, e.g. with secrets.
+    pub async fn configured(db: Db, config: EngineConfig) -> Self {
         let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), None)
             .await
             .unwrap();
-        let engine = start_engine(&db.url, &plc.url()).await;
+        let engine = start_engine_with(&db.url, &plc.url(), config).await;
         let h = Self { engine, plc, db };
         for path in [
             baton_plugins::test_programs::SCRIPTED,
@@ -180,6 +185,10 @@ pub async fn events(store: &Store, run_id: &str) -> Vec<Event> {
 }
 
 pub async fn start_engine(db: &str, plc: &str) -> Engine {
+    start_engine_with(db, plc, EngineConfig::default()).await
+}
+
+pub async fn start_engine_with(db: &str, plc: &str, config: EngineConfig) -> Engine {
     let store = Store::open(db, StoreOptions::default()).await.unwrap();
     let url = broker_url().await;
     let mut connectors = ConnectorsConfig::default();
@@ -195,7 +204,7 @@ pub async fn start_engine(db: &str, plc: &str) -> Engine {
         connectors,
     )
     .unwrap();
-    Engine::start(store, Arc::new(runtime), EngineConfig::default())
+    Engine::start(store, Arc::new(runtime), config)
         .await
         .unwrap()
 }

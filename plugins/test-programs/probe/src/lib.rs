@@ -205,7 +205,7 @@ mod many {
             })
             .collect();
         // Every request is in flight before the first response is looked at.
-        let responses: Vec<Value> = started
+        started
             .into_iter()
             .map(|started| {
                 let future = match started {
@@ -219,8 +219,7 @@ mod many {
                     _ => json!({"err": "no response"}),
                 }
             })
-            .collect();
-        responses
+            .collect()
     }
 
     #[cfg(not(target_arch = "wasm32"))]
