@@ -39,42 +39,73 @@ pub struct ApiState {
     pub max_plugin_bytes: usize,
     /// Largest other request body, in bytes.
     pub max_body_bytes: usize,
+    /// Timeouts and caps against misbehaving clients.
+    pub limits: Limits,
+    /// The live event streams, counted per token against
+    /// [`Limits::max_streams_per_token`].
+    pub streams: Arc<streams::Streams>,
+    /// The least role that may release the safety interlock (admin by
+    /// default; any operator may engage it).
+    pub interlock_release_role: auth::Role,
 }
 
 impl ApiState {
-    /// Defaults: 64 MiB components, 1 MiB for everything else.
+    /// Defaults: 64 MiB components, 1 MiB for everything else, and the
+    /// default [`Limits`].
     pub fn new(engine: Engine) -> Self {
         Self {
             engine,
             max_plugin_bytes: 64 << 20,
             max_body_bytes: 1 << 20,
+            limits: Limits::default(),
+            streams: Arc::default(),
+            interlock_release_role: auth::Role::Admin,
         }
     }
 }
 
+pub use server::{Limits, serve};
+
 /// The whole API.
 pub fn app(state: ApiState) -> Router {
-    let (router, _) =
-        routes_with_spec(state.max_plugin_bytes, state.max_body_bytes).split_for_parts();
+    let (router, _) = routes_with_spec(
+        state.max_plugin_bytes,
+        state.max_body_bytes,
+        state.limits.request_timeout,
+    )
+    .split_for_parts();
     router.fallback(routes::health::not_found).with_state(state)
 }
 
 /// Every route, each registered from its handler's `#[utoipa::path]`, so
 /// the router and the OpenAPI document cannot disagree.
-/// Bodies are limited to `max_body` bytes, plugin components to `max_plugin`.
-pub(crate) fn routes_with_spec(max_plugin: usize, max_body: usize) -> OpenApiRouter<ApiState> {
+/// Bodies are limited to `max_body` bytes, plugin components to `max_plugin`;
+/// every request must be answered within `timeout` (a run start's `?wait=`
+/// adds to it; an event stream's body is not bounded by it).
+pub(crate) fn routes_with_spec(
+    max_plugin: usize,
+    max_body: usize,
+    timeout: Duration,
+) -> OpenApiRouter<ApiState> {
     use routes::{health, interlock, metrics, plugins, runs, tokens, workflows};
+    use server::{Deadline, deadline};
+    let plain = from_fn_with_state(Deadline::plain(timeout), deadline);
     let plugins = OpenApiRouter::new()
         .routes(routes!(plugins::upload, plugins::list))
         .routes(routes!(plugins::by_name))
         .routes(routes!(plugins::one, plugins::delete))
-        .layer(DefaultBodyLimit::max(max_plugin));
+        .layer(DefaultBodyLimit::max(max_plugin))
+        .layer(plain.clone());
+    // Starting a run may wait for it to finish: its deadline grows by the wait asked for.
+    let start = OpenApiRouter::new()
+        .routes(routes!(runs::start))
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(from_fn_with_state(Deadline::waiting(timeout), deadline));
     let rest = OpenApiRouter::new()
         .routes(routes!(workflows::list))
         .routes(routes!(workflows::apply, workflows::show))
         .routes(routes!(workflows::validate))
         .routes(routes!(workflows::version))
-        .routes(routes!(runs::start))
         .routes(routes!(runs::list))
         .routes(routes!(runs::show))
         .routes(routes!(runs::events))

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 struct Server {
     addr: std::net::SocketAddr,
+    engine: Engine,
     admin: String,
     operator: String,
     viewer: String,
@@ -55,11 +56,12 @@ async fn server() -> Server {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut state = ApiState::new(engine);
+    let mut state = ApiState::new(engine.clone());
     state.max_plugin_bytes = 4 << 20;
     tokio::spawn(serve(listener, state, std::future::pending()));
     Server {
         addr,
+        engine,
         admin,
         operator,
         viewer,
@@ -191,6 +193,28 @@ async fn health_checks_are_open_and_nothing_else_is() {
     let (status, body) = s.get("/api/v1/nothing-here", &s.viewer).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn readyz_answers_503_without_the_stores_error_when_the_store_is_gone() {
+    let s = server().await;
+    s.engine.store().close().await;
+    let (status, body) = s
+        .call(Method::GET, "/readyz", None, &[], Bytes::new())
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        "not ready: the store does not answer; the server log has the details"
+    );
+    assert_eq!(body["error"]["details"], Value::Null);
+    // The process itself is still up.
+    let (status, _) = s
+        .call(Method::GET, "/healthz", None, &[], Bytes::new())
+        .await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -601,16 +625,47 @@ async fn the_interlock_stops_new_runs_until_released() {
     assert_eq!(body["error"]["code"], "interlock");
     let (_, shown) = s.get("/api/v1/interlock", &s.viewer).await;
     assert_eq!(shown["engaged"], true);
+    assert_eq!(shown["release_role"], "admin");
+    // Releasing takes an admin (by default) and a comment.
     let (status, _) = s
         .call(
             Method::DELETE,
             "/api/v1/interlock",
             Some(&s.operator),
             &[],
-            "",
+            r#"{"comment": "line clear"}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for body in ["", "{}", r#"{"comment": "  "}"#, r#"{"comment": 5}"#] {
+        let (status, answer) = s
+            .call(
+                Method::DELETE,
+                "/api/v1/interlock",
+                Some(&s.admin),
+                &[],
+                body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+    }
+    let (_, shown) = s.get("/api/v1/interlock", &s.viewer).await;
+    assert_eq!(shown["engaged"], true, "a refused release changes nothing");
+    let (status, _) = s
+        .call(
+            Method::DELETE,
+            "/api/v1/interlock",
+            Some(&s.admin),
+            &[],
+            r#"{"comment": "line clear, checked by J. Ortiz"}"#,
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    let (_, audit) = s.get("/api/v1/audit", &s.admin).await;
+    let release = audit
+        .to_string()
+        .contains("line clear, checked by J. Ortiz");
+    assert!(release, "the release and its comment are audited: {audit}");
     let (status, _) = s
         .call(
             Method::POST,

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod demo;
+pub mod interlock;
 pub mod plugin;
 pub mod run;
 pub mod serve;

@@ -66,6 +66,9 @@ enum Command {
     /// Manage API tokens on a server.
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
+    /// Show, engage or release the safety interlock on a server.
+    #[command(subcommand)]
+    Interlock(cmd::interlock::InterlockCommand),
     /// Serve the API with a simulated oven PLC, an embedded MQTT broker and the example workflows.
     Demo(cmd::demo::DemoArgs),
 }
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
             Command::Workflow(c) => cmd::workflow::run(c, settings, &cli.remote).await,
             Command::Run(c) => cmd::run::run(c, &cli.remote).await,
             Command::Token(c) => cmd::token::run(c, &cli.remote).await,
+            Command::Interlock(c) => cmd::interlock::run(c, &cli.remote).await,
             Command::Demo(args) => cmd::demo::run(args, settings).await,
         }
     });

@@ -50,7 +50,12 @@ fn the_interlock_denies_plc_writes_and_refuses_new_runs() {
     assert!(!plant.coil(3), "nothing reached the PLC");
 
     // Released, runs start again.
-    let (status, _) = server.call("DELETE", "/api/v1/interlock", Some(ADMIN), b"");
+    let (status, _) = server.call(
+        "DELETE",
+        "/api/v1/interlock",
+        Some(ADMIN),
+        br#"{"comment": "oven checked"}"#,
+    );
     assert_eq!(status, 200);
     server.start_run(&name, json!({}));
 }
@@ -85,4 +90,41 @@ fn a_repeated_idempotency_key_starts_one_run() {
     );
     let runs = server.get(&format!("/api/v1/runs?workflow={name}"));
     assert_eq!(runs["runs"].as_array().unwrap().len(), 1, "{runs}");
+}
+
+#[test]
+fn the_cli_engages_and_releases_the_interlock_with_a_comment() {
+    let plant = Plant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &plant.config(dir.path()));
+    let baton = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(args)
+            .env("BATON_SERVER", format!("http://{}", server.addr))
+            .env("BATON_TOKEN", ADMIN)
+            .env_remove("BATON_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = baton(&["interlock", "engage", "--comment", "smoke in hall 2"]);
+    assert!(ok && out.contains("ENGAGED"), "{out}{err}");
+    assert_eq!(server.get("/api/v1/interlock")["engaged"], true);
+    // Releasing without a comment is refused before anything is sent.
+    let (ok, _, err) = baton(&["interlock", "release"]);
+    assert!(!ok && err.contains("--comment"), "{err}");
+    assert_eq!(server.get("/api/v1/interlock")["engaged"], true);
+    let (ok, out, err) = baton(&["interlock", "release", "--comment", "all clear"]);
+    assert!(ok && out.contains("released"), "{out}{err}");
+    let (ok, out, _) = baton(&["interlock", "show"]);
+    assert!(ok && out.contains("released"), "{out}");
+    let audit = server.get("/api/v1/audit").to_string();
+    assert!(
+        audit.contains("smoke in hall 2") && audit.contains("all clear"),
+        "{audit}"
+    );
 }
