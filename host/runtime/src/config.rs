@@ -39,8 +39,9 @@ pub struct Limits {
     /// Largest HTTP response body, in bytes; the body stream fails once it
     /// passes this.
     pub http_response_bytes: u64,
-    /// Longest wait for an HTTP connection (TCP, then TLS and the HTTP
-    /// handshake, each); a guest may ask for less, never more.
+    /// Longest wait for an HTTP connection: TCP, TLS and the HTTP handshake
+    /// together (and the DNS lookup before them); a guest may ask for less,
+    /// never more.
     #[serde(with = "humantime_serde")]
     pub http_connect_timeout: Duration,
     /// Longest wait for the response head once connected, and between two

@@ -125,7 +125,19 @@ impl WasiHttpHooks for HttpHooks {
         let max_body = self.max_body;
         let journal = self.journal.clone();
         Box::new(async move {
-            let addrs = resolve(&target).await?;
+            // A resolver that never answers is bounded like a host that never accepts.
+            let Ok(addrs) = tokio::time::timeout(timeouts.connect, resolve(&target)).await else {
+                journal.log(
+                    LogLevel::Warn,
+                    format!(
+                        "http {target}: no DNS answer within {:?} (http_connect_timeout, or \
+                         the request's own shorter timeout)",
+                        timeouts.connect
+                    ),
+                );
+                return Err(Error::DnsTimeout);
+            };
+            let addrs = addrs?;
             for addr in &addrs {
                 let ip = addr.ip();
                 if let Some(reason) = baton_grant::http::restricted_reason(ip)
