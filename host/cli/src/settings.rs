@@ -5,7 +5,8 @@
 //! path joined with `__`, e.g. `BATON_SERVER__LISTEN=0.0.0.0:8080`,
 //! `BATON_RUNTIME__DEFAULTS__CPU=2s` or `BATON_PLC__OVEN1__URL=tcp://10.0.0.5:502`.
 //! Sections and keys are lowercased; values are read as TOML values
-//! (numbers, booleans, arrays) and otherwise taken as strings.
+//! (numbers, booleans, arrays) and otherwise taken as strings, except
+//! `BATON_SECRETS__NAME`, which is always the string as given.
 
 use std::path::Path;
 
@@ -35,6 +36,10 @@ pub struct Settings {
     /// How the engine runs work.
     #[serde(default)]
     pub engine: baton_engine::EngineConfig,
+    /// `[secrets]`: credentials that workflows name as `{secret: NAME}`.
+    /// Printing settings shows the names, never the values.
+    #[serde(default)]
+    pub secrets: baton_engine::Secrets,
     /// Logging.
     #[serde(default)]
     pub log: LogSettings,
@@ -118,7 +123,12 @@ impl Settings {
                 continue; // BATON_LISTEN and friends are flags' variables
             }
             let parts: Vec<String> = key.split("__").map(str::to_lowercase).collect();
-            set(&mut table, &parts, env_value(&value))
+            // A secret is text as given: `0123` or `true` must stay as typed.
+            let value = match parts.first().map(String::as_str) {
+                Some("secrets") => toml::Value::String(value),
+                _ => env_value(&value),
+            };
+            set(&mut table, &parts, value)
                 .with_context(|| format!("{name}: cannot set {}", parts.join(".")))?;
             from_env.push(name);
         }
@@ -225,6 +235,24 @@ mod tests {
         assert_eq!(s.runtime.defaults.cpu, std::time::Duration::from_secs(3));
         assert_eq!(s.engine.max_concurrent_tasks, 7);
         assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn secrets_come_from_the_file_and_the_environment_and_are_never_printed() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "[secrets]\nmes_token = \"tok-from-file\"\n").unwrap();
+        let vars = [("BATON_SECRETS__BROKER_PASSWORD", "0123")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let s = Settings::load_with(Some(file.path()), vars).unwrap();
+        let names: Vec<&str> = s.secrets.names().collect();
+        assert_eq!(names, ["broker_password", "mes_token"]);
+        assert_eq!(s.secrets.redact("0123 tok-from-file"), "[secret broker_password] [secret mes_token]");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("tok-from-file") && !shown.contains("0123"), "{shown}");
+
+        std::fs::write(file.path(), "[secrets]\npin = 482913\n").unwrap();
+        let e = format!("{:#}", Settings::load_with(Some(file.path()), []).unwrap_err());
+        assert!(e.contains("must be a string") && !e.contains("482913"), "{e}");
     }
 
     #[test]

@@ -97,7 +97,11 @@ pub async fn start_engine(settings: &mut Settings) -> anyhow::Result<Engine> {
     let connectors = baton_connectors::Connectors::from_config(&settings.connectors())?;
     connectors.wait_connected(Duration::from_secs(5)).await;
     let runtime = Runtime::new(settings.runtime.clone(), connectors)?;
-    let engine = Engine::start(store, Arc::new(runtime), settings.engine.clone()).await?;
+    let config = baton_engine::EngineConfig {
+        secrets: settings.secrets.clone(),
+        ..settings.engine.clone()
+    };
+    let engine = Engine::start(store, Arc::new(runtime), config).await?;
     for plugin in baton_plugins::FIRST_PARTY {
         engine.add_plugin(plugin.wasm).await?;
     }
