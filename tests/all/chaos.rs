@@ -99,7 +99,7 @@ impl Settings {
         Self {
             seed: var("CHAOS_SEED", clock),
             kills: var("CHAOS_KILLS", 50) as usize,
-            runs: var("CHAOS_RUNS", 24) as usize,
+            runs: var("CHAOS_RUNS", 40) as usize,
             live_ms: (var("CHAOS_MIN_MS", 20), var("CHAOS_MAX_MS", 300)),
         }
     }
@@ -169,23 +169,36 @@ async fn chaos(db: String) {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let mut first = args.clone();
-    first.extend([
-        "--workflow".into(),
-        workflow.display().to_string(),
-        "--start".into(),
-        settings.runs.to_string(),
-    ]);
+    // Runs start in batches over the first four fifths of the lives, so that
+    // most kills find work in flight rather than an idle engine.
+    let waves = (settings.kills * 4 / 5).max(1);
+    let due = |life: usize| (settings.runs * (life + 1)).div_ceil(waves).min(settings.runs);
+    let with_batch = |first: usize, n: usize| {
+        let mut a = args.clone();
+        if n > 0 {
+            a.extend([
+                "--workflow".into(),
+                workflow.display().to_string(),
+                "--start".into(),
+                n.to_string(),
+                "--first".into(),
+                first.to_string(),
+            ]);
+        }
+        a
+    };
 
     // Starting reads the child's stdout until `ready`: off the async workers,
     // which serve the simulated PLC and MES meanwhile.
     let start = |args: &[String]| tokio::task::block_in_place(|| EngineNode::start(args));
-    let (mut node, ids) = start(&first);
-    assert_eq!(ids.len(), settings.runs);
+    let mut ids: Vec<String> = Vec::new();
+    let (mut node, started) = start(&with_batch(0, due(0)));
+    ids.extend(started);
     let store = Store::open(&db, StoreOptions::default()).await.unwrap();
     let mut seen: Vec<Seen> = ids.iter().map(|_| Seen::default()).collect();
 
     let mut kills = 0;
+    let mut busy_kills = 0;
     let mut all_done_at_kill = None;
     while kills < settings.kills {
         let live = Duration::from_millis(rng.random_range(settings.live_ms.0..=settings.live_ms.1));
@@ -196,11 +209,21 @@ async fn chaos(db: String) {
         }
         node.kill();
         kills += 1;
-        if all_done_at_kill.is_none() && seen.iter().all(|s| s.finished) {
+        if seen.iter().any(|s| !s.finished) {
+            busy_kills += 1;
+        }
+        if all_done_at_kill.is_none()
+            && ids.len() == settings.runs
+            && seen.iter().all(|s| s.finished)
+        {
             all_done_at_kill = Some(kills);
         }
-        node = start(&args).0;
+        let (next, started) = start(&with_batch(ids.len(), due(kills) - ids.len()));
+        node = next;
+        seen.extend(started.iter().map(|_| Seen::default()));
+        ids.extend(started);
     }
+    assert_eq!(ids.len(), settings.runs, "every run was started");
 
     // The last life: everything must finish.
     let deadline = Instant::now() + Duration::from_secs(60 + settings.runs as u64 / 2);
@@ -295,10 +318,11 @@ async fn chaos(db: String) {
     let plc_repeats = writes.len() - ids.len() * PLC_EFFECTS.len();
     let mes_duplicates = deliveries.iter().filter(|d| d.duplicate).count();
     println!(
-        "chaos ({backend}): {kills} kills, {} runs succeeded, {expected} effects \
-         ({} PLC writes, {} MES posts); at-least-once redeliveries: {mes_duplicates} \
-         duplicates dropped by the MES, {plc_repeats} PLC writes repeated; \
-         {resumed} attempts resumed; every run had finished by kill {}; {:.1} s",
+        "chaos ({backend}): {kills} kills ({busy_kills} with runs in flight), {} runs \
+         succeeded, {expected} effects ({} PLC writes, {} MES posts); at-least-once \
+         redeliveries: {mes_duplicates} duplicates dropped by the MES, {plc_repeats} PLC \
+         writes repeated; {resumed} attempts resumed; every run had finished by kill {}; \
+         {:.1} s",
         ids.len(),
         writes.len(),
         deliveries.len(),

@@ -1,11 +1,11 @@
 //! A Baton engine in a process of its own, for the crash-recovery scenario:
 //! the test kills it with SIGKILL and starts it again on the same database.
 //!
-//! `engine-node --db URL --plc URL --broker URL --cache DIR [--workflow FILE] [--start N]`
+//! `engine-node --db URL --plc URL --broker URL --cache DIR [--workflow FILE] [--start N] [--first K]`
 //!
 //! It installs the test plugins, applies `--workflow` if given, resumes
-//! whatever runs the database holds, starts N new runs (printing
-//! `started <id>` for each) and then runs until it is killed.
+//! whatever runs the database holds, starts N new runs with inputs
+//! `{"n": K}`, `{"n": K + 1}`, ... (printing `started <id>` for each) and then runs until it is killed.
 //!
 //! After `ready` it reads commands from stdin, one a line:
 //! `approve RUN NODE` approves an approval node. Nothing is printed after
@@ -28,6 +28,7 @@ async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let (mut db, mut plc, mut broker, mut cache, mut workflow, mut start) =
         (None, None, None, None, None, 0usize);
+    let mut first = 0usize;
     while let Some(flag) = args.next() {
         let value = args
             .next()
@@ -39,6 +40,7 @@ async fn main() -> Result<()> {
             "--cache" => cache = Some(value),
             "--workflow" => workflow = Some(value),
             "--start" => start = value.parse()?,
+            "--first" => first = value.parse()?,
             other => bail!("unknown flag {other}"),
         }
     }
@@ -82,7 +84,7 @@ async fn main() -> Result<()> {
             bail!("--start needs --workflow")
         };
         let started = engine
-            .start_run(name, serde_json::json!({"n": n}), StartOptions::default())
+            .start_run(name, serde_json::json!({"n": first + n}), StartOptions::default())
             .await?;
         println!("started {}", started.run_id);
     }
