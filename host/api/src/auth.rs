@@ -49,6 +49,8 @@ impl Role {
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The token's id: what per-token limits count by.
+    pub token: String,
     /// The token's name; recorded as the actor of what the call changes.
     pub name: String,
     /// What it may do.
@@ -106,6 +108,7 @@ impl FromRequestParts<ApiState> for Caller {
             .ok_or_else(|| unauthorized("unknown or revoked token"))?;
         let role = Role::parse(&record.role).ok_or_else(|| internal("token with unknown role"))?;
         Ok(Caller {
+            token: record.id,
             name: record.name,
             role,
         })
@@ -137,48 +140,130 @@ pub enum Bootstrap {
     Generated(String),
     /// The given secret is now the admin token.
     Installed,
-    /// The store already had tokens, so nothing changed, not even with a
-    /// given secret: the first admin token is only ever made once.
+    /// The given secret is one of the store's unrevoked tokens already.
+    AlreadyInstalled,
+    /// The store already had tokens, so nothing changed: the first admin
+    /// token is only ever made once. A given secret is not one of them (it
+    /// is unknown here, or was revoked).
     AlreadyHadTokens,
+    /// The given secret was a token here and was revoked. A revoked token
+    /// is never made valid again, so nothing was installed, and the store
+    /// has no unrevoked token.
+    Revoked,
 }
 
 /// On a store without tokens, install the first admin token: `given` (from
-/// `BATON_ADMIN_TOKEN`) or a new random one.
+/// `BATON_ADMIN_TOKEN`) or a new random one; never a revoked one.
 pub async fn bootstrap(
     store: &Store,
     given: Option<&str>,
 ) -> Result<Bootstrap, baton_store::Error> {
-    if !store.tokens().await?.is_empty() {
-        return Ok(Bootstrap::AlreadyHadTokens);
-    }
+    let has_tokens = !store.tokens().await?.is_empty();
     match given {
-        Some(secret) => {
-            install_token(store, "admin", Role::Admin, secret).await?;
-            Ok(Bootstrap::Installed)
-        }
+        Some(secret) if has_tokens => match store.token_by_hash(&hash(secret)).await? {
+            Some(_) => Ok(Bootstrap::AlreadyInstalled),
+            None => Ok(Bootstrap::AlreadyHadTokens),
+        },
+        Some(secret) => match install_token(store, "admin", Role::Admin, secret).await {
+            Ok(()) => Ok(Bootstrap::Installed),
+            Err(baton_store::Error::Conflict(_)) => Ok(Bootstrap::Revoked),
+            Err(e) => Err(e),
+        },
+        None if has_tokens => Ok(Bootstrap::AlreadyHadTokens),
         None => create_token(store, "admin", Role::Admin)
             .await
             .map(|(_, secret)| Bootstrap::Generated(secret)),
     }
 }
 
-/// Make `secret` a token with `role`, unless it already is one.
+/// Make `secret` a token with `role`, unless it already is one. A secret
+/// that was revoked is refused with [`baton_store::Error::Conflict`]: it is
+/// never made valid again.
 pub async fn install_token(
     store: &Store,
     name: &str,
     role: Role,
     secret: &str,
 ) -> Result<(), baton_store::Error> {
-    if store.token_by_hash(&hash(secret)).await?.is_some() {
+    let hash = hash(secret);
+    if store.token_by_hash(&hash).await?.is_some() {
         return Ok(());
     }
-    store
+    let put = store
         .put_token(&TokenRecord {
             id: hex::encode(rand::random::<[u8; 6]>()),
             name: name.to_string(),
             role: role.as_str().to_string(),
-            hash: hash(secret),
+            hash: hash.clone(),
             created_at: 0,
         })
-        .await
+        .await;
+    match put {
+        // Hashes are unique, and this one is not an unrevoked token: it is a
+        // revoked one, unless another server installed it just now.
+        Err(e) if is_unique_violation(&e) => match store.token_by_hash(&hash).await? {
+            Some(_) => Ok(()),
+            None => Err(baton_store::Error::Conflict(
+                "this token was revoked, and a revoked token is never made valid again: \
+                 choose a new secret"
+                    .into(),
+            )),
+        },
+        other => other,
+    }
+}
+
+fn is_unique_violation(e: &baton_store::Error) -> bool {
+    match e {
+        baton_store::Error::Database(e) => e
+            .as_database_error()
+            .is_some_and(|e| e.is_unique_violation()),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> Store {
+        Store::open("sqlite::memory:", baton_store::StoreOptions::default())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_revoked_secret_is_never_installed_again() {
+        let store = store().await;
+        assert_eq!(
+            bootstrap(&store, Some("baton_first")).await.unwrap(),
+            Bootstrap::Installed
+        );
+        assert_eq!(
+            bootstrap(&store, Some("baton_first")).await.unwrap(),
+            Bootstrap::AlreadyInstalled
+        );
+        assert_eq!(
+            bootstrap(&store, Some("baton_other")).await.unwrap(),
+            Bootstrap::AlreadyHadTokens
+        );
+        let id = store.tokens().await.unwrap()[0].id.clone();
+        assert!(store.revoke_token(&id).await.unwrap());
+
+        // No unrevoked token is left, and the revoked secret stays revoked.
+        assert_eq!(
+            bootstrap(&store, Some("baton_first")).await.unwrap(),
+            Bootstrap::Revoked
+        );
+        assert!(store.tokens().await.unwrap().is_empty());
+        let e = install_token(&store, "demo", Role::Admin, "baton_first")
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("revoked"), "{e}");
+        // A new secret may be the first token again.
+        assert_eq!(
+            bootstrap(&store, Some("baton_second")).await.unwrap(),
+            Bootstrap::Installed
+        );
+    }
 }

@@ -1,7 +1,8 @@
 //! The Baton HTTP API (axum), under `/api/v1`, JSON everywhere.
 //!
 //! [`app`] builds the router, so tests can drive it directly; [`serve`] runs
-//! it on a listener until a shutdown signal. Every endpoint but the health
+//! it on a listener until a shutdown signal, within the [`Limits`] that keep
+//! a misbehaving client from stalling or exhausting it. Every endpoint but the health
 //! checks needs a bearer token ([`auth`]); every error is
 //! `{"error": {"code", "message", "details"}}` ([`error`]); every mutating call
 //! is recorded in the audit log with its actor ([`audit`]).
@@ -11,6 +12,8 @@
 //! - [`error`]: the one error type, `ApiError`.
 //! - [`audit`]: recording mutating calls.
 //! - [`openapi`]: the OpenAPI document, built from the same handlers as the router.
+//! - [`server`]: the accept loop, its [`Limits`] and the request timeout.
+//! - [`streams`]: live event streams, counted per token.
 //! - `routes`: one module per resource: plugins, workflows, runs, tokens, interlock, health.
 #![deny(missing_docs)]
 
@@ -18,13 +21,17 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod openapi;
+pub mod server;
+pub mod streams;
 
 mod routes;
 
-use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use baton_engine::Engine;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
@@ -121,22 +128,15 @@ pub(crate) fn routes_with_spec(
             interlock::release
         ))
         .routes(routes!(openapi::openapi))
-        .layer(DefaultBodyLimit::max(max_body));
-    let v1 = plugins.merge(rest);
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .nest("/api/v1", v1)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(plain.clone());
+    let v1 = plugins.merge(start).merge(rest);
+    let health = OpenApiRouter::new()
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
         .routes(routes!(metrics::metrics))
-}
-
-/// Serve [`app`] on `listener` until `shutdown` completes.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: ApiState,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+        .layer(plain);
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest("/api/v1", v1)
+        .merge(health)
 }

@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use utoipa::Modify;
 use utoipa::openapi::OpenApi as Spec;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
 use crate::ApiState;
 use crate::auth::{Caller, Role};
@@ -93,6 +94,14 @@ pub struct TooLarge(pub ErrorBody);
 #[response(status = 422, description = "Invalid")]
 pub struct Invalid(pub ErrorBody);
 
+/// 429: the token holds as many event streams as it may.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = 429,
+    description = "The token has `server.max_streams_per_token` event streams open already"
+)]
+pub struct TooManyStreams(pub ErrorBody);
+
 /// 503: the store does not answer, or the server is shutting down.
 #[derive(utoipa::IntoResponses)]
 #[response(status = 503, description = "Unavailable")]
@@ -102,10 +111,42 @@ pub struct Unavailable(pub ErrorBody);
 pub fn spec() -> &'static str {
     static SPEC: OnceLock<String> = OnceLock::new();
     SPEC.get_or_init(|| {
-        let (_, spec) = crate::routes_with_spec(0, 0).split_for_parts();
+        let (_, mut spec) =
+            crate::routes_with_spec(0, 0, std::time::Duration::ZERO).split_for_parts();
+        add_timeout(&mut spec);
         spec.to_pretty_json()
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     })
+}
+
+/// Every operation may answer 408 (`server.request_timeout`): it is added to
+/// each one here rather than to every handler's attribute.
+fn add_timeout(spec: &mut Spec) {
+    let timeout = ResponseBuilder::new()
+        .description("Not answered within the server's request timeout")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    for item in spec.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            operation
+                .responses
+                .responses
+                .entry("408".into())
+                .or_insert_with(|| timeout.clone().into());
+        }
+    }
 }
 
 /// `GET /api/v1/openapi.json`.

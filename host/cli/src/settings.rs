@@ -9,6 +9,7 @@
 //! `BATON_SECRETS__NAME`, which is always the string as given.
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use baton_connectors::ConnectorsConfig;
@@ -76,15 +77,64 @@ pub struct ServerSettings {
     pub data_dir: std::path::PathBuf,
     /// `sqlite://...` or `postgres://...`; by default `baton.db` in `data_dir`.
     pub database: Option<String>,
+    /// How long a client may take to send a request's head, or leave a
+    /// connection idle; then the connection is closed.
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// How long a request may take before it is answered 408 (a run start's
+    /// `?wait=` adds to it; an event stream is not cut by it).
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+    /// Live event streams one token may hold open; the next is a 429.
+    pub max_streams_per_token: usize,
+    /// How long `/readyz` waits for the store.
+    #[serde(with = "humantime_serde")]
+    pub ready_timeout: Duration,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
+        let limits = baton_api::Limits::default();
         Self {
             listen: "127.0.0.1:8080".into(),
             data_dir: "baton-data".into(),
             database: None,
+            header_read_timeout: limits.header_read_timeout,
+            request_timeout: limits.request_timeout,
+            max_connections: limits.max_connections,
+            max_streams_per_token: limits.max_streams_per_token,
+            ready_timeout: limits.ready_timeout,
         }
+    }
+}
+
+impl ServerSettings {
+    /// The API's limits; each must be above zero, or nothing could be served.
+    pub fn limits(&self) -> anyhow::Result<baton_api::Limits> {
+        let durations = [
+            ("header_read_timeout", self.header_read_timeout),
+            ("request_timeout", self.request_timeout),
+            ("ready_timeout", self.ready_timeout),
+        ];
+        if let Some((key, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            anyhow::bail!("server.{key} must be longer than zero");
+        }
+        let counts = [
+            ("max_connections", self.max_connections),
+            ("max_streams_per_token", self.max_streams_per_token),
+        ];
+        if let Some((key, _)) = counts.iter().find(|(_, n)| *n == 0) {
+            anyhow::bail!("server.{key} must be at least 1");
+        }
+        Ok(baton_api::Limits {
+            header_read_timeout: self.header_read_timeout,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
+            max_streams_per_token: self.max_streams_per_token,
+            ready_timeout: self.ready_timeout,
+        })
     }
 }
 
@@ -235,6 +285,47 @@ mod tests {
         assert_eq!(s.runtime.defaults.cpu, std::time::Duration::from_secs(3));
         assert_eq!(s.engine.max_concurrent_tasks, 7);
         assert_eq!(s.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn server_limits_have_defaults_and_are_read_from_the_file_and_the_environment() {
+        let s = Settings::load_with(None, []).unwrap();
+        assert_eq!(s.server.limits().unwrap(), baton_api::Limits::default());
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            "[server]\nheader_read_timeout = \"2s\"\nrequest_timeout = \"1m\"\nmax_connections = 64\n",
+        )
+        .unwrap();
+        let vars = [("BATON_SERVER__MAX_STREAMS_PER_TOKEN", "4")]
+            .map(|(k, v)| (k.to_string(), v.to_string()));
+        let limits = Settings::load_with(Some(file.path()), vars)
+            .unwrap()
+            .server
+            .limits()
+            .unwrap();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(limits.request_timeout, Duration::from_secs(60));
+        assert_eq!(limits.max_connections, 64);
+        assert_eq!(limits.max_streams_per_token, 4);
+        assert_eq!(limits.ready_timeout, Duration::from_secs(2));
+
+        let vars =
+            [("BATON_SERVER__MAX_CONNECTIONS", "0")].map(|(k, v)| (k.to_string(), v.to_string()));
+        let e = Settings::load_with(None, vars)
+            .unwrap()
+            .server
+            .limits()
+            .unwrap_err();
+        assert!(e.to_string().contains("server.max_connections"), "{e}");
+        let vars =
+            [("BATON_SERVER__REQUEST_TIMEOUT", "0s")].map(|(k, v)| (k.to_string(), v.to_string()));
+        let e = Settings::load_with(None, vars)
+            .unwrap()
+            .server
+            .limits()
+            .unwrap_err();
+        assert!(e.to_string().contains("server.request_timeout"), "{e}");
     }
 
     #[test]

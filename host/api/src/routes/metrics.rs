@@ -55,6 +55,12 @@ pub async fn metrics(
     );
     gauge(
         w,
+        "baton_event_streams",
+        "Live event streams (Server-Sent Events) open now.",
+        state.streams.total() as i64,
+    );
+    gauge(
+        w,
         "baton_attempts_running",
         "Task attempts executing now.",
         m.running.load(Ordering::Relaxed),

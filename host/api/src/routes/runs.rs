@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use baton_engine::StartOptions;
@@ -18,7 +18,10 @@ use crate::ApiState;
 use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::error::{ApiError, ApiQuery, ApiResult};
-use crate::openapi::{BadRequest, Conflict, NotFound, Refused, TooLarge, Unavailable};
+use crate::openapi::{
+    BadRequest, Conflict, NotFound, Refused, TooLarge, TooManyStreams, Unavailable,
+};
+use crate::streams::StreamPermit;
 
 /// Query of `POST /workflows/{name}/runs`.
 #[derive(Deserialize)]
@@ -26,6 +29,31 @@ pub struct StartQuery {
     /// Seconds to wait for the run to finish before answering.
     wait: Option<f64>,
 }
+
+/// The longest `?wait=` honoured.
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+impl StartQuery {
+    /// The wait asked for, at most [`MAX_WAIT`]; none for zero, a negative
+    /// number or NaN.
+    fn wait(&self) -> Option<Duration> {
+        self.wait
+            .filter(|w| *w > 0.0)
+            .map(|w| Duration::from_secs_f64(w.min(MAX_WAIT.as_secs_f64())))
+    }
+}
+
+/// The wait a run start at `uri` asks for, which its deadline allows on top
+/// of the request timeout (a query that does not parse gets a 400 anyway).
+pub(crate) fn requested_wait(uri: &Uri) -> Duration {
+    Query::<StartQuery>::try_from_uri(uri)
+        .ok()
+        .and_then(|Query(q)| q.wait())
+        .unwrap_or_default()
+}
+
+/// Events read from the store at a time while a stream catches up.
+const PAGE: u32 = 1000;
 
 /// `POST /workflows/{name}/runs` with `{"input": ...}`.
 #[utoipa::path(
@@ -81,11 +109,10 @@ pub async fn start(
             },
         )
         .await?;
-    if let Some(wait) = q.wait.filter(|w| *w > 0.0) {
-        let wait = Duration::from_secs_f64(wait.min(300.0));
-        if let Some(run) = state.engine.wait_finished(&started.run_id, wait).await? {
-            return Ok((StatusCode::OK, Json(run_view(&run))));
-        }
+    if let Some(wait) = q.wait()
+        && let Some(run) = state.engine.wait_finished(&started.run_id, wait).await?
+    {
+        return Ok((StatusCode::OK, Json(run_view(&run))));
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -223,7 +250,8 @@ pub struct EventsQuery {
 
 /// `GET /runs/{id}/events`: the run's events in order, as JSON; or, when
 /// the client accepts `text/event-stream`, as Server-Sent Events that follow
-/// the run live until it ends (resuming after `Last-Event-ID`).
+/// the run live until it ends (resuming after `Last-Event-ID`). A token may
+/// hold `server.max_streams_per_token` streams at once; the next is a 429.
 #[utoipa::path(
     get,
     operation_id = "run_events",
@@ -235,7 +263,8 @@ pub struct EventsQuery {
         (status = 200, description = "The events, as JSON or as a live text/event-stream", content((Value = "application/json"), (String = "text/event-stream"))),
         BadRequest,
         Refused,
-        NotFound
+        NotFound,
+        TooManyStreams
     )
 )]
 pub async fn events(
@@ -263,8 +292,33 @@ pub async fn events(
         let events = store.events(&id, after, 10_000).await?;
         return Ok(Json(json!({"events": events})).into_response());
     }
+    let max = state.limits.max_streams_per_token;
+    let Some(permit) = state.streams.open(&caller.token, max) else {
+        return Err(ApiError {
+            details: json!({"limit": max}),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                format!(
+                    "the token `{}` has {max} event streams open, the most one token may \
+                     (server.max_streams_per_token); close one first",
+                    caller.name
+                ),
+            )
+        });
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<StoredEvent>(256);
-    tokio::spawn(follow(store, id, after, tx));
+    let closed = state.streams.closed();
+    tokio::spawn(async move {
+        // Whichever comes first: the run's end (or a store failure), the
+        // client leaving (the body, and so `rx`, is dropped), the shutdown.
+        tokio::select! {
+            () = follow(&store, &id, after, &tx) => {}
+            () = tx.closed() => {}
+            () = closed => {}
+        }
+        drop::<StreamPermit>(permit);
+    });
     let stream = futures::stream::unfold(rx, |mut rx| async move {
         let event = rx.recv().await?;
         let sse = SseEvent::default()
@@ -280,12 +334,12 @@ pub async fn events(
 }
 
 /// Send a run's stored events after `after`, then its live ones, in order
-/// and without gaps or repeats, until the run ends or the client goes.
+/// and without gaps or repeats, until the run ends.
 async fn follow(
-    store: baton_store::Store,
-    id: String,
+    store: &baton_store::Store,
+    id: &str,
     mut after: i64,
-    tx: tokio::sync::mpsc::Sender<StoredEvent>,
+    tx: &tokio::sync::mpsc::Sender<StoredEvent>,
 ) {
     let is_end = |e: &StoredEvent| {
         matches!(
@@ -295,20 +349,36 @@ async fn follow(
     };
     let mut live = store.subscribe();
     loop {
-        // Catch up from the store (at first, and whenever the live feed lagged).
-        let Ok(past) = store.events(&id, after, 10_000).await else {
-            return;
+        // Read before the events, so that if it says finished, they include the end.
+        let finished = match store.run(id).await {
+            Ok(Some(run)) => run.status.is_terminal(),
+            _ => return,
         };
-        for event in past {
-            after = event.seq;
-            let end = is_end(&event);
-            if tx.send(event).await.is_err() || end {
+        // Catch up from the store, a page at a time (at first, and whenever
+        // the live feed lagged).
+        loop {
+            let Ok(page) = store.events(id, after, PAGE).await else {
                 return;
+            };
+            let more = page.len() == PAGE as usize;
+            for event in page {
+                after = event.seq;
+                let end = is_end(&event);
+                if tx.send(event).await.is_err() || end {
+                    return;
+                }
             }
+            if !more {
+                break;
+            }
+        }
+        // Resumed after its end: there is nothing more to send.
+        if finished {
+            return;
         }
         loop {
             match live.recv().await {
-                Ok(event) if event.run_id.as_deref() == Some(id.as_str()) && event.seq > after => {
+                Ok(event) if event.run_id.as_deref() == Some(id) && event.seq > after => {
                     after = event.seq;
                     let end = is_end(&event);
                     if tx.send((*event).clone()).await.is_err() || end {

@@ -41,6 +41,7 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
     if let Some(db) = args.database {
         settings.server.database = Some(db);
     }
+    let limits = settings.server.limits()?;
     let engine = start_engine(&mut settings).await?;
     let given = admin_token_from_env();
     match baton_api::auth::bootstrap(engine.store(), given.as_deref()).await? {
@@ -48,26 +49,46 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
             eprintln!("created the first admin token (shown once, keep it safe):\n\n  {secret}\n")
         }
         Bootstrap::AlreadyHadTokens if given.is_some() => eprintln!(
-            "BATON_ADMIN_TOKEN is not installed: this database has tokens already \
+            "BATON_ADMIN_TOKEN is not installed: it is not a valid token of this database \
+             (unknown here, or revoked), and this database has tokens already \
              (manage them with `baton token create|revoke`)"
         ),
-        Bootstrap::Installed | Bootstrap::AlreadyHadTokens => {}
+        Bootstrap::Revoked => eprintln!(
+            "BATON_ADMIN_TOKEN is revoked and was not reactivated: a revoked token is never \
+             valid again, and this database has no valid token now; set BATON_ADMIN_TOKEN \
+             to a new secret, or unset it to have one made, and restart"
+        ),
+        Bootstrap::Installed | Bootstrap::AlreadyInstalled | Bootstrap::AlreadyHadTokens => {}
     }
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
         .await
         .with_context(|| format!("listening on {}", settings.server.listen))?;
     eprintln!("baton listening on http://{}", listener.local_addr()?);
-    serve_until_stopped(listener, engine).await?;
+    serve_within(listener, engine, limits).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Serve the API on `listener` until Ctrl-C or SIGTERM, then halt the
-/// engine: runs resume from their committed events at the next start.
+/// [`serve_within`] the default [`baton_api::Limits`], as `baton demo` does.
 pub async fn serve_until_stopped(
     listener: tokio::net::TcpListener,
     engine: Engine,
 ) -> anyhow::Result<()> {
-    let served = baton_api::serve(listener, ApiState::new(engine.clone()), shutdown_signal()).await;
+    serve_within(listener, engine, baton_api::Limits::default()).await
+}
+
+/// Serve the API on `listener` within `limits` until Ctrl-C or SIGTERM,
+/// then halt the engine: runs resume from their committed events at the
+/// next start.
+pub async fn serve_within(
+    listener: tokio::net::TcpListener,
+    engine: Engine,
+    limits: baton_api::Limits,
+) -> anyhow::Result<()> {
+    let state = ApiState {
+        limits,
+        ..ApiState::new(engine.clone())
+    };
+    let served = baton_api::serve(listener, state, shutdown_signal()).await;
     engine.halt();
     Ok(served?)
 }

@@ -2,6 +2,7 @@
 //! (and MQTT) the way an MES, a SCADA screen or an operator would.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod abuse;
 mod client;
 mod endpoints;
 mod hostile;
