@@ -11,5 +11,6 @@ mod offline;
 mod openapi;
 mod restart;
 mod safety;
+mod secrets;
 mod statuses;
 mod tour;
