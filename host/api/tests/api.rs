@@ -25,6 +25,11 @@ struct Server {
 }
 
 async fn server() -> Server {
+    server_with(|_| {}).await
+}
+
+/// A server whose API state `adjust` changes first.
+async fn server_with(adjust: impl FnOnce(&mut ApiState)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(
         &format!("sqlite://{}", dir.path().join("api.db").display()),
@@ -58,6 +63,7 @@ async fn server() -> Server {
     let addr = listener.local_addr().unwrap();
     let mut state = ApiState::new(engine.clone());
     state.max_plugin_bytes = 4 << 20;
+    adjust(&mut state);
     tokio::spawn(serve(listener, state, std::future::pending()));
     Server {
         addr,
@@ -676,4 +682,34 @@ async fn the_interlock_stops_new_runs_until_released() {
         )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
+}
+
+#[tokio::test]
+async fn the_release_role_is_configurable() {
+    let s = server_with(|state| state.interlock_release_role = Role::Operator).await;
+    let release = r#"{"comment": "cleared by the shift lead"}"#;
+    for (method, token, body) in [
+        (Method::POST, &s.operator, ""),
+        (Method::DELETE, &s.operator, release),
+    ] {
+        let (status, answer) = s
+            .call(method, "/api/v1/interlock", Some(token), &[], body)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let (_, shown) = s.get("/api/v1/interlock", &s.viewer).await;
+    assert_eq!(
+        shown,
+        serde_json::json!({"engaged": false, "release_role": "operator"})
+    );
+    let (status, _) = s
+        .call(
+            Method::DELETE,
+            "/api/v1/interlock",
+            Some(&s.viewer),
+            &[],
+            release,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }

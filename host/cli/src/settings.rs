@@ -92,6 +92,9 @@ pub struct ServerSettings {
     /// How long `/readyz` waits for the store.
     #[serde(with = "humantime_serde")]
     pub ready_timeout: Duration,
+    /// The least role that may release the safety interlock: `admin` (the
+    /// default) or `operator`. Any operator may engage it.
+    pub interlock_release_role: baton_api::auth::Role,
 }
 
 impl Default for ServerSettings {
@@ -106,6 +109,7 @@ impl Default for ServerSettings {
             max_connections: limits.max_connections,
             max_streams_per_token: limits.max_streams_per_token,
             ready_timeout: limits.ready_timeout,
+            interlock_release_role: baton_api::auth::Role::Admin,
         }
     }
 }
@@ -238,6 +242,34 @@ mod tests {
     }
 
     #[test]
+    fn the_interlock_release_role_is_read_and_checked() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            "[server]\ninterlock_release_role = \"operator\"\n",
+        )
+        .unwrap();
+        let s = Settings::load_with(Some(file.path()), []).unwrap();
+        assert_eq!(
+            s.server.interlock_release_role,
+            baton_api::auth::Role::Operator
+        );
+        assert_eq!(
+            Settings::load_with(None, [])
+                .unwrap()
+                .server
+                .interlock_release_role,
+            baton_api::auth::Role::Admin
+        );
+        std::fs::write(file.path(), "[server]\ninterlock_release_role = \"root\"\n").unwrap();
+        let e = format!(
+            "{:#}",
+            Settings::load_with(Some(file.path()), []).unwrap_err()
+        );
+        assert!(e.contains("root"), "{e}");
+    }
+
+    #[test]
     fn the_example_configuration_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/baton.toml");
         let s = Settings::load(Some(&path)).unwrap();
@@ -337,13 +369,25 @@ mod tests {
         let s = Settings::load_with(Some(file.path()), vars).unwrap();
         let names: Vec<&str> = s.secrets.names().collect();
         assert_eq!(names, ["broker_password", "mes_token"]);
-        assert_eq!(s.secrets.redact("0123 tok-from-file"), "[secret broker_password] [secret mes_token]");
+        assert_eq!(
+            s.secrets.redact("0123 tok-from-file"),
+            "[secret broker_password] [secret mes_token]"
+        );
         let shown = format!("{s:?}");
-        assert!(!shown.contains("tok-from-file") && !shown.contains("0123"), "{shown}");
+        assert!(
+            !shown.contains("tok-from-file") && !shown.contains("0123"),
+            "{shown}"
+        );
 
         std::fs::write(file.path(), "[secrets]\npin = 482913\n").unwrap();
-        let e = format!("{:#}", Settings::load_with(Some(file.path()), []).unwrap_err());
-        assert!(e.contains("must be a string") && !e.contains("482913"), "{e}");
+        let e = format!(
+            "{:#}",
+            Settings::load_with(Some(file.path()), []).unwrap_err()
+        );
+        assert!(
+            e.contains("must be a string") && !e.contains("482913"),
+            "{e}"
+        );
     }
 
     #[test]

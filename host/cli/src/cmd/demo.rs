@@ -85,7 +85,7 @@ The README's tour goes on from here. Messages on the broker show below; Ctrl-C s
         plc = plant.plc.url(),
     );
     let watcher = plant.print_messages().await?;
-    let served = super::serve::serve_until_stopped(listener, engine).await;
+    let served = super::serve::serve_within(listener, engine, &settings.server).await;
     watcher.abort();
     served?;
     Ok(ExitCode::SUCCESS)

@@ -41,7 +41,8 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
     if let Some(db) = args.database {
         settings.server.database = Some(db);
     }
-    let limits = settings.server.limits()?;
+    // Checked before anything starts, so a bad value is reported at once.
+    settings.server.limits()?;
     let engine = start_engine(&mut settings).await?;
     let given = admin_token_from_env();
     match baton_api::auth::bootstrap(engine.store(), given.as_deref()).await? {
@@ -64,28 +65,21 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
         .await
         .with_context(|| format!("listening on {}", settings.server.listen))?;
     eprintln!("baton listening on http://{}", listener.local_addr()?);
-    serve_within(listener, engine, limits).await?;
+    serve_within(listener, engine, &settings.server).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// [`serve_within`] the default [`baton_api::Limits`], as `baton demo` does.
-pub async fn serve_until_stopped(
-    listener: tokio::net::TcpListener,
-    engine: Engine,
-) -> anyhow::Result<()> {
-    serve_within(listener, engine, baton_api::Limits::default()).await
-}
-
-/// Serve the API on `listener` within `limits` until Ctrl-C or SIGTERM,
-/// then halt the engine: runs resume from their committed events at the
-/// next start.
+/// Serve the API on `listener` within the `[server]` limits and policy
+/// until Ctrl-C or SIGTERM, then halt the engine: runs resume from their
+/// committed events at the next start.
 pub async fn serve_within(
     listener: tokio::net::TcpListener,
     engine: Engine,
-    limits: baton_api::Limits,
+    server: &crate::settings::ServerSettings,
 ) -> anyhow::Result<()> {
     let state = ApiState {
-        limits,
+        limits: server.limits()?,
+        interlock_release_role: server.interlock_release_role,
         ..ApiState::new(engine.clone())
     };
     let served = baton_api::serve(listener, state, shutdown_signal()).await;
