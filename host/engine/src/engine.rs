@@ -114,6 +114,14 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// Start the engine on `store` and resume every unfinished run.
     pub async fn start(store: Store, runtime: Arc<Runtime>, config: EngineConfig) -> Result<Self> {
+        if config.secrets.names().next().is_some() {
+            // Guest log lines and denials are redacted as they are written,
+            // before the runtime traces or truncates them.
+            let secrets = config.secrets.clone();
+            runtime.set_redactor(Arc::new(move |text: &mut String| {
+                secrets.redact_string(text)
+            }));
+        }
         let engine = Self {
             shared: Arc::new(Shared {
                 store,

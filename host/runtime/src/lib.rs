@@ -50,3 +50,4 @@ pub use config::{Limits, RuntimeConfig};
 pub use error::{Error, Result};
 pub use plugin::{Plugin, PluginInfo};
 pub use runtime::Runtime;
+pub use state::Redactor;

@@ -45,6 +45,7 @@ struct Inner {
     interlock: Arc<AtomicBool>,
     errors: Arc<crate::counters::ConnectorErrors>,
     stop_ticker: Arc<AtomicBool>,
+    redactor: std::sync::RwLock<Option<crate::Redactor>>,
 }
 
 impl Drop for Inner {
@@ -124,6 +125,7 @@ impl Runtime {
                 interlock: Arc::new(AtomicBool::new(false)),
                 errors: Arc::default(),
                 stop_ticker,
+                redactor: Default::default(),
             }),
         })
     }
@@ -142,6 +144,15 @@ impl Runtime {
     /// from any task is denied.
     pub fn set_interlock(&self, engaged: bool) {
         self.inner.interlock.store(engaged, Ordering::SeqCst);
+    }
+
+    /// Rewrite every guest log line and denial with `redact` before it is
+    /// kept or traced: the engine takes its secrets' values out this way.
+    pub fn set_redactor(&self, redact: crate::Redactor) {
+        match self.inner.redactor.write() {
+            Ok(mut slot) => *slot = Some(redact),
+            Err(e) => *e.into_inner() = Some(redact),
+        }
     }
 
     /// Failed connector calls made by tasks so far.
@@ -261,7 +272,11 @@ impl Runtime {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false);
-        let journal = Journal::new(limits);
+        let redactor = match self.inner.redactor.read() {
+            Ok(r) => r.clone(),
+            Err(e) => e.into_inner().clone(),
+        };
+        let journal = Journal::new(limits).redacting(redactor);
         if let Some(dir) = scratch
             && let Err(e) = wasi.preopened_dir(dir, "/scratch", FsPerms::ReadWrite)
         {

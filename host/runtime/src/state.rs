@@ -58,7 +58,12 @@ impl WasiHttpView for TaskState {
 #[derive(Clone)]
 pub(crate) struct Journal {
     inner: Arc<Mutex<JournalInner>>,
+    redact: Option<Redactor>,
 }
+
+/// Rewrites a log line or denial before it is kept or traced, e.g. to take
+/// out secret values; set with [`crate::Runtime::set_redactor`].
+pub type Redactor = Arc<dyn Fn(&mut String) + Send + Sync>;
 
 #[derive(Default)]
 pub(crate) struct JournalInner {
@@ -83,7 +88,22 @@ impl Journal {
                 max_denials: limits.denials,
                 ..JournalInner::default()
             })),
+            redact: None,
         }
+    }
+
+    /// The same journal, rewriting each line with `redact` first.
+    pub(crate) fn redacting(mut self, redact: Option<Redactor>) -> Self {
+        self.redact = redact;
+        self
+    }
+
+    /// Redacted before truncated, so that a cut cannot leave part of a value.
+    fn clean(&self, text: &mut String) {
+        if let Some(redact) = &self.redact {
+            redact(text);
+        }
+        truncate(text);
     }
 
     fn lock(&self) -> MutexGuard<'_, JournalInner> {
@@ -92,13 +112,13 @@ impl Journal {
     }
 
     pub(crate) fn log(&self, level: LogLevel, mut message: String) {
-        truncate(&mut message);
+        self.clean(&mut message);
         self.lock().push(level, message);
     }
 
     /// Record a refused capability call; it is also logged as a warning on the attempt.
     pub(crate) fn deny(&self, mut reason: String) {
-        truncate(&mut reason);
+        self.clean(&mut reason);
         let mut inner = self.lock();
         if inner.denials.len() >= inner.max_denials {
             inner.suppressed_denials += 1;
@@ -254,5 +274,24 @@ impl ResourceLimiter for Limiter {
         }
         self.memory_used = total;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_and_denials_are_redacted_before_they_are_cut_or_kept() {
+        let redact: Redactor = Arc::new(|t: &mut String| *t = t.replace("hunter2", "[secret pw]"));
+        let journal = Journal::new(&Limits::default()).redacting(Some(redact));
+        // The value straddles the cut: redacting first leaves none of it.
+        let long = format!("{}hunter2", "x".repeat(MAX_LINE - 3));
+        journal.log(LogLevel::Info, long);
+        journal.deny("plc device `hunter2`: not granted".into());
+        let taken = journal.take();
+        let all: Vec<&str> = taken.lines.iter().map(|l| l.message.as_str()).collect();
+        assert!(all.iter().all(|l| !l.contains("hunt")), "{all:?}");
+        assert_eq!(taken.denials, ["plc device `[secret pw]`: not granted"]);
     }
 }
