@@ -77,7 +77,7 @@ impl Expr {
             ));
         }
         let max_depth = limits.max_expression_depth;
-        let program = if depth_bound(source) <= INLINE_BOUND.min(max_depth) {
+        let (program, comprehensions) = if depth_bound(source) <= INLINE_BOUND.min(max_depth) {
             parse(source, max_depth)?
         } else {
             let owned = source.to_string();
@@ -89,6 +89,14 @@ impl Expr {
                 .join()
                 .map_err(|_| "the expression parser failed".to_string())??
         };
+        if comprehensions > limits.max_comprehension_depth {
+            return Err(format!(
+                "the expression nests {comprehensions} comprehensions (`all`, `exists`, `map`, \
+                 `filter`, ...) in one another; at most {} are allowed \
+                 (engine.workflows.max_comprehension_depth)",
+                limits.max_comprehension_depth
+            ));
+        }
         Ok(Self {
             source: source.to_string(),
             program,
@@ -150,18 +158,18 @@ impl Expr {
 
 /// Parse `source` and measure its tree. A tree deeper than `max_depth` is
 /// refused, and dropped here, on the thread that could build it.
-fn parse(source: &str, max_depth: usize) -> Result<Program, String> {
+fn parse(source: &str, max_depth: usize) -> Result<(Program, usize), String> {
     let program = env()
         .compile(source)
         .map_err(|e| e.to_string().replace('\n', "; "))?;
-    let depth = tree_depth(program.expression(), max_depth);
+    let (depth, comprehensions) = tree_depth(program.expression(), max_depth);
     if depth > max_depth {
         return Err(format!(
             "the expression nests deeper than {max_depth} levels \
              (engine.workflows.max_expression_depth)"
         ));
     }
-    Ok(program)
+    Ok((program, comprehensions))
 }
 
 /// An upper bound on how deep `source` can nest: every level of a CEL tree
@@ -176,22 +184,29 @@ fn depth_bound(source: &str) -> usize {
     (punctuation + words) * 3
 }
 
-/// The depth of an expression tree, walked without recursion; the walk stops
-/// once it is past `stop`.
-fn tree_depth(root: &IdedExpr, stop: usize) -> usize {
+/// The depth of an expression tree, and the most comprehensions nested in
+/// one another in it, walked without recursion; the walk stops once it is
+/// past `stop`.
+fn tree_depth(root: &IdedExpr, stop: usize) -> (usize, usize) {
     let mut deepest = 0;
-    let mut stack = vec![(root, 1usize)];
-    while let Some((expr, depth)) = stack.pop() {
+    let mut most_nested = 0;
+    let mut stack = vec![(root, 1usize, 0usize)];
+    while let Some((expr, depth, nested)) = stack.pop() {
         deepest = deepest.max(depth);
         if deepest > stop {
             break;
         }
         let next = depth + 1;
+        let within = match &expr.expr {
+            Ast::Comprehension(_) => nested + 1,
+            _ => nested,
+        };
+        most_nested = most_nested.max(within);
         match &expr.expr {
-            Ast::Select(select) => stack.push((&select.operand, next)),
+            Ast::Select(select) => stack.push((&select.operand, next, within)),
             Ast::Call(call) => {
-                stack.extend(call.target.iter().map(|t| (&**t, next)));
-                stack.extend(call.args.iter().map(|a| (a, next)));
+                stack.extend(call.target.iter().map(|t| (&**t, next, within)));
+                stack.extend(call.args.iter().map(|a| (a, next, within)));
             }
             Ast::Comprehension(c) => {
                 for e in [
@@ -201,29 +216,29 @@ fn tree_depth(root: &IdedExpr, stop: usize) -> usize {
                     &c.loop_step,
                     &c.result,
                 ] {
-                    stack.push((e, next));
+                    stack.push((e, next, within));
                 }
             }
-            Ast::List(list) => stack.extend(list.elements.iter().map(|e| (e, next))),
+            Ast::List(list) => stack.extend(list.elements.iter().map(|e| (e, next, within))),
             Ast::Map(map) => {
                 for entry in &map.entries {
                     if let EntryExpr::MapEntry(m) = &entry.expr {
-                        stack.push((&m.key, next));
-                        stack.push((&m.value, next));
+                        stack.push((&m.key, next, within));
+                        stack.push((&m.value, next, within));
                     }
                 }
             }
             Ast::Struct(s) => {
                 for entry in &s.entries {
                     if let EntryExpr::StructField(f) = &entry.expr {
-                        stack.push((&f.value, next));
+                        stack.push((&f.value, next, within));
                     }
                 }
             }
             Ast::Ident(_) | Ast::Literal(_) | Ast::Unspecified => {}
         }
     }
-    deepest
+    (deepest, most_nested)
 }
 
 /// Collects free variables and node references from an expression tree.
@@ -415,9 +430,36 @@ mod tests {
             "f(g(h(1)))",
         ] {
             let program = env().compile(source).unwrap();
-            let depth = tree_depth(program.expression(), usize::MAX);
+            let (depth, _) = tree_depth(program.expression(), usize::MAX);
             assert!(depth_bound(source) + 1 >= depth, "{source}: {depth}");
         }
+    }
+
+    #[test]
+    fn nested_comprehensions_are_capped_before_they_can_run() {
+        // Found by fuzzing: each level multiplies the evaluation time by ten.
+        let digits = "[0,1,2,3,4,5,6,7,8,9]";
+        let nest = |levels: usize| {
+            let mut e = "true".to_string();
+            for v in 0..levels {
+                e = format!("{digits}.all(v{v}, {e})");
+            }
+            e
+        };
+        let e = Expr::compile(&nest(6)).unwrap_err();
+        assert!(e.contains("nests 6 comprehensions"), "{e}");
+        assert!(e.contains("max_comprehension_depth"), "{e}");
+        assert_eq!(
+            Expr::compile(&nest(2)).unwrap().eval(&scope()),
+            Ok(json!(true))
+        );
+        // Side by side is fine; only nesting multiplies.
+        let side = format!("{digits}.all(a, a >= 0) && {digits}.exists(b, b == 9)");
+        assert_eq!(
+            Expr::compile(&side).unwrap().eval(&scope()),
+            Ok(json!(true))
+        );
+        assert!(Expr::compile(&format!("input.batches.map(b, {})", nest(2))).is_err());
     }
 
     #[test]

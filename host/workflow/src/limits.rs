@@ -27,6 +27,11 @@ pub struct Limits {
     /// Deepest CEL expression tree: each operator, call, index, field
     /// selection and literal list or map adds a level.
     pub max_expression_depth: usize,
+    /// Most comprehensions (`all`, `exists`, `map`, `filter`, ...) nested in
+    /// one another in a CEL expression. Each level multiplies the work of
+    /// evaluating it by its list's length, so this bounds what a short
+    /// expression can cost the engine.
+    pub max_comprehension_depth: usize,
     /// Longest `timeout` of a task node (per attempt).
     #[serde(with = "humantime_serde")]
     pub max_task_timeout: Duration,
@@ -74,6 +79,7 @@ impl Default for Limits {
             max_nodes: 1_000,
             max_expression_bytes: 4096,
             max_expression_depth: 64,
+            max_comprehension_depth: 2,
             max_task_timeout: Duration::from_secs(24 * 3600),
             max_wait: Duration::from_secs(366 * 24 * 3600),
             max_cpu: Duration::from_secs(3600),
