@@ -89,7 +89,10 @@ impl Settings {
         let var = |name: &str, default: u64| -> u64 {
             std::env::var(name)
                 .ok()
-                .map(|v| v.parse().unwrap_or_else(|_| panic!("{name}={v}: not a number")))
+                .map(|v| {
+                    v.parse()
+                        .unwrap_or_else(|_| panic!("{name}={v}: not a number"))
+                })
                 .unwrap_or(default)
         };
         let clock = SystemTime::now()
@@ -172,7 +175,11 @@ async fn chaos(db: String) {
     // Runs start in batches over the first four fifths of the lives, so that
     // most kills find work in flight rather than an idle engine.
     let waves = (settings.kills * 4 / 5).max(1);
-    let due = |life: usize| (settings.runs * (life + 1)).div_ceil(waves).min(settings.runs);
+    let due = |life: usize| {
+        (settings.runs * (life + 1))
+            .div_ceil(waves)
+            .min(settings.runs)
+    };
     let with_batch = |first: usize, n: usize| {
         let mut a = args.clone();
         if n > 0 {
@@ -249,7 +256,12 @@ async fn chaos(db: String) {
     let mut resumed = 0;
     for id in &ids {
         let run = store.run(id).await.unwrap().expect("no run is lost");
-        assert_eq!(run.status, RunStatus::Succeeded, "run {id}: {:?}", run.error);
+        assert_eq!(
+            run.status,
+            RunStatus::Succeeded,
+            "run {id}: {:?}",
+            run.error
+        );
         for e in store.all_events(id).await.unwrap() {
             match serde_json::from_value::<Event>(e.data).unwrap() {
                 Event::AttemptSucceeded {
@@ -281,7 +293,10 @@ async fn chaos(db: String) {
             other => panic!("a PLC write no run made: {other:?} value {value}"),
         };
         let id = ids.get(n).unwrap_or_else(|| panic!("no run {n}"));
-        ledger.entry(format!("{id}/{node}")).or_default().push(w.at_ms);
+        ledger
+            .entry(format!("{id}/{node}"))
+            .or_default()
+            .push(w.at_ms);
     }
     let deliveries = mes.deliveries();
     let mut applied: HashMap<&str, usize> = HashMap::new();
@@ -309,11 +324,19 @@ async fn chaos(db: String) {
         }
         for effect in MES_EFFECTS {
             let key = format!("{id}/{effect}");
-            assert_eq!(applied.get(key.as_str()), Some(&1), "the MES applies {key} once");
+            assert_eq!(
+                applied.get(key.as_str()),
+                Some(&1),
+                "the MES applies {key} once"
+            );
         }
     }
     let expected = ids.len() * (PLC_EFFECTS.len() + MES_EFFECTS.len());
-    assert_eq!(ledger.len(), expected, "every effect is attributed to a run");
+    assert_eq!(
+        ledger.len(),
+        expected,
+        "every effect is attributed to a run"
+    );
 
     let plc_repeats = writes.len() - ids.len() * PLC_EFFECTS.len();
     let mes_duplicates = deliveries.iter().filter(|d| d.duplicate).count();
@@ -342,9 +365,9 @@ async fn poll(store: &Store, ids: &[String], seen: &mut [Seen], node: &mut Engin
             match serde_json::from_value::<Event>(e.data).unwrap() {
                 Event::NodeWaiting { node, .. } if node == "approve" => s.waiting = true,
                 Event::NodeApproved { .. } => s.approved = true,
-                Event::RunSucceeded { .. } | Event::RunFailed { .. } | Event::RunCancelled { .. } => {
-                    s.finished = true
-                }
+                Event::RunSucceeded { .. }
+                | Event::RunFailed { .. }
+                | Event::RunCancelled { .. } => s.finished = true,
                 _ => {}
             }
         }

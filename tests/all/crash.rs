@@ -55,8 +55,7 @@ async fn killed_mid_flight_every_run_resumes_and_finishes_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_flight_every_run_resumes_and_finishes_on_postgres() {
-    let Some(db) = postgres_database("PostgreSQL crash-recovery suite", "baton_crash").await
-    else {
+    let Some(db) = postgres_database("PostgreSQL crash-recovery suite", "baton_crash").await else {
         return;
     };
     crash_and_resume(db).await;

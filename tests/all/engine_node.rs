@@ -33,7 +33,11 @@ impl EngineNode {
                 break;
             }
         }
-        assert!(ready, "engine-node exited before it was ready: {:?}", child.wait());
+        assert!(
+            ready,
+            "engine-node exited before it was ready: {:?}",
+            child.wait()
+        );
         (Self { child, stdin }, started)
     }
 

@@ -16,12 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use tokio::io::AsyncBufReadExt;
 use baton_connectors::config::{MqttConfig, PlcConfig};
 use baton_connectors::{Connectors, ConnectorsConfig};
 use baton_engine::{Engine, EngineConfig, StartOptions};
 use baton_runtime::{Runtime, RuntimeConfig};
 use baton_store::{Store, StoreOptions};
+use tokio::io::AsyncBufReadExt;
 
 #[tokio::main]
 async fn main() -> Result<()> {
@@ -84,7 +84,11 @@ async fn main() -> Result<()> {
             bail!("--start needs --workflow")
         };
         let started = engine
-            .start_run(name, serde_json::json!({"n": first + n}), StartOptions::default())
+            .start_run(
+                name,
+                serde_json::json!({"n": first + n}),
+                StartOptions::default(),
+            )
             .await?;
         println!("started {}", started.run_id);
     }

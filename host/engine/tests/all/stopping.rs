@@ -112,10 +112,7 @@ async fn cancelling_a_run_stops_its_running_attempts_at_once() {
     let h = Harness::new().await;
     let run = writing(&h).await;
     let asked = Instant::now();
-    h.engine
-        .cancel(&run, "ana", "line stop")
-        .await
-        .unwrap();
+    h.engine.cancel(&run, "ana", "line stop").await.unwrap();
     let answered = asked.elapsed();
     let stopped_after = settles(&h).await;
     eprintln!(
