@@ -237,6 +237,21 @@ impl std::fmt::Display for CpuLimitExceeded {
 
 impl std::error::Error for CpuLimitExceeded {}
 
+impl Limiter {
+    /// Count `bytes` more against the limit, or refuse the growth.
+    fn grow(&mut self, bytes: u64) -> wasmtime::Result<bool> {
+        let total = self.memory_used.saturating_add(bytes);
+        if total > self.memory_limit {
+            self.exceeded = Some(total);
+            // Trap rather than fail the growth: most guests abort on
+            // allocation failure anyway, and a trap says precisely why.
+            return Err(wasmtime::Error::new(MemoryLimitExceeded));
+        }
+        self.memory_used = total;
+        Ok(true)
+    }
+}
+
 impl ResourceLimiter for Limiter {
     fn memory_growing(
         &mut self,
@@ -244,16 +259,7 @@ impl ResourceLimiter for Limiter {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let growth = desired.saturating_sub(current) as u64;
-        let total = self.memory_used.saturating_add(growth);
-        if total > self.memory_limit {
-            self.exceeded = Some(total);
-            // Trap rather than return -1 from memory.grow: most guests abort on
-            // allocation failure anyway, and a trap says precisely why.
-            return Err(wasmtime::Error::new(MemoryLimitExceeded));
-        }
-        self.memory_used = total;
-        Ok(true)
+        self.grow(desired.saturating_sub(current) as u64)
     }
 
     fn table_growing(
@@ -266,14 +272,7 @@ impl ResourceLimiter for Limiter {
             return Ok(false);
         }
         // Table elements are host memory too: they count against the same limit.
-        let growth = (desired.saturating_sub(current) as u64).saturating_mul(TABLE_ELEMENT_BYTES);
-        let total = self.memory_used.saturating_add(growth);
-        if total > self.memory_limit {
-            self.exceeded = Some(total);
-            return Err(wasmtime::Error::new(MemoryLimitExceeded));
-        }
-        self.memory_used = total;
-        Ok(true)
+        self.grow((desired.saturating_sub(current) as u64).saturating_mul(TABLE_ELEMENT_BYTES))
     }
 }
 

@@ -442,11 +442,8 @@ impl Validator<'_> {
     /// A node's resource limits, within the host's bounds.
     fn limits(&mut self, at: &At<'_>, node: &Node, l: &crate::definition::LimitOverrides) {
         let max = self.limits;
-        self.duration(at, "limits.cpu", l.cpu, max.max_cpu, "max_cpu");
-        if l.cpu.is_some_and(|c| c.is_zero()) {
-            self.report(at, "limits.cpu", "must be longer than zero");
-        }
         let waits = [
+            ("limits.cpu", l.cpu, max.max_cpu, "max_cpu"),
             (
                 "limits.http_connect_timeout",
                 l.http_connect_timeout,

@@ -7,9 +7,9 @@ use std::time::Duration;
 use baton_grant::http::Target;
 use baton_plugins::test_programs;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use crate::support::{Env, Subscriber, output, unique_topic};
+use crate::support::{Env, Subscriber, output, read_head, unique_topic};
 
 async fn probe(env: &Env, calls: Value, grants: Value) -> (Value, Vec<String>) {
     let plugin = env.program(test_programs::PROBE).await;
@@ -174,15 +174,9 @@ impl RawServer {
             while let Ok((mut stream, _)) = listener.accept().await {
                 let record = record.clone();
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let Some(head) = read_head(&mut stream).await else {
+                        return;
+                    };
                     let mut lines = head.split("\r\n");
                     let line = lines.next().unwrap_or_default().to_string();
                     let host = lines

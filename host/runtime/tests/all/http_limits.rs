@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use baton_plugins::test_programs;
 use baton_runtime::{Attempt, Limits};
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
-use crate::support::{Env, output};
+use crate::support::{Env, output, read_head};
 
 /// A server that records each request's path and answers by its prefix:
 /// `/silent` never answers, `/endless` sends a body that never ends,
@@ -33,15 +33,9 @@ impl Server {
             while let Ok((mut stream, _)) = listener.accept().await {
                 let (record, closed) = (record.clone(), closed.clone());
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let Some(head) = read_head(&mut stream).await else {
+                        return;
+                    };
                     let path = head.split(' ').nth(1).unwrap_or_default().to_string();
                     record.lock().unwrap().push(path.clone());
                     if path.starts_with("/silent") {

@@ -190,3 +190,18 @@ pub async fn publish(topic: &str, payload: &[u8]) {
     }
     panic!("publish to {topic} was not acknowledged");
 }
+
+/// The head (request line and headers) of an HTTP request, read from a raw
+/// connection by the local servers the tests use; `None` if it closed first.
+pub async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
