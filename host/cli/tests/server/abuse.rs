@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -21,36 +21,6 @@ fn config(dir: &Path, server: &str) -> std::path::PathBuf {
     let path = dir.join("baton.toml");
     std::fs::write(&path, format!("[server]\n{server}\n")).unwrap();
     path
-}
-
-/// Start `baton serve` with `BATON_ADMIN_TOKEN=admin`; the server and what
-/// it said before it listened.
-fn start_with_token(data: &Path, config: &Path, admin: &str) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data)
-        .arg("--config-file")
-        .arg(config)
-        .env("BATON_ADMIN_TOKEN", admin)
-        .env("BATON_LOG", "warn")
-        .env_remove("BATON_DATABASE_URL")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let (mut said, mut line, mut addr) = (String::new(), String::new(), None);
-    while stderr.read_line(&mut line).unwrap() > 0 {
-        if let Some(a) = line.trim().strip_prefix("baton listening on http://") {
-            addr = Some(a.to_string());
-            break;
-        }
-        said.push_str(&line);
-        line.clear();
-    }
-    let addr = addr.unwrap_or_else(|| panic!("the server did not start:\n{said}"));
-    std::thread::spawn(move || stderr.lines().map_while(Result::ok).for_each(drop));
-    (Server { child, addr }, said)
 }
 
 /// A connection to `addr` whose reads give up after `timeout`.
@@ -399,7 +369,7 @@ fn a_revoked_admin_token_is_said_to_be_revoked_and_is_never_reactivated() {
     let data = dir.path().join("data");
     let cfg = config(dir.path(), "");
     let tokens = |server: &Server| server.get("/api/v1/tokens")["tokens"].clone();
-    let (server, _) = start_with_token(&data, &cfg, ADMIN);
+    let (server, _) = Server::start_as(&data, &cfg, ADMIN);
     let admin_id = tokens(&server)[0]["id"].as_str().unwrap().to_string();
     let (status, second) = server.post(
         "/api/v1/tokens",
@@ -421,7 +391,7 @@ fn a_revoked_admin_token_is_said_to_be_revoked_and_is_never_reactivated() {
 
     // Other tokens are valid: the revoked one is not installed, and the
     // server says it is not a valid token here.
-    let (server, said) = start_with_token(&data, &cfg, ADMIN);
+    let (server, said) = Server::start_as(&data, &cfg, ADMIN);
     assert!(
         said.contains("BATON_ADMIN_TOKEN is not installed"),
         "{said}"
@@ -444,7 +414,7 @@ fn a_revoked_admin_token_is_said_to_be_revoked_and_is_never_reactivated() {
 
     // No valid token is left: the server starts all the same, says the
     // token is revoked and was not reactivated, and it stays revoked.
-    let (server, said) = start_with_token(&data, &cfg, ADMIN);
+    let (server, said) = Server::start_as(&data, &cfg, ADMIN);
     assert!(
         said.contains("BATON_ADMIN_TOKEN is revoked and was not reactivated"),
         "{said}"
@@ -455,7 +425,7 @@ fn a_revoked_admin_token_is_said_to_be_revoked_and_is_never_reactivated() {
     server.kill();
 
     // A new secret is installed as the first token of this tokenless store.
-    let (server, said) = start_with_token(&data, &cfg, "baton_new_secret");
+    let (server, said) = Server::start_as(&data, &cfg, "baton_new_secret");
     assert!(!said.contains("BATON_ADMIN_TOKEN"), "{said}");
     assert_eq!(
         server

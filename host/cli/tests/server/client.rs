@@ -89,12 +89,18 @@ pub struct Server {
 impl Server {
     /// Start `baton serve` on `data` with `config`, the admin token [`ADMIN`].
     pub fn start(data: &Path, config: &Path) -> Self {
+        Self::start_as(data, config, ADMIN).0
+    }
+
+    /// Start `baton serve` with `BATON_ADMIN_TOKEN=admin`; the server, and
+    /// what it said on stderr before it listened.
+    pub fn start_as(data: &Path, config: &Path, admin: &str) -> (Self, String) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .arg("--config-file")
             .arg(config)
-            .env("BATON_ADMIN_TOKEN", ADMIN)
+            .env("BATON_ADMIN_TOKEN", admin)
             .env("BATON_LOG", "warn,rumqttd=off")
             .env_remove("BATON_DATABASE_URL")
             .current_dir(env!("CARGO_TARGET_TMPDIR"))
@@ -106,11 +112,11 @@ impl Server {
         let mut seen = String::new();
         let mut line = String::new();
         while stderr.read_line(&mut line).unwrap() > 0 {
-            seen.push_str(&line);
             if let Some(a) = line.trim().strip_prefix("baton listening on http://") {
                 addr = Some(a.to_string());
                 break;
             }
+            seen.push_str(&line);
             line.clear();
         }
         let addr = addr.unwrap_or_else(|| panic!("the server did not start:\n{seen}"));
@@ -123,7 +129,7 @@ impl Server {
                 }
             }
         });
-        Self { child, addr }
+        (Self { child, addr }, seen)
     }
 
     pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: &[u8]) -> (u16, Value) {
