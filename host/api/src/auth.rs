@@ -1,6 +1,14 @@
 //! Bearer tokens with roles. Tokens are random, shown once, and stored as
 //! SHA-256 hashes; a presented token is looked up by its hash and the hash
 //! compared in constant time.
+//!
+//! A token arrives as `Authorization: Bearer <token>` or, from the console,
+//! in the HttpOnly session cookie that `POST /api/v1/session` sets. A
+//! request that relies on the cookie and changes anything (any method but
+//! GET, HEAD and OPTIONS) must also carry the session's CSRF token in
+//! `X-Baton-CSRF`, and an `Origin` header, if sent, must be this server: a
+//! page on another site can make a browser send the cookie, but cannot read
+//! the CSRF token or forge the Origin.
 
 use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
@@ -55,6 +63,9 @@ pub struct Caller {
     pub name: String,
     /// What it may do.
     pub role: Role,
+    /// The CSRF token of the console session the request came with (none
+    /// for a bearer token).
+    pub csrf: Option<String>,
 }
 
 impl Caller {
@@ -77,7 +88,7 @@ impl Caller {
     }
 }
 
-fn hash(token: &str) -> String {
+pub(crate) fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -86,33 +97,55 @@ impl FromRequestParts<ApiState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
         let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| unauthorized("send `Authorization: Bearer <token>`"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| unauthorized("the Authorization header must be `Bearer <token>`"))?;
-        let presented = hash(token);
-        let record = state
-            .engine
-            .store()
-            .token_by_hash(&presented)
-            .await
-            .map_err(internal)?
-            .filter(|r| bool::from(r.hash.as_bytes().ct_eq(presented.as_bytes())))
-            .ok_or_else(|| unauthorized("unknown or revoked token"))?;
-        let role = Role::parse(&record.role).ok_or_else(|| internal("token with unknown role"))?;
-        Ok(Caller {
-            token: record.id,
-            name: record.name,
-            role,
-        })
+        let (token, csrf) = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(header) => {
+                let token = header
+                    .to_str()
+                    .ok()
+                    .and_then(|h| h.strip_prefix("Bearer "))
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| {
+                        unauthorized("the Authorization header must be `Bearer <token>`")
+                    })?;
+                (token.to_string(), None)
+            }
+            None => {
+                let token = crate::session::cookie_token(&parts.headers).ok_or_else(|| {
+                    unauthorized("send `Authorization: Bearer <token>`, or sign in to the console")
+                })?;
+                let csrf = crate::session::csrf_for(&token);
+                crate::session::check_cross_site(parts, &csrf)?;
+                (token, Some(csrf))
+            }
+        };
+        caller_for(state, &token, csrf).await
     }
+}
+
+/// The caller that `token` identifies, or a 401.
+pub(crate) async fn caller_for(
+    state: &ApiState,
+    token: &str,
+    csrf: Option<String>,
+) -> Result<Caller, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+    let presented = hash(token);
+    let record = state
+        .engine
+        .store()
+        .token_by_hash(&presented)
+        .await
+        .map_err(internal)?
+        .filter(|r| bool::from(r.hash.as_bytes().ct_eq(presented.as_bytes())))
+        .ok_or_else(|| unauthorized("unknown or revoked token"))?;
+    let role = Role::parse(&record.role).ok_or_else(|| internal("token with unknown role"))?;
+    Ok(Caller {
+        token: record.id,
+        name: record.name,
+        role,
+        csrf,
+    })
 }
 
 /// Create a token; the returned secret is shown once and never stored.

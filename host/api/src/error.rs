@@ -79,11 +79,14 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::NotFound(m) => Self::not_found(m),
             EngineError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
-            EngineError::Parse(p) => Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_workflow",
-                format!("the workflow does not parse: {p}"),
-            ),
+            EngineError::Parse(p) => Self {
+                details: json!({"line": p.line, "column": p.column}),
+                ..Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_workflow",
+                    format!("the workflow does not parse: {p}"),
+                )
+            },
             EngineError::Invalid(problems) => Self {
                 status: StatusCode::UNPROCESSABLE_ENTITY,
                 code: "invalid_workflow",

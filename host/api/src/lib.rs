@@ -14,6 +14,7 @@
 //! - [`openapi`]: the OpenAPI document, built from the same handlers as the router.
 //! - [`server`]: the accept loop, its [`Limits`] and the request timeout.
 //! - [`streams`]: live event streams, counted per token.
+//! - [`session`]: console sign-in, the session cookie and its CSRF token.
 //! - `routes`: one module per resource: plugins, workflows, runs, tokens, interlock, health.
 #![deny(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod error;
 pub mod openapi;
 pub mod server;
+pub mod session;
 pub mod streams;
 
 mod routes;
@@ -81,7 +83,10 @@ pub fn app(state: ApiState) -> Router {
         state.limits.request_timeout,
     )
     .split_for_parts();
-    router.fallback(routes::health::not_found).with_state(state)
+    router
+        .merge(baton_console::router())
+        .fallback(routes::health::not_found)
+        .with_state(state)
 }
 
 /// Every route, each registered from its handler's `#[utoipa::path]`, so
@@ -128,6 +133,11 @@ pub(crate) fn routes_with_spec(
             interlock::release
         ))
         .routes(routes!(openapi::openapi))
+        .routes(routes!(
+            session::sign_in,
+            session::whoami,
+            session::sign_out
+        ))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(plain.clone());
     let v1 = plugins.merge(start).merge(rest);

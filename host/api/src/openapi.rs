@@ -9,7 +9,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::Modify;
 use utoipa::openapi::OpenApi as Spec;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
 use crate::ApiState;
@@ -34,6 +34,7 @@ use crate::error::{ApiResult, ErrorBody};
         (name = "tokens", description = "API tokens and roles"),
         (name = "interlock", description = "The safety interlock"),
         (name = "audit", description = "Who changed what, and when"),
+        (name = "session", description = "Console sign-in: an API token as an HttpOnly session cookie"),
         (name = "health", description = "Health, readiness, metrics and this document")
     )
 )]
@@ -54,6 +55,14 @@ impl Modify for Bearer {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::session::COOKIE,
+                "The console's session cookie, set by `POST /api/v1/session`. A request that \
+                 changes anything must also send the session's CSRF token in `X-Baton-CSRF`.",
+            ))),
         );
     }
 }

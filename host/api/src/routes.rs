@@ -1,6 +1,6 @@
 //! Handlers, one module per resource.
 
-mod body;
+pub(crate) mod body;
 pub mod health;
 pub mod interlock;
 pub mod metrics;

@@ -253,6 +253,11 @@ impl Engine {
         Ok(stored)
     }
 
+    /// The bounds every workflow is parsed and validated within.
+    pub fn workflow_limits(&self) -> baton_workflow::Limits {
+        self.shared.limits
+    }
+
     /// Parse and validate a workflow against the stored plugins and the
     /// configured connections, reporting every problem at once.
     pub async fn check_workflow(&self, text: &str) -> Result<Applied> {

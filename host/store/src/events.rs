@@ -1,7 +1,7 @@
 //! The append-only `events` table.
 
 use crate::error::corrupt;
-use crate::model::StoredEvent;
+use crate::model::{AuditFilter, StoredEvent};
 use crate::store::with_pool;
 use crate::{Result, Store};
 
@@ -52,15 +52,35 @@ impl Store {
 
     /// Events that belong to no run (the audit trail of API calls), newest first.
     pub async fn audit(&self, before: Option<i64>, limit: u32) -> Result<Vec<StoredEvent>> {
+        self.audit_filtered(&AuditFilter {
+            before,
+            limit,
+            ..AuditFilter::default()
+        })
+        .await
+    }
+
+    /// Audit entries matching `filter`, newest first.
+    pub async fn audit_filtered(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>> {
         let rows: Vec<EventRow> = with_pool!(&self.pool, p => {
-            sqlx::query_as(
+            let mut q = sqlx::QueryBuilder::new(
                 "SELECT seq, run_id, at, kind, node_id, actor, data FROM events \
-                 WHERE run_id IS NULL AND seq < $1 ORDER BY seq DESC LIMIT $2",
-            )
-            .bind(before.unwrap_or(i64::MAX))
-            .bind(i64::from(limit))
-            .fetch_all(p)
-            .await?
+                 WHERE run_id IS NULL AND seq < ",
+            );
+            q.push_bind(filter.before.unwrap_or(i64::MAX));
+            if let Some(actor) = &filter.actor {
+                q.push(" AND actor = ").push_bind(actor);
+            }
+            if let Some(action) = &filter.action {
+                // A prefix match without LIKE, whose wildcards an action could contain.
+                let len = i32::try_from(action.chars().count()).unwrap_or(i32::MAX);
+                q.push(" AND substr(kind, 1, CAST(")
+                    .push_bind(len)
+                    .push(" AS INTEGER)) = ")
+                    .push_bind(action);
+            }
+            q.push(" ORDER BY seq DESC LIMIT ").push_bind(i64::from(filter.limit.max(1)));
+            q.build_query_as().fetch_all(p).await?
         });
         rows.into_iter().map(event).collect()
     }

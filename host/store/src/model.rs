@@ -264,6 +264,19 @@ pub struct Transition {
     pub run: Option<RunUpdate>,
 }
 
+/// Filters for [`crate::Store::audit_filtered`]; every one that is set must match.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only entries before this sequence number (newest first paging).
+    pub before: Option<i64>,
+    /// Only entries by this actor (the token's name).
+    pub actor: Option<String>,
+    /// Only entries whose action starts with this, e.g. `workflow.` or `run.approve`.
+    pub action: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
 /// Filters for [`crate::Store::list_runs`].
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
@@ -273,6 +286,10 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     /// Only runs with ids before this one (newest first paging).
     pub before: Option<String>,
+    /// Only runs created at or after this time.
+    pub created_after: Option<Millis>,
+    /// Only runs created before this time.
+    pub created_before: Option<Millis>,
     /// At most this many.
     pub limit: u32,
 }

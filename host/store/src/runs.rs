@@ -138,6 +138,12 @@ impl Store {
             if let Some(b) = &filter.before {
                 q.push(" AND id < ").push_bind(b);
             }
+            if let Some(t) = filter.created_after {
+                q.push(" AND created_at >= ").push_bind(t);
+            }
+            if let Some(t) = filter.created_before {
+                q.push(" AND created_at < ").push_bind(t);
+            }
             q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit.max(1)));
             q.build_query_as().fetch_all(p).await?
         });

@@ -28,9 +28,7 @@ pub fn check(text: &str, limits: &Limits) -> Result<(), ParseError> {
         depth: 0,
     }
     .deserialize(de)
-    .map_err(|e| ParseError {
-        message: e.to_string(),
-    })
+    .map_err(|e| ParseError::yaml(&e))
 }
 
 struct Budget {

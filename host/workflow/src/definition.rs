@@ -45,18 +45,14 @@ impl Workflow {
     /// are bounded by the limits, whatever the text holds.
     pub fn parse_with(text: &str, limits: &Limits) -> Result<Self, ParseError> {
         crate::budget::check(text, limits)?;
-        let workflow: Self = serde_yaml_ng::from_str(text).map_err(|e| ParseError {
-            message: e.to_string(),
-        })?;
+        let workflow: Self = serde_yaml_ng::from_str(text).map_err(|e| ParseError::yaml(&e))?;
         let count = workflow.nodes.len() + workflow.nodes.duplicates().len();
         if count > limits.max_nodes {
-            return Err(ParseError {
-                message: format!(
-                    "nodes: the workflow has {count} nodes; at most {} are allowed \
-                     (engine.workflows.max_nodes)",
-                    limits.max_nodes
-                ),
-            });
+            return Err(ParseError::new(format!(
+                "nodes: the workflow has {count} nodes; at most {} are allowed \
+                 (engine.workflows.max_nodes)",
+                limits.max_nodes
+            )));
         }
         Ok(workflow)
     }

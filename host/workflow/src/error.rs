@@ -7,6 +7,31 @@ use std::fmt;
 pub struct ParseError {
     /// What is wrong, with the line and column where the parser knows them.
     pub message: String,
+    /// The line (1-based) where the parser stopped, if it knows.
+    pub line: Option<usize>,
+    /// The column (1-based) on that line.
+    pub column: Option<usize>,
+}
+
+impl ParseError {
+    /// A problem with the whole document, at no particular place.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            line: None,
+            column: None,
+        }
+    }
+
+    /// A YAML error, located where the parser stopped.
+    pub fn yaml(e: &serde_yaml_ng::Error) -> Self {
+        let location = e.location();
+        Self {
+            message: e.to_string(),
+            line: location.as_ref().map(|l| l.line()),
+            column: location.as_ref().map(|l| l.column()),
+        }
+    }
 }
 
 /// One thing wrong with a workflow, located as precisely as possible.

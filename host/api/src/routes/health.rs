@@ -62,6 +62,8 @@ pub async fn readyz(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
 #[derive(Deserialize)]
 pub struct AuditQuery {
     before: Option<i64>,
+    actor: Option<String>,
+    action: Option<String>,
     limit: Option<u32>,
 }
 
@@ -71,7 +73,7 @@ pub struct AuditQuery {
     operation_id = "audit",
     path = "/audit",
     tag = "audit",
-    params(("before" = Option<i64>, Query, description = "The `next_before` of the previous page"), ("limit" = Option<u32>, Query)),
+    params(("before" = Option<i64>, Query, description = "The `next_before` of the previous page"), ("actor" = Option<String>, Query, description = "Only calls by this token name"), ("action" = Option<String>, Query, description = "Only actions that start with this, e.g. `workflow.` or `run.approve`"), ("limit" = Option<u32>, Query)),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Mutating calls, newest first", body = Value),
@@ -88,7 +90,12 @@ pub async fn audit(
     let events = state
         .engine
         .store()
-        .audit(q.before, q.limit.unwrap_or(100).min(1000))
+        .audit_filtered(&baton_store::AuditFilter {
+            before: q.before,
+            actor: q.actor.filter(|a| !a.is_empty()),
+            action: q.action.filter(|a| !a.is_empty()),
+            limit: q.limit.unwrap_or(100).min(1000),
+        })
         .await?;
     let next = events.last().map(|e| e.seq);
     Ok(Json(json!({"entries": events, "next_before": next})))

@@ -143,6 +143,10 @@ pub struct ListQuery {
     status: Option<String>,
     /// The `next` cursor of the previous page.
     cursor: Option<String>,
+    /// Only runs created at or after this time (Unix milliseconds).
+    since: Option<i64>,
+    /// Only runs created before this time (Unix milliseconds).
+    until: Option<i64>,
     limit: Option<u32>,
 }
 
@@ -152,7 +156,7 @@ pub struct ListQuery {
     operation_id = "list_runs",
     path = "/runs",
     tag = "runs",
-    params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, description = "running, succeeded, failed or cancelled"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("limit" = Option<u32>, Query)),
+    params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, description = "running, succeeded, failed or cancelled"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("since" = Option<i64>, Query, description = "Only runs created at or after this time, in Unix milliseconds"), ("until" = Option<i64>, Query, description = "Only runs created before this time, in Unix milliseconds"), ("limit" = Option<u32>, Query)),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Runs, newest first, and the next cursor", body = Value),
@@ -185,6 +189,8 @@ pub async fn list(
             workflow: q.workflow,
             status,
             before: q.cursor,
+            created_after: q.since,
+            created_before: q.until,
             limit,
         })
         .await?;
@@ -228,6 +234,10 @@ pub async fn show(
             json!({
                 "id": node.id,
                 "type": node.def.kind.to_string(),
+                "plugin": node.def.plugin,
+                "needs": node.def.needs,
+                "when": node.def.when,
+                "foreach": node.def.foreach.is_some(),
                 "status": s.status.as_str(),
                 "input": s.input,
                 "output": s.output,

@@ -35,6 +35,8 @@ fn view(w: &WorkflowRecord) -> Value {
         "created_at": w.created_at,
         "plugins": w.plugins,
         "definition": w.definition,
+        // The definition as YAML, for reading and diffing.
+        "yaml": serde_yaml_ng::to_string(&w.definition).unwrap_or_default(),
     })
 }
 
@@ -100,9 +102,59 @@ pub async fn validate(
     body: Body,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Viewer)?;
-    let checked = state.engine.check_workflow(&text(body)?).await?;
-    same_name(&name, &checked.workflow.name)?;
-    Ok(Json(json!({"valid": true, "plugins": checked.plugins})))
+    let text = text(body)?;
+    match state.engine.check_workflow(&text).await {
+        Ok(checked) => {
+            same_name(&name, &checked.workflow.name)?;
+            Ok(Json(json!({
+                "valid": true,
+                "plugins": checked.plugins,
+                "graph": graph(&checked.workflow),
+            })))
+        }
+        // It parsed, so its graph can still be drawn with the problems on it.
+        Err(baton_engine::Error::Invalid(problems)) => {
+            let mut e = ApiError::from(baton_engine::Error::Invalid(problems));
+            if let Some(g) = sketch(&state, text).await {
+                e.details["graph"] = g;
+            }
+            Err(e)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The graph of a workflow that parsed but did not validate, parsed again
+/// within the same limits (off the request threads, as the check was).
+async fn sketch(state: &ApiState, text: String) -> Option<Value> {
+    let limits = state.engine.workflow_limits();
+    tokio::task::spawn_blocking(move || {
+        baton_workflow::Workflow::parse_with(&text, &limits)
+            .ok()
+            .map(|w| graph(&w))
+    })
+    .await
+    .ok()
+    .flatten()
+}
+
+/// What the console draws: each node with its kind, plugin, `needs` and `when`.
+fn graph(workflow: &baton_workflow::Workflow) -> Value {
+    let nodes: Vec<Value> = workflow
+        .nodes
+        .iter()
+        .map(|(id, n)| {
+            json!({
+                "id": id,
+                "type": n.kind.to_string(),
+                "plugin": n.plugin,
+                "needs": n.needs,
+                "when": n.when,
+                "foreach": n.foreach.is_some(),
+            })
+        })
+        .collect();
+    json!({"nodes": nodes})
 }
 
 /// `GET /workflows`: the newest version of each.

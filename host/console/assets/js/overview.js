@@ -1,0 +1,131 @@
+// The operator's home: the interlock, the runs waiting for a person, active
+// runs, the latest failures and the engine's health. Refreshed every 2 s.
+
+import { api, can, enc, session } from './api.js';
+import { h, clear, state, fmtTime, ago, toast, ask, alertBox, describe } from './dom.js';
+
+export async function render(root) {
+  const interlock = h('section', { class: 'panel interlock', id: 'interlock', 'aria-label': 'Safety interlock' });
+  const approvals = h('section', { class: 'panel', id: 'approvals', 'aria-label': 'Waiting for a person' });
+  const active = h('section', { class: 'panel', id: 'active', 'aria-label': 'Active runs' });
+  const failures = h('section', { class: 'panel', id: 'failures', 'aria-label': 'Latest failures' });
+  const health = h('section', { class: 'panel', id: 'health', 'aria-label': 'Engine health' });
+  root.append(h('h1', {}, 'Overview'), interlock, h('div', { class: 'grid' }, approvals, active), h('div', { class: 'grid' }, failures, health));
+  // Comments typed into the approvals list survive the refresh.
+  const drafts = new Map();
+  let timer = 0;
+  let closed = false;
+
+  async function engage() {
+    try {
+      await api('POST', '/interlock', {});
+      toast('Interlock engaged: every actuation is denied');
+      refresh();
+    } catch (e) { toast(describe(e), 'error'); }
+  }
+
+  async function release() {
+    const comment = await ask({
+      title: 'Release the safety interlock?',
+      message: 'Runs may start again and tasks may write to PLCs and publish. Say why that is safe.',
+      comment: 'Why it is safe (required)', required: true, confirm: 'Release interlock', danger: true,
+    });
+    if (comment === null) return;
+    try {
+      await api('DELETE', '/interlock', { comment });
+      toast('Interlock released');
+      refresh();
+    } catch (e) { toast(describe(e), 'error'); }
+  }
+
+  function decide(a, approved) {
+    return async () => {
+      const key = `${a.run}/${a.node}`;
+      const comment = (drafts.get(key) || '').trim();
+      try {
+        await api('POST', `/runs/${enc(a.run)}/nodes/${enc(a.node)}/${approved ? 'approve' : 'reject'}`, comment ? { comment } : {});
+        drafts.delete(key);
+        toast(`${approved ? 'Approved' : 'Rejected'} ${a.workflow} / ${a.node}`);
+        refresh();
+      } catch (e) { toast(describe(e), 'error'); }
+    };
+  }
+
+  function paintInterlock(il) {
+    interlock.classList.toggle('engaged', il.engaged);
+    const mayRelease = session.role !== null && ['viewer', 'operator', 'admin'].indexOf(session.role) >= ['viewer', 'operator', 'admin'].indexOf(il.release_role || 'admin');
+    clear(interlock).append(
+      h('div', {}, h('h2', {}, 'Safety interlock'),
+        h('div', { class: 'big', id: 'interlock-state', 'data-engaged': String(il.engaged) }, il.engaged ? '⛔ ENGAGED: actuation denied, no run may start' : '● Released')),
+      h('div', { class: 'row' },
+        !il.engaged && can('operator') ? h('button', { class: 'danger', id: 'interlock-engage', onclick: engage }, 'Engage interlock') : null,
+        il.engaged && mayRelease ? h('button', { class: 'quiet', id: 'interlock-release', onclick: release }, 'Release…') : null,
+        il.engaged && !mayRelease ? h('span', { class: 'muted' }, `Releasing needs the ${il.release_role} role.`) : null));
+  }
+
+  function paintApprovals(list) {
+    const rows = list.approvals.map((a) => {
+      const key = `${a.run}/${a.node}`;
+      const input = h('input', { class: 'approval-comment', type: 'text', placeholder: 'comment', 'aria-label': `Comment for ${a.workflow} ${a.node}`, value: drafts.get(key) || '' });
+      input.addEventListener('input', () => drafts.set(key, input.value));
+      return h('tr', { class: 'approval', 'data-run': a.run, 'data-node': a.node },
+        h('td', {}, h('a', { href: `#/runs/${enc(a.run)}` }, a.workflow), h('div', { class: 'muted' }, h('code', {}, a.run))),
+        h('td', {}, a.node),
+        h('td', {}, a.since ? ago(a.since) : fmtTime(a.run_created_at), a.until ? h('div', { class: 'muted' }, `until ${fmtTime(a.until)}`) : null),
+        can('operator') ? h('td', {}, h('div', { class: 'row' }, input,
+          h('button', { class: 'ok approve', onclick: decide(a, true) }, 'Approve'),
+          h('button', { class: 'danger reject', onclick: decide(a, false) }, 'Reject'))) : null);
+    });
+    clear(approvals).append(h('h2', {}, `Waiting for a person (${list.approvals.length})`),
+      rows.length ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', {}, 'Step'), h('th', {}, 'Waiting'), can('operator') ? h('th', {}, 'Decision') : null)), h('tbody', {}, rows))
+        : h('p', { class: 'muted' }, 'Nothing is waiting for a decision.'),
+      list.truncated ? h('p', { class: 'note' }, 'More runs are active than this list scans.') : null);
+  }
+
+  function runTable(runs, withError) {
+    return h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', {}, 'State'), h('th', {}, 'Started'), withError ? h('th', {}, 'Error') : null)),
+      h('tbody', {}, runs.map((r) => h('tr', { 'data-run': r.id },
+        h('td', {}, h('a', { href: `#/runs/${enc(r.id)}` }, `${r.workflow} v${r.version}`), h('div', { class: 'muted' }, h('code', {}, r.id))),
+        h('td', {}, state(r.status)), h('td', {}, ago(r.created_at)),
+        withError ? h('td', {}, r.error || '') : null))));
+  }
+
+  function paintHealth(st) {
+    const link = (c) => h('tr', { 'data-connector': c.name },
+      h('td', {}, c.name), h('td', {}, h('span', { class: `state ${c.state === 'connected' ? 'succeeded' : c.state === 'offline' ? 'failed' : 'pending'}` }, c.state)),
+      h('td', {}, c.last_error ? `${c.last_error}${c.last_error_at ? ` (${ago(c.last_error_at)})` : ''}` : ''));
+    const con = st.connectors || { plc: [], mqtt: [] };
+    clear(health).append(h('h2', {}, 'Engine'),
+      h('dl', { class: 'kv' },
+        h('dt', {}, 'Queue depth'), h('dd', { id: 'queue-depth' }, String(st.queue_depth)),
+        h('dt', {}, 'Free task slots'), h('dd', { id: 'free-slots' }, String(st.free_task_slots)),
+        h('dt', {}, 'Attempts running'), h('dd', {}, String(st.attempts_running)),
+        h('dt', {}, 'Active runs'), h('dd', {}, String(st.active_runs))),
+      h('h2', {}, 'Connections'),
+      h('table', { id: 'connectors' }, h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'State'), h('th', {}, 'Last error'))),
+        h('tbody', {},
+          con.plc.length ? h('tr', {}, h('th', { colspan: 3 }, 'PLC devices')) : null, con.plc.map(link),
+          con.mqtt.length ? h('tr', {}, h('th', { colspan: 3 }, 'MQTT brokers')) : null, con.mqtt.map(link))));
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    const focused = document.activeElement;
+    const typing = focused && focused.classList && focused.classList.contains('approval-comment');
+    const [il, list, running, failed, st] = await Promise.allSettled([
+      api('GET', '/interlock'), api('GET', '/approvals'), api('GET', '/runs?status=running&limit=20'),
+      api('GET', '/runs?status=failed&limit=10'), api('GET', '/status')]);
+    if (closed) return;
+    if (il.status === 'fulfilled') paintInterlock(il.value); else clear(interlock).append(alertBox(il.reason));
+    // Do not repaint the list under someone typing a comment into it.
+    if (!typing) {
+      if (list.status === 'fulfilled') paintApprovals(list.value); else clear(approvals).append(h('h2', {}, 'Waiting for a person'), alertBox(list.reason));
+    }
+    if (running.status === 'fulfilled') clear(active).append(h('h2', {}, `Active runs (${running.value.runs.length})`), running.value.runs.length ? runTable(running.value.runs, false) : h('p', { class: 'muted' }, 'No run is active.'));
+    if (failed.status === 'fulfilled') clear(failures).append(h('h2', {}, 'Latest failures'), failed.value.runs.length ? runTable(failed.value.runs, true) : h('p', { class: 'muted' }, 'No failed runs.'));
+    if (st.status === 'fulfilled') paintHealth(st.value); else clear(health).append(h('h2', {}, 'Engine'), alertBox(st.reason));
+    timer = setTimeout(refresh, 2000);
+  }
+  await refresh();
+  return () => { closed = true; clearTimeout(timer); };
+}

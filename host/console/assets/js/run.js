@@ -1,0 +1,168 @@
+// The run page: the whole DAG coloured by state and updated live from the
+// run's event stream, the selected node's attempts, a timeline, the pinned
+// version and plugin digests, and approve, reject and cancel.
+
+import { api, can, enc } from './api.js';
+import { h, clear, state, fmtTime, fmtDuration, pretty, toast, ask, alertBox, describe } from './dom.js';
+import { drawGraph, legend } from './graph.js';
+import { drawGantt } from './gantt.js';
+import { RunModel, EVENT_KINDS, END_KINDS } from './runmodel.js';
+
+export async function render(root, { id }) {
+  const run = await api('GET', `/runs/${enc(id)}`);
+  const nodes = run.nodes.map((n) => ({ id: n.id, type: n.type, plugin: n.plugin, needs: n.needs || [], when: n.when, foreach: n.foreach }));
+  const model = new RunModel(nodes);
+  let selected = null;
+  let stream = null;
+  let frame = 0;
+  let ganttAt = 0;
+  let closed = false;
+
+  const statusEl = h('span', { id: 'run-status' });
+  const actions = h('div', { class: 'row', id: 'run-actions' });
+  const summary = h('dl', { class: 'kv' });
+  const graphBox = h('div', { class: 'graph', id: 'graph' });
+  const detail = h('div', { id: 'node-detail' }, h('p', { class: 'muted' }, 'Choose a node in the graph to see its attempts.'));
+  const gantt = h('div', { class: 'gantt', id: 'gantt' });
+  const pinned = h('div', { id: 'pinned' });
+  const live = h('span', { class: 'muted', id: 'live' }, 'connecting…');
+
+  root.append(
+    h('div', { class: 'spread' },
+      h('h1', {}, 'Run ', h('code', {}, id), ' ', statusEl),
+      actions),
+    h('div', { class: 'split' },
+      h('section', { class: 'panel', 'aria-label': 'Graph' },
+        h('div', { class: 'spread' }, h('h2', {}, 'Graph'), live),
+        graphBox, legend(state)),
+      h('section', { class: 'panel', 'aria-label': 'Run' }, h('h2', {}, 'Run'), summary, pinned)),
+    h('div', { class: 'split' },
+      h('section', { class: 'panel', 'aria-label': 'Node' }, detail),
+      h('section', { class: 'panel', 'aria-label': 'Timeline' }, h('h2', {}, 'Timeline'), gantt)));
+
+  const graph = drawGraph(graphBox, nodes, {
+    onSelect(nodeId) { selected = nodeId; graph.select(nodeId); renderDetail(); },
+  });
+
+  api('GET', `/workflows/${enc(run.workflow)}/versions/${run.version}`).then((wf) => {
+    clear(pinned).append(h('h2', {}, 'Pinned'),
+      h('dl', { class: 'kv' }, h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}?version=${run.version}` }, `${run.workflow} v${run.version}`)),
+        ...Object.entries(wf.plugins || {}).flatMap(([p, digest]) => [h('dt', {}, p), h('dd', {}, h('code', { title: digest }, String(digest)))])));
+  }).catch((e) => pinned.append(alertBox(e)));
+
+  function decide(node, approved) {
+    return async () => {
+      const comment = await ask({ title: `${approved ? 'Approve' : 'Reject'} ${node}`, message: `Run ${id} of ${run.workflow}.`, comment: 'Comment (optional)', confirm: approved ? 'Approve' : 'Reject', danger: !approved });
+      if (comment === null) return;
+      try {
+        await api('POST', `/runs/${enc(id)}/nodes/${enc(node)}/${approved ? 'approve' : 'reject'}`, comment ? { comment } : {});
+        toast(`${approved ? 'Approved' : 'Rejected'} ${node}`);
+      } catch (e) { toast(describe(e), 'error'); }
+    };
+  }
+
+  async function cancel() {
+    const reason = await ask({ title: 'Cancel this run?', message: 'Running attempts are stopped and compensations run as the workflow says.', comment: 'Reason', required: true, confirm: 'Cancel run', danger: true });
+    if (reason === null) return;
+    try { await api('POST', `/runs/${enc(id)}/cancel`, { reason }); toast('Cancelling'); } catch (e) { toast(describe(e), 'error'); }
+  }
+
+  function renderHeader() {
+    clear(statusEl).append(state(model.status));
+    clear(actions);
+    if (model.status === 'running' && can('operator')) {
+      for (const node of model.approvals()) {
+        actions.append(h('button', { class: 'ok approve', 'data-node': node, onclick: decide(node, true) }, `Approve ${node}`),
+          h('button', { class: 'danger reject', 'data-node': node, onclick: decide(node, false) }, `Reject ${node}`));
+      }
+      actions.append(h('button', { class: 'quiet', id: 'cancel-run', onclick: cancel }, 'Cancel run'));
+    }
+    clear(summary).append(
+      h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}` }, run.workflow), ` v${run.version}`),
+      h('dt', {}, 'Trigger'), h('dd', {}, run.trigger || '–'),
+      h('dt', {}, 'Started'), h('dd', {}, fmtTime(run.created_at)),
+      h('dt', {}, 'Ended'), h('dd', {}, fmtTime(model.endedAt || run.finished_at)),
+      h('dt', {}, 'Events'), h('dd', {}, String(model.count)),
+      h('dt', {}, 'Input'), h('dd', {}, h('pre', {}, pretty(run.input))),
+      model.result && model.result.output !== undefined ? [h('dt', {}, 'Output'), h('dd', {}, h('pre', { id: 'run-output' }, pretty(model.result.output)))] : null,
+      model.result && model.result.error ? [h('dt', {}, 'Error'), h('dd', {}, h('div', { class: 'alert', id: 'run-error' }, model.result.error))] : null,
+      model.stopping && !model.result ? [h('dt', {}, 'Stopping'), h('dd', {}, `${model.stopping.ending}: ${model.stopping.reason}`)] : null);
+  }
+
+  function renderDetail() {
+    if (!selected) return;
+    const n = model.nodes.get(selected);
+    if (!n) return;
+    const def = nodes.find((x) => x.id === selected) || {};
+    const rows = n.attempts.map((a) => h('tr', { class: `attempt ${a.status}` },
+      h('td', {}, a.phase === 'compensation' ? `↺ ${a.attempt}` : String(a.attempt)),
+      h('td', {}, a.item === null ? '' : String(a.item)),
+      h('td', {}, state(a.status === 'running' ? 'running' : a.status)),
+      h('td', {}, fmtTime(a.startedAt)),
+      h('td', { class: 'num' }, fmtDuration(a.duration !== undefined ? a.duration : (a.endedAt || Date.now()) - a.startedAt)),
+      h('td', {},
+        a.error ? h('div', { class: 'alert' }, `${a.errorKind || 'error'}: ${a.error}`) : null,
+        a.retryAt ? h('div', { class: 'muted' }, `retry at ${fmtTime(a.retryAt)}`) : null,
+        a.output !== undefined ? h('details', {}, h('summary', {}, 'output'), h('pre', {}, pretty(a.output))) : null,
+        a.logs.length ? h('details', {}, h('summary', {}, `${a.logs.length} log line(s)`), h('pre', { class: 'logs' }, a.logs.map((l) => `${l.level ? `[${l.level}] ` : ''}${l.message !== undefined ? l.message : JSON.stringify(l)}`).join('\n'))) : null,
+        a.denials.length ? h('details', { open: true }, h('summary', {}, `${a.denials.length} denial(s)`), h('pre', { class: 'denials' }, a.denials.join('\n'))) : null)));
+    const waitingApproval = n.state === 'waiting' && n.waiting && n.waiting.reason === 'approval' && model.status === 'running';
+    clear(detail).append(
+      h('div', { class: 'spread' }, h('h2', {}, 'Node ', h('code', {}, selected), ' ', state(n.state)),
+        waitingApproval && can('operator') ? h('div', { class: 'row' },
+          h('button', { class: 'ok approve', onclick: decide(selected, true) }, 'Approve'),
+          h('button', { class: 'danger reject', onclick: decide(selected, false) }, 'Reject')) : null),
+      h('dl', { class: 'kv' },
+        h('dt', {}, 'Type'), h('dd', {}, def.plugin || def.type || ''),
+        def.needs && def.needs.length ? [h('dt', {}, 'Needs'), h('dd', {}, def.needs.join(', '))] : null,
+        def.when ? [h('dt', {}, 'When'), h('dd', {}, h('code', {}, def.when))] : null,
+        n.items !== null ? [h('dt', {}, 'Items'), h('dd', {}, `${n.itemsDone} of ${n.items} done${n.itemsFailed ? `, ${n.itemsFailed} failed` : ''}`)] : null,
+        n.waiting ? [h('dt', {}, 'Waiting'), h('dd', {}, `for ${n.waiting.reason} since ${fmtTime(n.waiting.since)}${n.waiting.until ? `, until ${fmtTime(n.waiting.until)}` : ''}`)] : null,
+        n.decision ? [h('dt', {}, n.decision.approved ? 'Approved' : 'Rejected'), h('dd', {}, `by ${n.decision.actor || '?'} at ${fmtTime(n.decision.at)}${n.decision.comment ? `: “${n.decision.comment}”` : ''}`)] : null,
+        n.error ? [h('dt', {}, 'Error'), h('dd', {}, h('div', { class: 'alert' }, n.error))] : null,
+        n.input !== undefined ? [h('dt', {}, 'Input'), h('dd', {}, h('pre', {}, pretty(n.input)))] : null,
+        n.output !== undefined ? [h('dt', {}, 'Output'), h('dd', {}, h('pre', { class: 'node-output' }, pretty(n.output)))] : null,
+        n.compensation ? [h('dt', {}, 'Compensation'), h('dd', {}, `${n.compensation.status}${n.compensation.error ? `: ${n.compensation.error}` : ''}`)] : null),
+      h('h2', {}, `Attempts (${n.attempts.length})`),
+      n.attempts.length ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'Item'), h('th', {}, 'State'), h('th', {}, 'Started'), h('th', { class: 'num' }, 'Took'), h('th', {}, 'Result'))), h('tbody', {}, rows))
+        : h('p', { class: 'muted' }, 'No attempts.'));
+  }
+
+  function paint() {
+    frame = 0;
+    if (closed) return;
+    graph.update(model.view());
+    renderHeader();
+    if (selected && model.dirty.has(selected)) renderDetail();
+    model.dirty.clear();
+    const now = Date.now();
+    if (now - ganttAt > 500 || model.status !== 'running') { ganttAt = now; drawGantt(gantt, model, now); }
+  }
+  const schedule = () => { if (!frame) frame = requestAnimationFrame(paint); };
+
+  function connect() {
+    stream = new EventSource(`/api/v1/runs/${enc(id)}/events?after=${model.lastSeq}`);
+    const onEvent = (msg) => {
+      let ev;
+      try { ev = JSON.parse(msg.data); } catch { return; }
+      model.apply(ev);
+      live.textContent = model.status === 'running' ? `live · ${model.count} events` : `${model.count} events`;
+      if (END_KINDS.has(ev.kind)) { stream.close(); }
+      schedule();
+    };
+    for (const kind of EVENT_KINDS) stream.addEventListener(kind, onEvent);
+    stream.addEventListener('open', () => { live.textContent = `live · ${model.count} events`; });
+    stream.addEventListener('error', () => {
+      if (stream.readyState === EventSource.CLOSED && model.status === 'running' && !closed) {
+        live.textContent = 'stream lost; reconnecting…';
+        setTimeout(() => { if (!closed) connect(); }, 2000);
+      } else if (model.status === 'running') live.textContent = 'reconnecting…';
+    });
+  }
+  connect();
+  schedule();
+  const first = run.nodes.find((n) => n.status === 'failed') || run.nodes.find((n) => n.status === 'waiting');
+  if (first) { selected = first.id; graph.select(first.id); renderDetail(); }
+
+  return () => { closed = true; if (stream) stream.close(); if (frame) cancelAnimationFrame(frame); };
+}
