@@ -63,7 +63,8 @@ pub async fn run(args: DemoArgs, settings: anyhow::Result<Settings>) -> anyhow::
     let server = format!("http://{}", listener.local_addr()?);
     let mqtt = plant.broker.url();
     println!(
-        "Baton demo: the HTTP API on {server}/api/v1, with
+        "Baton demo: the console on {server}/ (sign in with the token below) and the
+HTTP API on {server}/api/v1, with
   - a simulated oven PLC `{PLC_NAME}` at {plc} (Modbus TCP: holding register 10 is
     the temperature in °C, coil 3 the heater, which makes it rise),
   - an embedded MQTT broker `{MQTT_NAME}` at {mqtt},

@@ -4,6 +4,7 @@
 
 mod abuse;
 mod client;
+mod console;
 mod endpoints;
 mod hostile;
 mod journey;
