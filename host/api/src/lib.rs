@@ -15,7 +15,8 @@
 //! - [`server`]: the accept loop, its [`Limits`] and the request timeout.
 //! - [`streams`]: live event streams, counted per token.
 //! - [`session`]: console sign-in, the session cookie and its CSRF token.
-//! - `routes`: one module per resource: plugins, workflows, runs, tokens, interlock, health.
+//! - `routes`: one module per resource: plugins, workflows, runs, approvals, tokens,
+//!   interlock, status, health.
 #![deny(missing_docs)]
 
 pub mod audit;
@@ -99,7 +100,7 @@ pub(crate) fn routes_with_spec(
     max_body: usize,
     timeout: Duration,
 ) -> OpenApiRouter<ApiState> {
-    use routes::{health, interlock, metrics, plugins, runs, tokens, workflows};
+    use routes::{approvals, health, interlock, metrics, plugins, runs, status, tokens, workflows};
     use server::{Deadline, deadline};
     let plain = from_fn_with_state(Deadline::plain(timeout), deadline);
     let plugins = OpenApiRouter::new()
@@ -124,6 +125,7 @@ pub(crate) fn routes_with_spec(
         .routes(routes!(runs::cancel))
         .routes(routes!(runs::approve))
         .routes(routes!(runs::reject))
+        .routes(routes!(approvals::list))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(health::audit))
@@ -132,6 +134,7 @@ pub(crate) fn routes_with_spec(
             interlock::engage,
             interlock::release
         ))
+        .routes(routes!(status::status))
         .routes(routes!(openapi::openapi))
         .routes(routes!(
             session::sign_in,

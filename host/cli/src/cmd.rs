@@ -5,6 +5,7 @@ pub mod interlock;
 pub mod plugin;
 pub mod run;
 pub mod serve;
+pub mod status;
 pub mod task;
 pub mod token;
 pub mod workflow;

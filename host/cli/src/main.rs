@@ -6,8 +6,10 @@
 //! - `cmd::workflow`: `baton workflow run` (one run on a local engine) and
 //!   `apply|validate|list|show` (on a server).
 //! - `cmd::plugin`: `baton plugin new|inspect` (locally) and `push|list` (on a server).
-//! - `cmd::run`: `baton run start|list|show|watch|cancel|approve|reject`.
+//! - `cmd::run`: `baton run start|list|waiting|show|watch|cancel|approve|reject`.
 //! - `cmd::token`: `baton token create|list|revoke`.
+//! - `cmd::interlock`: `baton interlock show|engage|release`.
+//! - `cmd::status`: `baton status`, the server's overview.
 //! - `cmd::demo`: `baton demo`, the server with a simulated plant and the examples.
 //! - `client`: the HTTP client the server commands share; `table`, `progress`
 //!   and `describe`: their output.
@@ -69,6 +71,8 @@ enum Command {
     /// Show, engage or release the safety interlock on a server.
     #[command(subcommand)]
     Interlock(cmd::interlock::InterlockCommand),
+    /// The server's overview: interlock, task slots and queue, runs, connections.
+    Status,
     /// Serve the API with a simulated oven PLC, an embedded MQTT broker and the example workflows.
     Demo(cmd::demo::DemoArgs),
 }
@@ -97,6 +101,7 @@ fn main() -> ExitCode {
             Command::Run(c) => cmd::run::run(c, &cli.remote).await,
             Command::Token(c) => cmd::token::run(c, &cli.remote).await,
             Command::Interlock(c) => cmd::interlock::run(c, &cli.remote).await,
+            Command::Status => cmd::status::run(&cli.remote).await,
             Command::Demo(args) => cmd::demo::run(args, settings).await,
         }
     });

@@ -7,7 +7,8 @@ pub fn print(headers: &[&str], rows: &[Vec<String>]) {
     print!("{}", render(headers, rows));
 }
 
-fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
+/// The table [`print`] prints, for output built up before printing.
+pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {

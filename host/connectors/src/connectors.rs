@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::config::{ConfigError, ConnectorsConfig};
+use crate::health::{ConnectorsHealth, Health, NamedHealth};
 use crate::mqtt::{MqttClient, MqttConnection};
 use crate::plc::{ModbusDevice, PlcDevice};
 
@@ -84,6 +85,26 @@ impl Connectors {
                 return false;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// How every connection is doing, by name. Never waits on a request in flight.
+    pub fn health(&self) -> ConnectorsHealth {
+        let named = |(name, health): (&String, Health)| NamedHealth {
+            name: name.clone(),
+            health,
+        };
+        ConnectorsHealth {
+            plc: self
+                .plc
+                .iter()
+                .map(|(n, d)| named((n, d.health())))
+                .collect(),
+            mqtt: self
+                .mqtt
+                .iter()
+                .map(|(n, c)| named((n, c.health())))
+                .collect(),
         }
     }
 

@@ -17,10 +17,12 @@
 //! - [`config`]: the `[plc.*]` and `[mqtt.*]` tables of `baton.toml`.
 //! - [`plc`]: the PLC request model, errors and the Modbus TCP device.
 //! - [`mqtt`]: the MQTT client trait, errors and the rumqttc connection.
+//! - [`health`]: how each connection is doing, for operators.
 //! - [`Connectors`]: the set of live connections, by name.
 #![deny(missing_docs)]
 
 pub mod config;
+pub mod health;
 pub mod mqtt;
 pub mod plc;
 
@@ -28,6 +30,7 @@ mod connectors;
 
 pub use config::{ConfigError, ConnectorsConfig};
 pub use connectors::Connectors;
+pub use health::{ConnectorsHealth, Health, HealthState, NamedHealth};
 pub use mqtt::MqttClient;
 pub use plc::PlcDevice;
 

@@ -8,6 +8,7 @@ pub use baton_grant::mqtt::TopicFilter;
 pub use connection::{MqttConnection, Watch};
 
 use crate::BoxFuture;
+use crate::health::Health;
 
 /// MQTT delivery guarantee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +51,12 @@ pub trait MqttClient: Send + Sync {
     /// Whether the broker is connected right now.
     fn is_connected(&self) -> bool {
         true
+    }
+
+    /// How the connection is doing, for operators. Implementations that do
+    /// not track it say `unknown`.
+    fn health(&self) -> Health {
+        Health::unknown()
     }
 
     /// Publish and, for QoS 1 and 2, wait for the broker's acknowledgement.

@@ -6,6 +6,7 @@ pub use baton_grant::plc::Area;
 pub use modbus::ModbusDevice;
 
 use crate::BoxFuture;
+use crate::health::Health;
 
 /// Most registers one Modbus read may return (protocol limit).
 pub const MAX_READ_REGISTERS: u16 = 125;
@@ -150,6 +151,12 @@ pub enum PlcError {
 pub trait PlcDevice: Send + Sync {
     /// Send one request and wait for its answer.
     fn call(&self, request: PlcRequest) -> BoxFuture<'_, Result<PlcResponse, PlcError>>;
+
+    /// How the device is doing, for operators. Must not wait on a request
+    /// in flight. Implementations that do not track it say `unknown`.
+    fn health(&self) -> Health {
+        Health::unknown()
+    }
 }
 
 #[cfg(test)]

@@ -195,3 +195,53 @@ async fn interoperates_with_a_third_party_server() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+#[tokio::test]
+async fn health_is_idle_then_connected_then_offline_naming_the_address() {
+    use baton_connectors::{HealthState, PlcDevice as _};
+    let plc = SimulatedPlc::start(([127, 0, 0, 1], 0).into(), Oven::new(), None)
+        .await
+        .unwrap();
+    let addr = plc.addr();
+    let device = device(plc.url(), Duration::from_secs(1));
+    let idle = device.health();
+    assert_eq!(idle.state, HealthState::Idle);
+    assert_eq!(idle.last_error, None);
+
+    assert!(device.call(read(Area::Holding, 10, 1)).await.is_ok());
+    let up = device.health();
+    assert_eq!(up.state, HealthState::Connected, "{up:?}");
+    assert_eq!(up.last_error, None);
+
+    plc.stop();
+    // The open connection breaks, then reconnecting is refused.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while device.health().state == HealthState::Connected {
+        assert!(Instant::now() < deadline, "still connected after the stop");
+        let _ = device.call(read(Area::Holding, 10, 1)).await;
+    }
+    let down = device.health();
+    assert_eq!(down.state, HealthState::Offline);
+    let error = down.last_error.unwrap();
+    assert!(error.contains(&addr.to_string()), "{error}");
+    assert!(down.last_error_at.unwrap() > 1_700_000_000_000);
+}
+
+#[tokio::test]
+async fn health_of_a_closed_port_is_offline_with_the_refusal() {
+    use baton_connectors::HealthState;
+    let port = free_port();
+    let device = device(format!("tcp://127.0.0.1:{port}"), Duration::from_secs(1));
+    assert!(device.call(read(Area::Coil, 0, 1)).await.is_err());
+    let health = device.health();
+    assert_eq!(health.state, HealthState::Offline);
+    let error = health.last_error.unwrap();
+    assert!(
+        error.contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{error}"
+    );
+    // During the back-off the device is not retried, and its health stays as it was.
+    let at = health.last_error_at;
+    let _ = device.call(read(Area::Coil, 0, 1)).await;
+    assert_eq!(device.health().last_error_at, at);
+}

@@ -1,4 +1,4 @@
-//! `baton run start|list|show|watch|cancel|approve|reject`: runs on a server.
+//! `baton run start|list|waiting|show|watch|cancel|approve|reject`: runs on a server.
 
 use std::process::ExitCode;
 
@@ -41,6 +41,8 @@ pub enum RunCommand {
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
+    /// List the approval nodes of running runs that wait for a decision, oldest first.
+    Waiting,
     /// Show a run and every node's state.
     Show {
         /// The run id.
@@ -159,6 +161,30 @@ pub async fn run(command: RunCommand, remote: &Remote) -> anyhow::Result<ExitCod
                 &["ID", "WORKFLOW", "STATUS", "TRIGGER", "STARTED", "FINISHED"],
                 &rows,
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        RunCommand::Waiting => {
+            let answer = client.get("/api/v1/approvals").await?;
+            if remote.json {
+                println!("{answer}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows = table::rows(&answer["approvals"], |a| {
+                vec![
+                    table::cell(&a["run"]),
+                    format!("{} v{}", table::cell(&a["workflow"]), a["version"]),
+                    table::cell(&a["node"]),
+                    table::time(&a["since"]),
+                    table::time(&a["until"]),
+                ]
+            });
+            table::print(
+                &["RUN", "WORKFLOW", "NODE", "WAITING SINCE", "TIMES OUT"],
+                &rows,
+            );
+            if answer["truncated"] == json!(true) {
+                eprintln!("only the newest 500 running runs were looked at");
+            }
             Ok(ExitCode::SUCCESS)
         }
         RunCommand::Show { id } => {

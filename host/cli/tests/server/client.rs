@@ -298,6 +298,30 @@ impl Drop for Server {
     }
 }
 
+/// Run the `baton` client against `server` as admin; its exit code, and
+/// its stdout followed by its stderr.
+pub fn baton(server: &Server, args: &[&str]) -> (i32, String) {
+    baton_as(server, ADMIN, args)
+}
+
+/// [`baton`] with another token.
+pub fn baton_as(server: &Server, token: &str, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .env("BATON_SERVER", format!("http://{}", server.addr))
+        .env("BATON_TOKEN", token)
+        .env_remove("BATON_CONFIG")
+        .current_dir(env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("baton {args:?}: {stderr}");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &stderr,
+    )
+}
+
 /// The scripted test guest: sleeps, fails or succeeds as its config says.
 pub fn scripted_wasm() -> Vec<u8> {
     std::fs::read(baton_plugins::test_programs::SCRIPTED).unwrap()

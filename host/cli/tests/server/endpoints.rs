@@ -1,35 +1,10 @@
 //! The success paths the journey does not take, through the `baton` client
 //! where it has a command and over plain HTTP where it does not.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
-use crate::client::{ADMIN, Plant, Server, unique};
+use crate::client::{ADMIN, Plant, Server, baton, baton_as, unique};
 use crate::journey::workflow;
-
-/// Run the `baton` client against `server` as admin; its exit code, and
-/// its stdout followed by its stderr.
-fn baton(server: &Server, args: &[&str]) -> (i32, String) {
-    baton_as(server, ADMIN, args)
-}
-
-fn baton_as(server: &Server, token: &str, args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(args)
-        .env("BATON_SERVER", format!("http://{}", server.addr))
-        .env("BATON_TOKEN", token)
-        .env_remove("BATON_CONFIG")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    eprintln!("baton {args:?}: {stderr}");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &stderr,
-    )
-}
 
 #[test]
 fn every_other_endpoint_succeeds_through_the_client_and_over_http() {

@@ -13,5 +13,6 @@ mod openapi;
 mod restart;
 mod safety;
 mod secrets;
+mod status;
 mod statuses;
 mod tour;

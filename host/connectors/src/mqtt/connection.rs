@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 use super::{Message, MqttClient, MqttError, QoS, TopicFilter};
 use crate::BoxFuture;
 use crate::config::{ConfigError, MqttConfig};
+use crate::health::{Health, HealthState, now_ms};
 
 /// Longest wait between reconnect attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -46,6 +47,8 @@ struct Shared {
 struct State {
     connected: bool,
     last_error: String,
+    /// When `last_error` happened; `None` until the first real failure.
+    last_error_at: Option<i64>,
     pending: Option<Pending>,
     receivers: HashMap<u64, (TopicFilter, mpsc::Sender<Message>)>,
     /// Active subscriptions and how many receivers use each.
@@ -81,6 +84,7 @@ impl MqttConnection {
             reason,
         };
         let (host, port) = config.endpoint().map_err(error)?;
+        let addr = format!("{host}:{port}");
         let client_id = config
             .client_id
             .clone()
@@ -98,6 +102,7 @@ impl MqttConnection {
         shared.lock().last_error = "not connected yet".into();
         let task = tokio::spawn(drive(
             name.to_string(),
+            addr,
             eventloop,
             client.clone(),
             shared.clone(),
@@ -116,6 +121,23 @@ impl MqttConnection {
     /// Whether the broker is connected right now.
     pub fn is_connected(&self) -> bool {
         self.shared.lock().connected
+    }
+
+    /// Connected or offline, with the last failure to reach the broker
+    /// (kept after a reconnect). Before the first attempt has ended it is
+    /// offline with no error.
+    pub fn health(&self) -> Health {
+        let state = self.shared.lock();
+        let mut health = Health::new(if state.connected {
+            HealthState::Connected
+        } else {
+            HealthState::Offline
+        });
+        if let Some(at) = state.last_error_at {
+            health.last_error = Some(state.last_error.clone());
+            health.last_error_at = Some(at);
+        }
+        health
     }
 
     /// Wait until the broker is connected, up to `timeout`.
@@ -284,6 +306,10 @@ impl MqttClient for MqttConnection {
         MqttConnection::is_connected(self)
     }
 
+    fn health(&self) -> Health {
+        MqttConnection::health(self)
+    }
+
     fn publish(
         &self,
         topic: String,
@@ -353,8 +379,15 @@ fn to_rumqttc(qos: QoS) -> rumqttc::QoS {
     }
 }
 
-/// Drive the event loop forever, reconnecting with back-off.
-async fn drive(name: String, mut eventloop: EventLoop, client: AsyncClient, shared: Arc<Shared>) {
+/// Drive the event loop forever, reconnecting with back-off. `addr` is the
+/// broker's `host:port`, named in connection errors.
+async fn drive(
+    name: String,
+    addr: String,
+    mut eventloop: EventLoop,
+    client: AsyncClient,
+    shared: Arc<Shared>,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
         match eventloop.poll().await {
@@ -378,7 +411,7 @@ async fn drive(name: String, mut eventloop: EventLoop, client: AsyncClient, shar
                 handle(&shared, event);
             }
             Err(error) => {
-                lost(&name, &shared, error.to_string());
+                lost(&name, &shared, format!("{addr}: {error}"));
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
@@ -393,6 +426,7 @@ fn lost(name: &str, shared: &Shared, message: String) {
     }
     state.connected = false;
     state.last_error = message.clone();
+    state.last_error_at = Some(now_ms());
     if let Some(pending) = state.pending.take() {
         let _ = pending.done.send(Err(MqttError::Unavailable(message)));
     }
@@ -470,5 +504,41 @@ fn acked(state: &mut State, pkid: u16, kind: PendingKind, result: Result<(), Mqt
 fn finish(state: &mut State, result: Result<(), MqttError>) {
     if let Some(pending) = state.pending.take() {
         let _ = pending.done.send(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn health_of_a_closed_port_is_offline_naming_the_broker() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = MqttConfig::new(format!("mqtt://127.0.0.1:{port}"));
+        let connection = MqttConnection::connect("closed", &config).unwrap();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while connection.health().last_error.is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "no error recorded");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let health = connection.health();
+        assert_eq!(health.state, HealthState::Offline);
+        let error = health.last_error.unwrap();
+        assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+        assert!(health.last_error_at.unwrap() > 1_700_000_000_000);
+    }
+
+    #[tokio::test]
+    async fn health_against_a_broker_is_connected() {
+        let url = baton_sim::EmbeddedBroker::test_url().await.unwrap();
+        let connection = MqttConnection::connect("plant", &MqttConfig::new(url)).unwrap();
+        assert!(connection.wait_connected(Duration::from_secs(10)).await);
+        let health = MqttClient::health(&connection);
+        assert_eq!(health.state, HealthState::Connected);
+        assert_eq!(health.last_error, None);
     }
 }

@@ -9,6 +9,7 @@ use tokio_modbus::{Slave, client::tcp};
 use super::{Area, PlcDevice, PlcError, PlcRequest, PlcResponse};
 use crate::BoxFuture;
 use crate::config::PlcConfig;
+use crate::health::{Health, HealthState};
 
 /// First wait before reconnecting to a device that just failed.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(250);
@@ -24,6 +25,10 @@ pub struct ModbusDevice {
     name: String,
     config: PlcConfig,
     state: Mutex<State>,
+    /// A copy of how the device is doing, kept apart from `state` because
+    /// that lock is held across a request, and [`PlcDevice::health`] must
+    /// answer while a request hangs until its timeout.
+    health: std::sync::Mutex<Health>,
 }
 
 #[derive(Default)]
@@ -41,7 +46,27 @@ impl ModbusDevice {
             name: name.into(),
             config,
             state: Mutex::new(State::default()),
+            health: std::sync::Mutex::new(Health::new(HealthState::Idle)),
         }
+    }
+
+    fn health_mut(&self) -> std::sync::MutexGuard<'_, Health> {
+        // A plain snapshot: a panic cannot leave it half-updated.
+        self.health.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// `message` naming the device's address, for operators looking at many devices.
+    fn located(&self, message: &str) -> String {
+        match self.config.endpoint() {
+            Ok((host, port)) if !message.contains(&format!("{host}:{port}")) => {
+                format!("{host}:{port}: {message}")
+            }
+            _ => message.to_string(),
+        }
+    }
+
+    fn reachable(&self) {
+        self.health_mut().state = HealthState::Connected;
     }
 
     async fn call_inner(&self, request: PlcRequest) -> Result<PlcResponse, PlcError> {
@@ -55,8 +80,15 @@ impl ModbusDevice {
             return Err(PlcError::Unavailable("no connection".into()));
         };
         match tokio::time::timeout(self.config.timeout, send(connection, request)).await {
-            Ok(Ok(Ok(response))) => Ok(response),
-            Ok(Ok(Err(exception))) => Err(PlcError::Exception(exception.to_string())),
+            Ok(Ok(Ok(response))) => {
+                self.reachable();
+                Ok(response)
+            }
+            Ok(Ok(Err(exception))) => {
+                // The device answered: it is reachable, it only refused this request.
+                self.reachable();
+                Err(PlcError::Exception(exception.to_string()))
+            }
             Ok(Err(error)) => {
                 // A transport or framing error leaves the stream in an unknown state.
                 let message = error.to_string();
@@ -98,6 +130,7 @@ impl ModbusDevice {
                 }
                 state.failures = 0;
                 state.retry_at = None;
+                self.reachable();
                 Ok(connection)
             }
             Ok(Err(e)) => {
@@ -121,6 +154,7 @@ impl ModbusDevice {
             .saturating_mul(1 << state.failures.min(16).saturating_sub(1))
             .min(self.config.max_backoff);
         state.retry_at = Some(Instant::now() + backoff);
+        self.health_mut().failed(self.located(&message));
         state.last_error = message;
     }
 }
@@ -128,6 +162,10 @@ impl ModbusDevice {
 impl PlcDevice for ModbusDevice {
     fn call(&self, request: PlcRequest) -> BoxFuture<'_, Result<PlcResponse, PlcError>> {
         Box::pin(self.call_inner(request))
+    }
+
+    fn health(&self) -> Health {
+        self.health_mut().clone()
     }
 }
 
