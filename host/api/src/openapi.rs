@@ -123,6 +123,7 @@ pub fn spec() -> &'static str {
         let (_, mut spec) =
             crate::routes_with_spec(0, 0, std::time::Duration::ZERO).split_for_parts();
         add_timeout(&mut spec);
+        add_session(&mut spec);
         spec.to_pretty_json()
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
     })
@@ -154,6 +155,29 @@ fn add_timeout(spec: &mut Spec) {
                 .responses
                 .entry("408".into())
                 .or_insert_with(|| timeout.clone().into());
+        }
+    }
+}
+
+/// Every operation that takes a bearer token also takes the console's
+/// session cookie (with the CSRF header on changes): the second, equivalent
+/// way to authenticate is added to each one here.
+fn add_session(spec: &mut Spec) {
+    use utoipa::openapi::security::SecurityRequirement;
+    for item in spec.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if let Some(security) = operation.security.as_mut()
+                && security.len() == 1
+            {
+                security.push(SecurityRequirement::new("session", Vec::<String>::new()));
+            }
         }
     }
 }

@@ -91,10 +91,8 @@ fn answer(request: &HeaderMap, asset: Asset, immutable: bool) -> Response {
 
 fn missing() -> Response {
     let mut r = (StatusCode::NOT_FOUND, "no such console file").into_response();
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-cache"),
-    );
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     secure(r.headers_mut());
     r
 }

@@ -95,6 +95,8 @@ pub struct Applied {
     pub workflow: Workflow,
     /// `name@major` to `{"version", "digest"}`.
     pub plugins: Value,
+    /// The text it was parsed from.
+    pub source: String,
 }
 
 /// The workflow engine. Cheap to clone.
@@ -272,10 +274,10 @@ impl Engine {
         // kept off the threads that serve requests and drive runs.
         let limits = self.shared.limits;
         let text = text.to_string();
-        let (workflow, snapshot) = tokio::task::spawn_blocking(move || {
+        let (workflow, snapshot, source) = tokio::task::spawn_blocking(move || {
             let workflow = Workflow::parse_with(&text, &limits)?;
             validate_with(&workflow, &snapshot, &limits)?;
-            Ok::<_, Error>((workflow, snapshot))
+            Ok::<_, Error>((workflow, snapshot, text))
         })
         .await
         .map_err(|e| Error::Definition(format!("the workflow check failed: {e}")))??;
@@ -290,7 +292,11 @@ impl Engine {
             })
             .collect();
         let plugins = snapshot.resolve(refs.into_iter());
-        Ok(Applied { workflow, plugins })
+        Ok(Applied {
+            workflow,
+            plugins,
+            source,
+        })
     }
 
     /// Validate and store a new version of a workflow. Runs already started
@@ -303,13 +309,17 @@ impl Engine {
     /// Store a new version of a workflow that [`Engine::check_workflow`]
     /// accepted, and arm its triggers.
     pub async fn store_workflow(&self, checked: Applied) -> Result<WorkflowRecord> {
-        let Applied { workflow, plugins } = checked;
+        let Applied {
+            workflow,
+            plugins,
+            source,
+        } = checked;
         let definition = serde_json::to_value(&workflow)
             .map_err(|e| Error::Definition(format!("cannot store the workflow: {e}")))?;
         let record = self
             .shared
             .store
-            .put_workflow(&workflow.name, &definition, &plugins)
+            .put_workflow(&workflow.name, &definition, &plugins, Some(&source))
             .await?;
         self.shared.triggers.arm(self, &workflow);
         Ok(record)

@@ -617,6 +617,7 @@ mod tests {
                 definition: serde_json::to_value(&wf).unwrap(),
                 plugins: json!({"t@1": {"version": "1.0.0", "digest": "d"}}),
                 created_at: 0,
+                source: Some(yaml.to_string()),
             },
             &Default::default(),
         )

@@ -50,6 +50,9 @@ pub struct WorkflowRecord {
     pub plugins: Value,
     /// When it was applied.
     pub created_at: Millis,
+    /// The text it was applied from (YAML or JSON, with its comments); none
+    /// for versions applied before Baton kept it.
+    pub source: Option<String>,
 }
 
 /// Where a run is in its life.

@@ -7,11 +7,12 @@ use crate::model::{WorkflowRecord, now_millis};
 use crate::store::with_pool;
 use crate::{Error, Result, Store};
 
-type WorkflowRow = (String, i64, String, String, i64);
+type WorkflowRow = (String, i64, String, String, i64, Option<String>);
 
 fn record(row: WorkflowRow) -> Result<WorkflowRecord> {
-    let (name, version, definition, plugins, created_at) = row;
+    let (name, version, definition, plugins, created_at, source) = row;
     Ok(WorkflowRecord {
+        source,
         definition: serde_json::from_str(&definition)
             .map_err(|e| corrupt("workflow definition", e))?,
         plugins: serde_json::from_str(&plugins).map_err(|e| corrupt("workflow plugins", e))?,
@@ -22,13 +23,15 @@ fn record(row: WorkflowRow) -> Result<WorkflowRecord> {
 }
 
 impl Store {
-    /// Store a new version of workflow `name` and return it. Versions count
-    /// up from 1; two concurrent applies get different versions.
+    /// Store a new version of workflow `name`, applied from the text
+    /// `source`, and return it. Versions count up from 1; two concurrent
+    /// applies get different versions.
     pub async fn put_workflow(
         &self,
         name: &str,
         definition: &Value,
         plugins: &Value,
+        source: Option<&str>,
     ) -> Result<WorkflowRecord> {
         let definition_text = definition.to_string();
         let plugins_text = plugins.to_string();
@@ -36,14 +39,15 @@ impl Store {
             let now = now_millis();
             let inserted: Option<(i64,)> = with_pool!(&self.pool, p => {
                 sqlx::query_as(
-                    "INSERT INTO workflows (name, version, definition, plugins, created_at) \
-                     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM workflows WHERE name = $1 \
+                    "INSERT INTO workflows (name, version, definition, plugins, created_at, source) \
+                     SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4, $5 FROM workflows WHERE name = $1 \
                      ON CONFLICT DO NOTHING RETURNING version",
                 )
                 .bind(name)
                 .bind(&definition_text)
                 .bind(&plugins_text)
                 .bind(now)
+                .bind(source)
                 .fetch_optional(p)
                 .await?
             });
@@ -54,6 +58,7 @@ impl Store {
                     definition: definition.clone(),
                     plugins: plugins.clone(),
                     created_at: now,
+                    source: source.map(str::to_string),
                 });
             }
         }
@@ -66,7 +71,7 @@ impl Store {
     pub async fn workflow(&self, name: &str, version: i64) -> Result<Option<WorkflowRecord>> {
         let row: Option<WorkflowRow> = with_pool!(&self.pool, p => {
             sqlx::query_as(
-                "SELECT name, version, definition, plugins, created_at FROM workflows \
+                "SELECT name, version, definition, plugins, created_at, source FROM workflows \
                  WHERE name = $1 AND version = $2",
             )
             .bind(name)
@@ -81,7 +86,7 @@ impl Store {
     pub async fn latest_workflow(&self, name: &str) -> Result<Option<WorkflowRecord>> {
         let row: Option<WorkflowRow> = with_pool!(&self.pool, p => {
             sqlx::query_as(
-                "SELECT name, version, definition, plugins, created_at FROM workflows \
+                "SELECT name, version, definition, plugins, created_at, source FROM workflows \
                  WHERE name = $1 ORDER BY version DESC LIMIT 1",
             )
             .bind(name)
@@ -107,7 +112,7 @@ impl Store {
     pub async fn latest_workflows(&self) -> Result<Vec<WorkflowRecord>> {
         let rows: Vec<WorkflowRow> = with_pool!(&self.pool, p => {
             sqlx::query_as(
-                "SELECT w.name, w.version, w.definition, w.plugins, w.created_at FROM workflows w \
+                "SELECT w.name, w.version, w.definition, w.plugins, w.created_at, w.source FROM workflows w \
                  JOIN (SELECT name, MAX(version) AS version FROM workflows GROUP BY name) m \
                  ON w.name = m.name AND w.version = m.version ORDER BY w.name",
             )

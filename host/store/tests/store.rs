@@ -247,11 +247,11 @@ async fn plugins_and_workflows(store: Store) {
     );
 
     let v1 = store
-        .put_workflow("w", &json!({"v": 1}), &json!({}))
+        .put_workflow("w", &json!({"v": 1}), &json!({}), Some("v: 1"))
         .await
         .unwrap();
     let v2 = store
-        .put_workflow("w", &json!({"v": 2}), &json!({}))
+        .put_workflow("w", &json!({"v": 2}), &json!({}), None)
         .await
         .unwrap();
     assert_eq!((v1.version, v2.version), (1, 2));

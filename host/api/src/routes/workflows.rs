@@ -35,8 +35,9 @@ fn view(w: &WorkflowRecord) -> Value {
         "created_at": w.created_at,
         "plugins": w.plugins,
         "definition": w.definition,
-        // The definition as YAML, for reading and diffing.
-        "yaml": serde_yaml_ng::to_string(&w.definition).unwrap_or_default(),
+        // The text it was applied from, for reading, diffing and editing
+        // (for a version stored without it, the definition as YAML).
+        "yaml": w.source.clone().unwrap_or_else(|| serde_yaml_ng::to_string(&w.definition).unwrap_or_default()),
     })
 }
 

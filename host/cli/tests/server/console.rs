@@ -82,7 +82,10 @@ fn the_page_and_its_files_have_types_validators_and_a_strict_policy() {
     let (server, _dir, _plant) = server();
     let page = raw(&server, "GET", "/", &[], "");
     assert_eq!(page.status, 200);
-    assert_eq!(page.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert_eq!(page.header("cache-control"), Some("no-cache"));
     let csp = page.header("content-security-policy").unwrap();
     for directive in [
@@ -116,9 +119,15 @@ fn the_page_and_its_files_have_types_validators_and_a_strict_policy() {
     for (path, ty) in [
         ("/console/js/app.js", "text/javascript; charset=utf-8"),
         ("/console/app.css", "text/css; charset=utf-8"),
-        ("/console/vendor/dagre.min.js", "text/javascript; charset=utf-8"),
+        (
+            "/console/vendor/dagre.min.js",
+            "text/javascript; charset=utf-8",
+        ),
         ("/console/icon.svg", "image/svg+xml"),
-        ("/console/vendor/dagre.LICENSE.txt", "text/plain; charset=utf-8"),
+        (
+            "/console/vendor/dagre.LICENSE.txt",
+            "text/plain; charset=utf-8",
+        ),
     ] {
         // With the current build's id a file is cached for good ...
         let current = raw(&server, "GET", &format!("{path}?v={build}"), &[], "");
@@ -215,12 +224,21 @@ fn a_session_is_a_cookie_that_needs_its_csrf_token_to_change_anything() {
     for attr in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(set.contains(attr), "{set}");
     }
-    assert!(!set.contains("Max-Age") && !set.contains("Expires"), "a session cookie: {set}");
+    assert!(
+        !set.contains("Max-Age") && !set.contains("Expires"),
+        "a session cookie: {set}"
+    );
     assert_eq!(signed.json()["role"], "admin");
     let (cookie, csrf) = sign_in(&server, ADMIN);
 
     // Reading needs only the cookie.
-    let me = raw(&server, "GET", "/api/v1/session", &[("Cookie", &cookie)], "");
+    let me = raw(
+        &server,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
     assert_eq!(me.status, 200);
     assert_eq!(me.json()["csrf"], csrf.as_str());
     assert_eq!(
@@ -230,7 +248,8 @@ fn a_session_is_a_cookie_that_needs_its_csrf_token_to_change_anything() {
 
     // Changing anything with the cookie needs the CSRF token, and a
     // browser's Origin must be this server.
-    let engage = |headers: &[(&str, &str)]| raw(&server, "POST", "/api/v1/interlock", headers, "{}");
+    let engage =
+        |headers: &[(&str, &str)]| raw(&server, "POST", "/api/v1/interlock", headers, "{}");
     let no_csrf = engage(&[("Cookie", &cookie), ("Content-Type", "application/json")]);
     assert_eq!((no_csrf.status, no_csrf.code().as_str()), (403, "csrf"));
     let wrong = engage(&[
@@ -246,7 +265,11 @@ fn a_session_is_a_cookie_that_needs_its_csrf_token_to_change_anything() {
         ("Origin", "http://evil.example"),
     ]);
     assert_eq!((foreign.status, foreign.code().as_str()), (403, "csrf"));
-    assert_eq!(server.get("/api/v1/interlock")["engaged"], false, "nothing was engaged");
+    assert_eq!(
+        server.get("/api/v1/interlock")["engaged"],
+        false,
+        "nothing was engaged"
+    );
     let origin = format!("http://{}", server.addr);
     let ok = engage(&[
         ("Cookie", &cookie),
@@ -277,19 +300,37 @@ fn a_session_is_a_cookie_that_needs_its_csrf_token_to_change_anything() {
     );
 
     // Sign-out clears the cookie.
-    let out = raw(&server, "DELETE", "/api/v1/session", &[("Cookie", &cookie)], "");
+    let out = raw(
+        &server,
+        "DELETE",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
     assert_eq!(out.status, 204);
     let cleared = out.header("set-cookie").unwrap();
-    assert!(cleared.starts_with("baton_session=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(
+        cleared.starts_with("baton_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
 }
 
 #[test]
 fn roles_hold_on_cookie_requests_and_revoking_a_token_ends_its_sessions() {
     let (server, _dir, _plant) = server();
-    let (_, viewer) = server.post("/api/v1/tokens", &json!({"name": "screen", "role": "viewer"}));
+    let (_, viewer) = server.post(
+        "/api/v1/tokens",
+        &json!({"name": "screen", "role": "viewer"}),
+    );
     let viewer_token = viewer["token"].as_str().unwrap();
     let (cookie, csrf) = sign_in(&server, viewer_token);
-    let me = raw(&server, "GET", "/api/v1/session", &[("Cookie", &cookie)], "");
+    let me = raw(
+        &server,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
     assert_eq!(me.json()["role"], "viewer");
     for (method, path) in [
         ("POST", "/api/v1/interlock"),
@@ -307,7 +348,11 @@ fn roles_hold_on_cookie_requests_and_revoking_a_token_ends_its_sessions() {
             ],
             r#"{"name": "x", "role": "admin", "input": {}}"#,
         );
-        assert_eq!((answer.status, answer.code().as_str()), (403, "forbidden"), "{path}");
+        assert_eq!(
+            (answer.status, answer.code().as_str()),
+            (403, "forbidden"),
+            "{path}"
+        );
     }
     assert_eq!(server.get("/api/v1/interlock")["engaged"], false);
     // Another token's CSRF token is no good.
@@ -324,7 +369,13 @@ fn roles_hold_on_cookie_requests_and_revoking_a_token_ends_its_sessions() {
     let id = viewer["id"].as_str().unwrap();
     let (status, _) = server.call("DELETE", &format!("/api/v1/tokens/{id}"), Some(ADMIN), b"");
     assert_eq!(status, 204);
-    let gone = raw(&server, "GET", "/api/v1/session", &[("Cookie", &cookie)], "");
+    let gone = raw(
+        &server,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
     assert_eq!((gone.status, gone.code().as_str()), (401, "unauthorized"));
 }
 
@@ -412,5 +463,8 @@ fn the_console_in_a_real_browser_against_the_demo() {
         .current_dir(&dir)
         .status()
         .unwrap();
-    assert!(status.success(), "the browser suite failed (its steps are above)");
+    assert!(
+        status.success(),
+        "the browser suite failed (its steps are above)"
+    );
 }

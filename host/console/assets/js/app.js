@@ -44,6 +44,11 @@ let cleanup = null;
 let badgeTimer = 0;
 
 function signInPage(message) {
+  generation += 1;
+  if (cleanup) { try { cleanup(); } catch { /* ignore */ } cleanup = null; }
+  // Several calls can find the session gone at once: show the form once.
+  if (document.getElementById('signin') && !session.role) return;
+  Object.assign(session, { name: null, role: null, csrf: null });
   bar.hidden = true;
   clearTimeout(badgeTimer);
   const token = h('input', { id: 'token', name: 'token', type: 'password', autocomplete: 'current-password', required: true, placeholder: 'baton_…' });
@@ -76,7 +81,7 @@ async function paintBadge() {
     badge.textContent = il.engaged ? 'INTERLOCK ENGAGED' : 'interlock released';
     badge.title = il.engaged ? 'Every actuation is denied and no run may start' : 'Actuation is allowed';
   } catch { /* the page shows its own errors */ }
-  badgeTimer = setTimeout(paintBadge, 3000);
+  if (session.role) badgeTimer = setTimeout(paintBadge, 3000);
 }
 
 function paintNav(path) {
@@ -88,8 +93,11 @@ function paintNav(path) {
   }
 }
 
+let generation = 0;
+
 async function route() {
   if (cleanup) { try { cleanup(); } catch { /* ignore */ } cleanup = null; }
+  const mine = ++generation;
   const hash = location.hash.replace(/^#/, '') || '/';
   const [path, qs] = hash.split('?');
   const query = new URLSearchParams(qs || '');
@@ -98,13 +106,23 @@ async function route() {
     const m = path.match(pattern);
     if (!m) continue;
     const params = Object.fromEntries(Object.entries(m.groups || {}).map(([k, v]) => [k, decodeURIComponent(v)]));
-    clear(main);
+    // Each view renders into its own element, so a slow view that finishes
+    // after the next navigation can be dropped whole.
+    const root = h('div', { class: 'view' });
+    clear(main).append(root);
+    let done = null;
     try {
-      cleanup = (await view.render(main, params, query)) || null;
+      done = (await view.render(root, params, query)) || null;
     } catch (e) {
       if (e.status === 401) return;
-      main.append(alertBox(e));
+      root.append(alertBox(e));
     }
+    if (mine !== generation) {
+      if (done) { try { done(); } catch { /* ignore */ } }
+      root.remove();
+      return;
+    }
+    cleanup = done;
     main.focus({ preventScroll: true });
     return;
   }
@@ -121,8 +139,6 @@ function start() {
 whenSignedOut(() => signInPage('The session ended: the token was revoked, or you signed out elsewhere. Sign in again.'));
 document.getElementById('signout').addEventListener('click', async () => {
   await signOut();
-  if (cleanup) cleanup();
-  cleanup = null;
   signInPage('Signed out.');
 });
 window.addEventListener('hashchange', () => { if (session.role) route(); });

@@ -81,7 +81,7 @@ export function debounce(fn, ms) {
  */
 export function ask({ title, message, comment = false, required = false, confirm = 'Confirm', danger = false }) {
   return new Promise((resolve) => {
-    const text = comment ? h('textarea', { id: 'dialog-comment', rows: 3, 'aria-label': 'Comment', required }) : null;
+    const text = comment ? h('textarea', { id: 'dialog-comment', rows: 3, 'aria-label': 'Comment', 'aria-required': required ? 'true' : false }) : null;
     const error = h('p', { class: 'alert', hidden: true });
     const ok = h('button', { type: 'submit', id: 'dialog-confirm', class: danger ? 'danger' : '' }, confirm);
     const cancel = h('button', { type: 'button', class: 'quiet', id: 'dialog-cancel' }, 'Cancel');

@@ -130,7 +130,7 @@ export async function render(root, params) {
     badLines = new Set();
     if (result.ok) {
       valid = true;
-      clear(verdict).append(h('div', { class: 'note', id: 'valid' }, `✓ Valid. Plugins: ${Object.entries(result.data.plugins || {}).map(([k, v]) => `${k} → ${String(v).slice(0, 12)}`).join(', ') || 'none'}`));
+      clear(verdict).append(h('div', { class: 'note', id: 'valid' }, `✓ Valid. Plugins: ${Object.entries(result.data.plugins || {}).map(([k, v]) => `${k} → ${v.version || ''}`).join(', ') || 'none'}`));
       paintGraph(result.data.graph, bad);
     } else {
       valid = false;

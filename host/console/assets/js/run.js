@@ -47,7 +47,7 @@ export async function render(root, { id }) {
   api('GET', `/workflows/${enc(run.workflow)}/versions/${run.version}`).then((wf) => {
     clear(pinned).append(h('h2', {}, 'Pinned'),
       h('dl', { class: 'kv' }, h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}?version=${run.version}` }, `${run.workflow} v${run.version}`)),
-        ...Object.entries(wf.plugins || {}).flatMap(([p, digest]) => [h('dt', {}, p), h('dd', {}, h('code', { title: digest }, String(digest)))])));
+        ...Object.entries(wf.plugins || {}).flatMap(([p, v]) => [h('dt', {}, p), h('dd', {}, `${v.version || ''} `, h('code', { class: 'digest', title: v.digest || '' }, String(v.digest || v)))])));
   }).catch((e) => pinned.append(alertBox(e)));
 
   function decide(node, approved) {
@@ -67,7 +67,14 @@ export async function render(root, { id }) {
     try { await api('POST', `/runs/${enc(id)}/cancel`, { reason }); toast('Cancelling'); } catch (e) { toast(describe(e), 'error'); }
   }
 
+  let headerKey = '';
+  const countEl = h('span', { id: 'event-count' }, '0');
   function renderHeader() {
+    countEl.textContent = String(model.count);
+    // Rebuilt only when what it shows changed, so focus stays on its buttons.
+    const key = JSON.stringify([model.status, model.approvals(), model.result, model.stopping, model.endedAt]);
+    if (key === headerKey) return;
+    headerKey = key;
     clear(statusEl).append(state(model.status));
     clear(actions);
     if (model.status === 'running' && can('operator')) {
@@ -77,16 +84,17 @@ export async function render(root, { id }) {
       }
       actions.append(h('button', { class: 'quiet', id: 'cancel-run', onclick: cancel }, 'Cancel run'));
     }
-    clear(summary).append(
+    clear(summary).append(...[
       h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}` }, run.workflow), ` v${run.version}`),
       h('dt', {}, 'Trigger'), h('dd', {}, run.trigger || '–'),
       h('dt', {}, 'Started'), h('dd', {}, fmtTime(run.created_at)),
       h('dt', {}, 'Ended'), h('dd', {}, fmtTime(model.endedAt || run.finished_at)),
-      h('dt', {}, 'Events'), h('dd', {}, String(model.count)),
+      h('dt', {}, 'Events'), h('dd', {}, countEl),
       h('dt', {}, 'Input'), h('dd', {}, h('pre', {}, pretty(run.input))),
       model.result && model.result.output !== undefined ? [h('dt', {}, 'Output'), h('dd', {}, h('pre', { id: 'run-output' }, pretty(model.result.output)))] : null,
       model.result && model.result.error ? [h('dt', {}, 'Error'), h('dd', {}, h('div', { class: 'alert', id: 'run-error' }, model.result.error))] : null,
-      model.stopping && !model.result ? [h('dt', {}, 'Stopping'), h('dd', {}, `${model.stopping.ending}: ${model.stopping.reason}`)] : null);
+      model.stopping && !model.result ? [h('dt', {}, 'Stopping'), h('dd', {}, `${model.stopping.ending}: ${model.stopping.reason}`)] : null,
+    ].flat().filter(Boolean));
   }
 
   function renderDetail() {

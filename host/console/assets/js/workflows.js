@@ -50,7 +50,7 @@ async function one(root, name, query) {
     drawGraph(graphBox, nodesOf(wf.definition), {});
     yaml.textContent = wf.yaml;
     clear(triggers).append(triggersOf(wf.definition));
-    clear(plugins).append(...Object.entries(wf.plugins || {}).flatMap(([p, d]) => [h('dt', {}, p), h('dd', {}, h('code', {}, String(d)))]));
+    clear(plugins).append(...Object.entries(wf.plugins || {}).flatMap(([p, v]) => [h('dt', {}, p), h('dd', {}, `${v.version || ''} `, h('code', { class: 'digest', title: v.digest || '' }, String(v.digest || v).slice(0, 16)))]));
   }
   async function diff() {
     const [a, b] = await Promise.all([get(Number(from.value)), get(Number(to.value))]);
@@ -85,9 +85,9 @@ async function one(root, name, query) {
     const v = validate();
     if (!v.ok) return;
     try {
-      const run = await api('POST', `/workflows/${enc(name)}/runs`, { input: v.value });
-      toast(`Started ${run.id}`);
-      location.hash = `#/runs/${enc(run.id)}`;
+      const started = await api('POST', `/workflows/${enc(name)}/runs`, { input: v.value });
+      toast(`Started ${started.run_id}`);
+      location.hash = `#/runs/${enc(started.run_id)}`;
     } catch (err) {
       clear(check).append(h('div', { class: 'alert', role: 'alert', id: 'start-error' }, describe(err)));
     }

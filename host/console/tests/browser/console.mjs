@@ -157,8 +157,8 @@ try {
   const made = await call('POST', '/api/v1/tokens', { name: 'shift-lead', role: 'viewer' });
   assert.equal(made.status, 201, JSON.stringify(made.data));
   const started = await call('POST', '/api/v1/workflows/line1-startup/runs', { input: {} });
-  assert.equal(started.status, 201, JSON.stringify(started.data));
-  const waiting = started.data.id;
+  assert.equal(started.status, 202, JSON.stringify(started.data));
+  const waiting = started.data.run_id;
   await signOut();
   await signIn(made.data.token);
   const vrow = `#approvals tr.approval[data-run="${waiting}"]`;

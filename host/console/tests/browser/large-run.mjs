@@ -1,0 +1,82 @@
+// How fast the run page renders a large run: 200 nodes and about 10,000
+// events (40 of the nodes fan out over 120 items each). Applies the
+// workflow, runs it to the end, then loads its run page five times in
+// Chromium and prints the median time from navigation to the last event
+// painted. A measurement, not a test: it asserts only that the page shows
+// the whole run.
+//
+//   BATON_SERVER=... BATON_TOKEN=... node large-run.mjs
+
+import { chromium } from 'playwright-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const server = process.env.BATON_SERVER;
+const token = process.env.BATON_TOKEN;
+const layers = 20;
+const width = 10;
+const items = 120;
+
+async function call(method, path, body, type = 'application/json') {
+  const r = await fetch(`${server}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': type },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const data = await r.json().catch(() => null);
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(data)}`);
+  return data;
+}
+
+let yaml = 'name: large-run\ndescription: 200 nodes, 40 of them over 120 items.\nnodes:\n';
+for (let l = 0; l < layers; l += 1) {
+  for (let w = 0; w < width; w += 1) {
+    yaml += `  n${l}_${w}:\n    plugin: transform@1\n    config: { reshape: { v: "/v" } }\n`;
+    if (l > 0) yaml += `    needs: [n${l - 1}_${w}, n${l - 1}_${(w + 1) % width}]\n`;
+    if (w % 5 === 0) yaml += '    foreach: "input.items"\n    input: { v: "item" }\n';
+    else yaml += '    input: { v: "input.items.size()" }\n';
+  }
+}
+await call('PUT', '/api/v1/workflows/large-run', yaml, 'application/yaml');
+const list = Array.from({ length: items }, (_, i) => i);
+const run = await call('POST', '/api/v1/workflows/large-run/runs?wait=120', { input: { items: list } });
+assert.equal(run.status, 'succeeded', JSON.stringify(run));
+// Every stored event, a page (of at most 10,000) at a time.
+let all = 0;
+for (let after = 0; ;) {
+  const page = (await call('GET', `/api/v1/runs/${run.id}/events?after=${after}`)).events;
+  all += page.length;
+  if (page.length < 10000) break;
+  after = page[page.length - 1].seq;
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'baton-chromium-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, viewport: { width: 1366, height: 768 },
+  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+});
+try {
+  const page = context.pages()[0] || await context.newPage();
+  await page.goto(`${server}/`);
+  await page.fill('#token', token);
+  await page.click('#signin button[type=submit]');
+  await page.waitForSelector('#interlock-state');
+  const times = [];
+  for (let i = 0; i < 5; i += 1) {
+    await page.goto(`${server}/#/`);
+    await page.waitForSelector('#interlock-state');
+    const t0 = Date.now();
+    await page.goto(`${server}/#/runs/${run.id}`);
+    await page.waitForSelector('#run-status .state.succeeded', { timeout: 60000 });
+    await page.waitForFunction((n) => document.getElementById('event-count')?.textContent === String(n), all, { timeout: 60000 });
+    await page.waitForFunction(() => document.querySelectorAll('#graph g.node[data-state="succeeded"]').length === 200);
+    times.push(Date.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  console.log(`large run: 200 nodes, ${all} events; run page fully painted in ${times.join(', ')} ms; median ${times[2]} ms`);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
