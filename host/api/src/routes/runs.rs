@@ -202,13 +202,21 @@ pub async fn list(
     ))
 }
 
+/// Query of `GET /runs/{id}`.
+#[derive(Deserialize)]
+pub struct ShowQuery {
+    /// With `false`, only the run itself, without its nodes: one row read
+    /// instead of a replay of every event.
+    nodes: Option<bool>,
+}
+
 /// `GET /runs/{id}`: the run and every node's state, attempts, output and error.
 #[utoipa::path(
     get,
     operation_id = "show_run",
     path = "/runs/{id}",
     tag = "runs",
-    params(("id" = String, Path, description = "Run id")),
+    params(("id" = String, Path, description = "Run id"), ("nodes" = Option<bool>, Query, description = "`false` for the run alone, without its nodes (cheap for a run with many events)")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The run with every node's state and attempts", body = Value),
@@ -220,8 +228,18 @@ pub async fn show(
     State(state): State<ApiState>,
     caller: Caller,
     Path(id): Path<String>,
+    ApiQuery(q): ApiQuery<ShowQuery>,
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Viewer)?;
+    if q.nodes == Some(false) {
+        let run = state
+            .engine
+            .store()
+            .run(&id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("no run `{id}`")))?;
+        return Ok(Json(run_view(&run)));
+    }
     let (run, run_state, wf) = state.engine.inspect(&id).await?;
     let executions = state.engine.store().executions(&id).await?;
     let nodes: Vec<Value> = wf

@@ -2,7 +2,7 @@
 // page, and the hash router (#/runs/ID, #/workflows/NAME, ...).
 
 import { api, can, restore, session, signIn, signOut, whenSignedOut } from './api.js';
-import { h, clear, alertBox } from './dom.js';
+import { h, clear, put, alertBox } from './dom.js';
 import * as overview from './overview.js';
 import * as runs from './runs.js';
 import * as run from './run.js';
@@ -65,11 +65,11 @@ function signInPage(message) {
       await signIn(token.value.trim());
       start();
     } catch (err) {
-      clear(error).append(alertBox(err));
+      put(error, alertBox(err));
       token.select();
     }
   });
-  clear(main).append(form);
+  put(main, form);
   token.focus();
 }
 
@@ -109,7 +109,7 @@ async function route() {
     // Each view renders into its own element, so a slow view that finishes
     // after the next navigation can be dropped whole.
     const root = h('div', { class: 'view' });
-    clear(main).append(root);
+    put(main, root);
     let done = null;
     try {
       done = (await view.render(root, params, query)) || null;
@@ -126,7 +126,7 @@ async function route() {
     main.focus({ preventScroll: true });
     return;
   }
-  clear(main).append(h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the overview')));
+  put(main, h('h1', {}, 'Not found'), h('p', {}, h('a', { href: '#/' }, 'Back to the overview')));
 }
 
 function start() {
@@ -147,6 +147,6 @@ window.addEventListener('hashchange', () => { if (session.role) route(); });
   try {
     if (await restore()) start(); else signInPage();
   } catch (e) {
-    clear(main).append(alertBox(e));
+    put(main, alertBox(e));
   }
 })();

@@ -33,6 +33,12 @@ export function clear(el) {
   return el;
 }
 
+/** Replace `el`'s children with `children` (nested lists flattened; null, undefined and false left out). */
+export function put(el, ...children) {
+  clear(el);
+  return build(el, {}, children);
+}
+
 export function fmtTime(ms) {
   if (!ms) return '–';
   const d = new Date(ms);

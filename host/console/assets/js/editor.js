@@ -5,7 +5,7 @@
 // its schema requires. Admins can apply the result as a new version.
 
 import { api, can, enc } from './api.js';
-import { h, clear, debounce, toast, describe } from './dom.js';
+import { h, clear, put, debounce, toast, describe } from './dom.js';
 import { drawGraph } from './graph.js';
 
 const TEMPLATE = `name: new-workflow
@@ -116,7 +116,7 @@ export async function render(root, params) {
     if (!wfName) {
       valid = false;
       applyBtn.disabled = true;
-      clear(verdict).append(h('div', { class: 'alert' }, 'The workflow needs a `name:` line (letters, digits, `.`, `_` and `-`).'));
+      put(verdict, h('div', { class: 'alert' }, 'The workflow needs a `name:` line (letters, digits, `.`, `_` and `-`).'));
       return;
     }
     let result;
@@ -130,14 +130,14 @@ export async function render(root, params) {
     badLines = new Set();
     if (result.ok) {
       valid = true;
-      clear(verdict).append(h('div', { class: 'note', id: 'valid' }, `✓ Valid. Plugins: ${Object.entries(result.data.plugins || {}).map(([k, v]) => `${k} → ${v.version || ''}`).join(', ') || 'none'}`));
+      put(verdict, h('div', { class: 'note', id: 'valid' }, `✓ Valid. Plugins: ${Object.entries(result.data.plugins || {}).map(([k, v]) => `${k} → ${v.version || ''}`).join(', ') || 'none'}`));
       paintGraph(result.data.graph, bad);
     } else {
       valid = false;
       const e = result.error;
       if (e.status === 422 || e.status === 400) {
         const list = e.problems.length ? e.problems : [{ node: null, field: '', message: e.message }];
-        clear(verdict).append(h('div', { class: 'alert', id: 'invalid' }, `✗ ${e.message}`));
+        put(verdict, h('div', { class: 'alert', id: 'invalid' }, `✗ ${e.message}`));
         for (const p of list) {
           const line = p.node ? lineOfNode(body, p.node) : (e.details && e.details.line) || null;
           if (p.node) bad.add(p.node);
@@ -149,7 +149,7 @@ export async function render(root, params) {
         if (e.details && e.details.graph) paintGraph(e.details.graph, bad);
         else if (graph) graph.mark(bad);
       } else {
-        clear(verdict).append(h('div', { class: 'alert' }, describe(e)));
+        put(verdict, h('div', { class: 'alert' }, describe(e)));
       }
     }
     applyBtn.disabled = !valid || !can('admin');
@@ -162,10 +162,10 @@ export async function render(root, params) {
     const wfName = nameOf(area.value);
     try {
       const rec = await api('PUT', `/workflows/${enc(wfName)}`, area.value);
-      clear(applied).append(h('div', { class: 'note', id: 'applied' }, `Applied: ${rec.name} v${rec.version}. `, h('a', { href: `#/workflows/${enc(rec.name)}` }, 'Open it')));
+      put(applied, h('div', { class: 'note', id: 'applied' }, `Applied: ${rec.name} v${rec.version}. `, h('a', { href: `#/workflows/${enc(rec.name)}` }, 'Open it')));
       toast(`${rec.name} v${rec.version} applied`);
     } catch (e) {
-      clear(applied).append(h('div', { class: 'alert', role: 'alert' }, describe(e)));
+      put(applied, h('div', { class: 'alert', role: 'alert' }, describe(e)));
     }
   });
 
@@ -176,7 +176,7 @@ export async function render(root, params) {
       const major = `${p.name}@${String(p.version).split('.')[0]}`;
       newest.set(major, p);
     }
-    clear(palette).append(h('h2', {}, 'Add a node'), ...[...newest].map(([ref, p]) => h('button', {
+    put(palette, h('h2', {}, 'Add a node'), ...[...newest].map(([ref, p]) => h('button', {
       type: 'button', title: p.description || ref, 'data-plugin': ref,
       onclick: () => {
         const schema = p.config_schema || {};
@@ -190,7 +190,7 @@ export async function render(root, params) {
         goTo(lineOfNode(area.value, id));
       },
     }, ref)));
-  }).catch(() => clear(palette).append(h('p', { class: 'muted' }, 'The plugin list could not be read.')));
+  }).catch(() => put(palette, h('p', { class: 'muted' }, 'The plugin list could not be read.')));
 
   root.append(
     h('div', { class: 'spread' }, h('h1', {}, name ? `Edit ${name}` : 'New workflow'),

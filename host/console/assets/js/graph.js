@@ -24,7 +24,10 @@ export function nodesOf(definition) {
 
 function layout(nodes) {
   const g = new window.dagre.graphlib.Graph();
-  g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 46, marginx: 12, marginy: 12 });
+  // network-simplex ranks best but costs about 2 ms a node; past 60 nodes
+  // tight-tree is four times faster and nearly as tidy.
+  const ranker = nodes.length > 60 ? 'tight-tree' : 'network-simplex';
+  g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 46, marginx: 12, marginy: 12, ranker });
   g.setDefaultEdgeLabel(() => ({}));
   const ids = new Set(nodes.map((n) => n.id));
   for (const n of nodes) g.setNode(n.id, { width: W, height: H });
@@ -82,6 +85,9 @@ export function drawGraph(container, nodes, { onSelect } = {}) {
     svg.append(box);
   }
   container.append(svg);
+  // Shrink a graph a little to fit its panel; a much wider one scrolls, so
+  // that its labels stay readable.
+  if (width <= container.clientWidth * 1.6) svg.classList.add('fit');
   const api = {
     /** Set each node's shown state: `states` maps id to `{state, detail}`. */
     update(states) {

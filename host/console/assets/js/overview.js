@@ -2,7 +2,7 @@
 // runs, the latest failures and the engine's health. Refreshed every 2 s.
 
 import { api, can, enc, session } from './api.js';
-import { h, clear, state, fmtTime, ago, toast, ask, alertBox, describe } from './dom.js';
+import { h, clear, put, state, fmtTime, ago, toast, ask, alertBox, describe } from './dom.js';
 
 export async function render(root) {
   const interlock = h('section', { class: 'panel interlock', id: 'interlock', 'aria-label': 'Safety interlock' });
@@ -54,7 +54,7 @@ export async function render(root) {
   function paintInterlock(il) {
     interlock.classList.toggle('engaged', il.engaged);
     const mayRelease = session.role !== null && ['viewer', 'operator', 'admin'].indexOf(session.role) >= ['viewer', 'operator', 'admin'].indexOf(il.release_role || 'admin');
-    clear(interlock).append(
+    put(interlock, 
       h('div', {}, h('h2', {}, 'Safety interlock'),
         h('div', { class: 'big', id: 'interlock-state', 'data-engaged': String(il.engaged) }, il.engaged ? '⛔ ENGAGED: actuation denied, no run may start' : '● Released')),
       h('div', { class: 'row' },
@@ -76,7 +76,7 @@ export async function render(root) {
           h('button', { class: 'ok approve', onclick: decide(a, true) }, 'Approve'),
           h('button', { class: 'danger reject', onclick: decide(a, false) }, 'Reject'))) : null);
     });
-    clear(approvals).append(h('h2', {}, `Waiting for a person (${list.approvals.length})`),
+    put(approvals, h('h2', {}, `Waiting for a person (${list.approvals.length})`),
       rows.length ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', {}, 'Step'), h('th', {}, 'Waiting'), can('operator') ? h('th', {}, 'Decision') : null)), h('tbody', {}, rows))
         : h('p', { class: 'muted' }, 'Nothing is waiting for a decision.'),
       list.truncated ? h('p', { class: 'note' }, 'More runs are active than this list scans.') : null);
@@ -95,7 +95,7 @@ export async function render(root) {
       h('td', {}, c.name), h('td', {}, h('span', { class: `state ${c.state === 'connected' ? 'succeeded' : c.state === 'offline' ? 'failed' : 'pending'}` }, c.state)),
       h('td', {}, c.last_error ? `${c.last_error}${c.last_error_at ? ` (${ago(c.last_error_at)})` : ''}` : ''));
     const con = st.connectors || { plc: [], mqtt: [] };
-    clear(health).append(h('h2', {}, 'Engine'),
+    put(health, h('h2', {}, 'Engine'),
       h('dl', { class: 'kv' },
         h('dt', {}, 'Queue depth'), h('dd', { id: 'queue-depth' }, String(st.queue_depth)),
         h('dt', {}, 'Free task slots'), h('dd', { id: 'free-slots' }, String(st.free_task_slots)),
@@ -116,14 +116,14 @@ export async function render(root) {
       api('GET', '/interlock'), api('GET', '/approvals'), api('GET', '/runs?status=running&limit=20'),
       api('GET', '/runs?status=failed&limit=10'), api('GET', '/status')]);
     if (closed) return;
-    if (il.status === 'fulfilled') paintInterlock(il.value); else clear(interlock).append(alertBox(il.reason));
+    if (il.status === 'fulfilled') paintInterlock(il.value); else put(interlock, alertBox(il.reason));
     // Do not repaint the list under someone typing a comment into it.
     if (!typing) {
-      if (list.status === 'fulfilled') paintApprovals(list.value); else clear(approvals).append(h('h2', {}, 'Waiting for a person'), alertBox(list.reason));
+      if (list.status === 'fulfilled') paintApprovals(list.value); else put(approvals, h('h2', {}, 'Waiting for a person'), alertBox(list.reason));
     }
-    if (running.status === 'fulfilled') clear(active).append(h('h2', {}, `Active runs (${running.value.runs.length})`), running.value.runs.length ? runTable(running.value.runs, false) : h('p', { class: 'muted' }, 'No run is active.'));
-    if (failed.status === 'fulfilled') clear(failures).append(h('h2', {}, 'Latest failures'), failed.value.runs.length ? runTable(failed.value.runs, true) : h('p', { class: 'muted' }, 'No failed runs.'));
-    if (st.status === 'fulfilled') paintHealth(st.value); else clear(health).append(h('h2', {}, 'Engine'), alertBox(st.reason));
+    if (running.status === 'fulfilled') put(active, h('h2', {}, `Active runs (${running.value.runs.length})`), running.value.runs.length ? runTable(running.value.runs, false) : h('p', { class: 'muted' }, 'No run is active.'));
+    if (failed.status === 'fulfilled') put(failures, h('h2', {}, 'Latest failures'), failed.value.runs.length ? runTable(failed.value.runs, true) : h('p', { class: 'muted' }, 'No failed runs.'));
+    if (st.status === 'fulfilled') paintHealth(st.value); else put(health, h('h2', {}, 'Engine'), alertBox(st.reason));
     timer = setTimeout(refresh, 2000);
   }
   await refresh();

@@ -3,7 +3,7 @@
 // the checker's verdict.
 
 import { api, can, upload } from './api.js';
-import { h, clear, fmtTime, pretty, describe } from './dom.js';
+import { h, clear, put, fmtTime, pretty, describe } from './dom.js';
 
 export async function render(root) {
   const list = h('div', { id: 'plugin-list' });
@@ -44,15 +44,15 @@ export async function render(root) {
       if (!f) return;
       bar.hidden = false;
       bar.value = 0;
-      clear(verdict).append(h('p', { class: 'muted' }, `Uploading ${f.name}…`));
+      put(verdict, h('p', { class: 'muted' }, `Uploading ${f.name}…`));
       try {
         const r = await upload('/plugins', f, 'application/wasm', (x) => { bar.value = x; });
         bar.value = 1;
-        clear(verdict).append(h('div', { class: 'note' }, r.status === 201 ? `✓ Stored ${r.data.name} ${r.data.version}` : `✓ Already stored: ${r.data.name} ${r.data.version}`,
+        put(verdict, h('div', { class: 'note' }, r.status === 201 ? `✓ Stored ${r.data.name} ${r.data.version}` : `✓ Already stored: ${r.data.name} ${r.data.version}`,
           h('div', { class: 'muted' }, h('code', {}, String(r.data.digest)))));
         await load();
       } catch (err) {
-        clear(verdict).append(h('div', { class: 'alert', role: 'alert' }, `✗ Refused: ${describe(err)}`));
+        put(verdict, h('div', { class: 'alert', role: 'alert' }, `✗ Refused: ${describe(err)}`));
       }
     });
   }

@@ -3,19 +3,37 @@
 // version and plugin digests, and approve, reject and cancel.
 
 import { api, can, enc } from './api.js';
-import { h, clear, state, fmtTime, fmtDuration, pretty, toast, ask, alertBox, describe } from './dom.js';
-import { drawGraph, legend } from './graph.js';
+import { h, clear, put, state, fmtTime, fmtDuration, pretty, toast, ask, describe } from './dom.js';
+import { drawGraph, legend, nodesOf } from './graph.js';
 import { drawGantt } from './gantt.js';
 import { RunModel, EVENT_KINDS, END_KINDS } from './runmodel.js';
 
+/** Every stored event of run `id` after `after`, a page at a time. */
+async function storedEvents(id, after = 0) {
+  const all = [];
+  for (let from = after; ;) {
+    const page = (await api('GET', `/runs/${enc(id)}/events?after=${from}`)).events;
+    all.push(...page);
+    if (page.length < 10000) return all;
+    from = page[page.length - 1].seq;
+  }
+}
+
 export async function render(root, { id }) {
-  const run = await api('GET', `/runs/${enc(id)}`);
-  const nodes = run.nodes.map((n) => ({ id: n.id, type: n.type, plugin: n.plugin, needs: n.needs || [], when: n.when, foreach: n.foreach }));
+  // The run alone (one row), then its pinned version for the graph; the
+  // stored events download meanwhile and are folded in one go, and only a
+  // live run then follows its stream.
+  const run = await api('GET', `/runs/${enc(id)}?nodes=false`);
+  const stored = storedEvents(id);
+  stored.catch(() => {});
+  const wf = await api('GET', `/workflows/${enc(run.workflow)}/versions/${run.version}`);
+  const nodes = nodesOf(wf.definition);
   const model = new RunModel(nodes);
   let selected = null;
   let stream = null;
   let frame = 0;
   let ganttAt = 0;
+  let ganttTimer = 0;
   let closed = false;
 
   const statusEl = h('span', { id: 'run-status' });
@@ -44,11 +62,11 @@ export async function render(root, { id }) {
     onSelect(nodeId) { selected = nodeId; graph.select(nodeId); renderDetail(); },
   });
 
-  api('GET', `/workflows/${enc(run.workflow)}/versions/${run.version}`).then((wf) => {
-    clear(pinned).append(h('h2', {}, 'Pinned'),
+  {
+    put(pinned, h('h2', {}, 'Pinned'),
       h('dl', { class: 'kv' }, h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}?version=${run.version}` }, `${run.workflow} v${run.version}`)),
         ...Object.entries(wf.plugins || {}).flatMap(([p, v]) => [h('dt', {}, p), h('dd', {}, `${v.version || ''} `, h('code', { class: 'digest', title: v.digest || '' }, String(v.digest || v)))])));
-  }).catch((e) => pinned.append(alertBox(e)));
+  }
 
   function decide(node, approved) {
     return async () => {
@@ -75,16 +93,16 @@ export async function render(root, { id }) {
     const key = JSON.stringify([model.status, model.approvals(), model.result, model.stopping, model.endedAt]);
     if (key === headerKey) return;
     headerKey = key;
-    clear(statusEl).append(state(model.status));
+    put(statusEl, state(model.status));
     clear(actions);
     if (model.status === 'running' && can('operator')) {
       for (const node of model.approvals()) {
-        actions.append(h('button', { class: 'ok approve', 'data-node': node, onclick: decide(node, true) }, `Approve ${node}`),
-          h('button', { class: 'danger reject', 'data-node': node, onclick: decide(node, false) }, `Reject ${node}`));
+        actions.append(h('button', { class: 'ok approve', 'data-node': node, onclick: decide(node, true) }, `Approve: ${node}`),
+          h('button', { class: 'danger reject', 'data-node': node, onclick: decide(node, false) }, `Reject: ${node}`));
       }
       actions.append(h('button', { class: 'quiet', id: 'cancel-run', onclick: cancel }, 'Cancel run'));
     }
-    clear(summary).append(...[
+    put(summary, [
       h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}` }, run.workflow), ` v${run.version}`),
       h('dt', {}, 'Trigger'), h('dd', {}, run.trigger || '–'),
       h('dt', {}, 'Started'), h('dd', {}, fmtTime(run.created_at)),
@@ -115,7 +133,7 @@ export async function render(root, { id }) {
         a.logs.length ? h('details', {}, h('summary', {}, `${a.logs.length} log line(s)`), h('pre', { class: 'logs' }, a.logs.map((l) => `${l.level ? `[${l.level}] ` : ''}${l.message !== undefined ? l.message : JSON.stringify(l)}`).join('\n'))) : null,
         a.denials.length ? h('details', { open: true }, h('summary', {}, `${a.denials.length} denial(s)`), h('pre', { class: 'denials' }, a.denials.join('\n'))) : null)));
     const waitingApproval = n.state === 'waiting' && n.waiting && n.waiting.reason === 'approval' && model.status === 'running';
-    clear(detail).append(
+    put(detail, 
       h('div', { class: 'spread' }, h('h2', {}, 'Node ', h('code', {}, selected), ' ', state(n.state)),
         waitingApproval && can('operator') ? h('div', { class: 'row' },
           h('button', { class: 'ok approve', onclick: decide(selected, true) }, 'Approve'),
@@ -143,8 +161,12 @@ export async function render(root, { id }) {
     renderHeader();
     if (selected && model.dirty.has(selected)) renderDetail();
     model.dirty.clear();
+    // The timeline is the costliest part: at most twice a second, and
+    // always once more after the last change.
     const now = Date.now();
-    if (now - ganttAt > 500 || model.status !== 'running') { ganttAt = now; drawGantt(gantt, model, now); }
+    clearTimeout(ganttTimer);
+    if (now - ganttAt > 500) { ganttAt = now; drawGantt(gantt, model, now); }
+    else ganttTimer = setTimeout(() => { ganttAt = Date.now(); if (!closed) drawGantt(gantt, model); }, 500 - (now - ganttAt));
   }
   const schedule = () => { if (!frame) frame = requestAnimationFrame(paint); };
 
@@ -167,10 +189,12 @@ export async function render(root, { id }) {
       } else if (model.status === 'running') live.textContent = 'reconnecting…';
     });
   }
-  connect();
+  for (const ev of await stored) model.apply(ev);
+  if (model.status === 'running') connect();
+  else live.textContent = `${model.count} events`;
   schedule();
-  const first = run.nodes.find((n) => n.status === 'failed') || run.nodes.find((n) => n.status === 'waiting');
-  if (first) { selected = first.id; graph.select(first.id); renderDetail(); }
+  const first = [...model.nodes].find(([, n]) => n.state === 'failed') || [...model.nodes].find(([, n]) => n.state === 'waiting');
+  if (first) { selected = first[0]; graph.select(first[0]); renderDetail(); }
 
-  return () => { closed = true; if (stream) stream.close(); if (frame) cancelAnimationFrame(frame); };
+  return () => { closed = true; clearTimeout(ganttTimer); if (stream) stream.close(); if (frame) cancelAnimationFrame(frame); };
 }

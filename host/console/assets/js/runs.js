@@ -2,7 +2,7 @@
 // page at a time.
 
 import { api, enc } from './api.js';
-import { h, clear, state, fmtTime, fmtDuration } from './dom.js';
+import { h, clear, put, state, fmtTime, fmtDuration } from './dom.js';
 
 const STATUSES = ['', 'running', 'succeeded', 'failed', 'cancelled'];
 
@@ -54,7 +54,7 @@ export async function render(root, params, query) {
       if (!body.children.length) body.append(h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'No runs match.')));
       cursor = data.next;
       more.hidden = !cursor;
-    } catch (e) { clear(error).append(h('div', { class: 'alert', role: 'alert' }, e.message)); }
+    } catch (e) { put(error, h('div', { class: 'alert', role: 'alert' }, e.message)); }
   }
   more.addEventListener('click', page);
   root.append(h('h1', {}, 'Runs'), form, error,

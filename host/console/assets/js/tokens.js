@@ -1,14 +1,14 @@
 // API tokens, for admins: create one (its secret is shown once) and revoke.
 
 import { api, enc } from './api.js';
-import { h, clear, fmtTime, toast, ask, describe } from './dom.js';
+import { h, clear, put, fmtTime, toast, ask, describe } from './dom.js';
 
 export async function render(root) {
   const list = h('tbody', {});
   const shown = h('div', { id: 'new-token', 'aria-live': 'polite' });
   async function load() {
     const data = await api('GET', '/tokens');
-    clear(list).append(...data.tokens.map((t) => h('tr', { 'data-token': t.id },
+    put(list, ...data.tokens.map((t) => h('tr', { 'data-token': t.id },
       h('td', {}, h('code', {}, t.id)), h('td', {}, t.name), h('td', {}, t.role), h('td', {}, fmtTime(t.created_at)),
       h('td', {}, h('button', { class: 'danger', onclick: () => revoke(t) }, 'Revoke')))));
   }
@@ -24,11 +24,11 @@ export async function render(root) {
     e.preventDefault();
     try {
       const t = await api('POST', '/tokens', { name: name.value.trim(), role: role.value });
-      clear(shown).append(h('div', { class: 'note' }, h('strong', {}, `Token for ${t.name} (${t.role}). It is shown only now: copy it.`),
+      put(shown, h('div', { class: 'note' }, h('strong', {}, `Token for ${t.name} (${t.role}). It is shown only now: copy it.`),
         h('pre', { id: 'token-secret' }, t.token)));
       name.value = '';
       await load();
-    } catch (err) { clear(shown).append(h('div', { class: 'alert', role: 'alert' }, describe(err))); }
+    } catch (err) { put(shown, h('div', { class: 'alert', role: 'alert' }, describe(err))); }
   });
   root.append(h('h1', {}, 'Tokens'), form, shown, h('section', { class: 'panel' }, h('table', { id: 'tokens' },
     h('thead', {}, h('tr', {}, ['Id', 'Name', 'Role', 'Created', ''].map((t) => h('th', {}, t)))), list)));

@@ -2,7 +2,7 @@
 // triggers, a diff between any two versions, and a form to start a run.
 
 import { api, can, enc } from './api.js';
-import { h, clear, fmtTime, toast, describe } from './dom.js';
+import { h, clear, put, fmtTime, toast, describe } from './dom.js';
 import { drawGraph, nodesOf } from './graph.js';
 import { diffLines } from './diff.js';
 
@@ -49,13 +49,13 @@ async function one(root, name, query) {
     const wf = await get(v);
     drawGraph(graphBox, nodesOf(wf.definition), {});
     yaml.textContent = wf.yaml;
-    clear(triggers).append(triggersOf(wf.definition));
-    clear(plugins).append(...Object.entries(wf.plugins || {}).flatMap(([p, v]) => [h('dt', {}, p), h('dd', {}, `${v.version || ''} `, h('code', { class: 'digest', title: v.digest || '' }, String(v.digest || v).slice(0, 16)))]));
+    put(triggers, triggersOf(wf.definition));
+    put(plugins, ...Object.entries(wf.plugins || {}).flatMap(([p, v]) => [h('dt', {}, p), h('dd', {}, `${v.version || ''} `, h('code', { class: 'digest', title: v.digest || '' }, String(v.digest || v).slice(0, 16)))]));
   }
   async function diff() {
     const [a, b] = await Promise.all([get(Number(from.value)), get(Number(to.value))]);
     const lines = diffLines(a.yaml, b.yaml);
-    clear(diffBox).append(...lines.map(([k, t]) => h('div', { class: k }, t)));
+    put(diffBox, ...lines.map(([k, t]) => h('div', { class: k }, t)));
     if (!lines.some(([k]) => k !== 'same')) diffBox.prepend(h('div', { class: 'same muted' }, 'These versions are the same.'));
   }
   pick.addEventListener('change', () => show(Number(pick.value)));
@@ -73,7 +73,7 @@ async function one(root, name, query) {
       startBtn.disabled = false;
       return { ok: true, value: v };
     } catch (e) {
-      clear(check).append(h('div', { class: 'alert' }, `The input is not JSON: ${e.message}`));
+      put(check, h('div', { class: 'alert' }, `The input is not JSON: ${e.message}`));
       startBtn.disabled = true;
       return { ok: false };
     }
@@ -89,7 +89,7 @@ async function one(root, name, query) {
       toast(`Started ${started.run_id}`);
       location.hash = `#/runs/${enc(started.run_id)}`;
     } catch (err) {
-      clear(check).append(h('div', { class: 'alert', role: 'alert', id: 'start-error' }, describe(err)));
+      put(check, h('div', { class: 'alert', role: 'alert', id: 'start-error' }, describe(err)));
     }
   });
 
