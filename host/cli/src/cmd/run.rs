@@ -37,6 +37,12 @@ pub enum RunCommand {
         /// Only runs with this status: running, succeeded, failed or cancelled.
         #[arg(long)]
         status: Option<String>,
+        /// Only runs created since then: an RFC 3339 time (`2026-12-01T06:00:00Z`) or a span ago (`8h`, `2d`).
+        #[arg(long, value_parser = parse_when)]
+        since: Option<i64>,
+        /// Only runs created before then, as for `--since`.
+        #[arg(long, value_parser = parse_when)]
+        until: Option<i64>,
         /// At most this many.
         #[arg(long, default_value_t = 20)]
         limit: u32,
@@ -133,9 +139,17 @@ pub async fn run(command: RunCommand, remote: &Remote) -> anyhow::Result<ExitCod
         RunCommand::List {
             workflow,
             status,
+            since,
+            until,
             limit,
         } => {
             let mut query = format!("?limit={limit}");
+            if let Some(t) = since {
+                query.push_str(&format!("&since={t}"));
+            }
+            if let Some(t) = until {
+                query.push_str(&format!("&until={t}"));
+            }
             if let Some(w) = &workflow {
                 query.push_str(&format!("&workflow={}", segment(w)));
             }
@@ -342,4 +356,37 @@ async fn watch(
         "run_failed" | "run_cancelled" => ExitCode::FAILURE,
         _ => anyhow::bail!("the event stream ended before the run did"),
     })
+}
+
+/// A time for `--since` and `--until`, in Unix milliseconds: an RFC 3339
+/// time, or a span before now (`90m`, `8h`, `2d`).
+fn parse_when(text: &str) -> Result<i64, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp_millis());
+    }
+    let span = humantime_serde::re::humantime::parse_duration(text).map_err(|_| {
+        format!(
+            "`{text}` is neither an RFC 3339 time (2026-12-01T06:00:00Z) nor a span ago (8h, 2d)"
+        )
+    })?;
+    let ago = chrono::Duration::from_std(span).map_err(|e| e.to_string())?;
+    Ok((chrono::Utc::now() - ago).timestamp_millis())
+}
+
+#[cfg(test)]
+mod when_tests {
+    use super::parse_when;
+
+    #[test]
+    fn times_and_spans_ago() {
+        assert_eq!(parse_when("2026-12-01T00:00:00Z"), Ok(1_796_083_200_000));
+        let now = chrono::Utc::now().timestamp_millis();
+        let two_hours = parse_when("2h").unwrap();
+        assert!(
+            (now - two_hours - 7_200_000).abs() < 5_000,
+            "{}",
+            now - two_hours
+        );
+        assert!(parse_when("yesterday").unwrap_err().contains("RFC 3339"));
+    }
 }

@@ -468,3 +468,61 @@ fn the_console_in_a_real_browser_against_the_demo() {
         "the browser suite failed (its steps are above)"
     );
 }
+
+#[test]
+fn the_audit_filters_and_run_time_filters_reach_the_cli() {
+    let (server, _dir, _plant) = server();
+    server.push_scripted();
+    server.apply(
+        "timed",
+        "name: timed\nnodes:\n  a:\n    plugin: scripted@1\n    config: { tag: timed }\n",
+    );
+    let run = server.start_run("timed", json!({}));
+    server.wait_finished(&run);
+    sign_in(&server, ADMIN);
+
+    // The audit log, filtered by action prefix and by actor.
+    let (code, out) = crate::client::baton(&server, &["--json", "audit", "--action", "session."]);
+    assert_eq!(code, 0, "{out}");
+    let entries: Value = serde_json::from_str(&out).unwrap();
+    let kinds: Vec<&str> = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["session.sign_in"], "{out}");
+    let (_, out) = crate::client::baton(&server, &["--json", "audit", "--actor", "nobody"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["entries"],
+        json!([])
+    );
+    let (code, table) = crate::client::baton(&server, &["audit", "--action", "workflow."]);
+    assert_eq!(code, 0);
+    assert!(
+        table.contains("workflow.apply") && !table.contains("session.sign_in"),
+        "{table}"
+    );
+
+    // Runs by creation time: the run is inside the last hour, not before it.
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["--json", "run", "list", "--workflow", "timed"];
+        all.extend_from_slice(args);
+        let (code, out) = crate::client::baton(&server, &all);
+        assert_eq!(code, 0, "{out}");
+        serde_json::from_str::<Value>(&out).unwrap()["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&["--since", "1h"]), [run.clone()]);
+    assert!(ids(&["--until", "1h"]).is_empty());
+    assert!(ids(&["--since", "2999-01-01T00:00:00Z"]).is_empty());
+    let (code, _) = crate::client::baton(&server, &["run", "list", "--since", "soon"]);
+    assert_ne!(
+        code, 0,
+        "a time that is neither RFC 3339 nor a span is refused"
+    );
+}

@@ -103,7 +103,7 @@ export async function render(root, params) {
     const key = JSON.stringify(nodes);
     if (key !== graphKey) {
       graphKey = key;
-      graph = drawGraph(graphBox, nodes, { onSelect(id) { const l = lineOfNode(area.value, id); if (l) goTo(l); } });
+      graph = drawGraph(graphBox, nodes, { plain: true, onSelect(id) { const l = lineOfNode(area.value, id); if (l) goTo(l); } });
     }
     if (graph) graph.mark(bad);
   }

@@ -43,9 +43,10 @@ function edgePath(points) {
 
 /**
  * Draw `nodes` into `container`. `onSelect(id)` is called when a node is
- * clicked or chosen with Enter or Space. Returns `{update, select}`.
+ * clicked or chosen with Enter or Space; with `plain`, nodes show no
+ * state (a definition, not a run). Returns `{update, select, mark}`.
  */
-export function drawGraph(container, nodes, { onSelect } = {}) {
+export function drawGraph(container, nodes, { onSelect, plain = false } = {}) {
   clear(container);
   if (!nodes.length) {
     container.append(document.createTextNode('No nodes.'));
@@ -109,7 +110,9 @@ export function drawGraph(container, nodes, { onSelect } = {}) {
       for (const [k, b] of boxes) b.box.classList.toggle('problem', ids.has(k));
     },
   };
-  api.update(Object.fromEntries(nodes.map((n) => [n.id, { state: 'pending' }])));
+  // A definition's graph (no run) shows no states.
+  if (plain) for (const b of boxes.values()) { b.stateText.textContent = ''; b.box.setAttribute('data-state', 'none'); }
+  else api.update(Object.fromEntries(nodes.map((n) => [n.id, { state: 'pending' }])));
   return api;
 }
 

@@ -47,7 +47,7 @@ async function one(root, name, query) {
 
   async function show(v) {
     const wf = await get(v);
-    drawGraph(graphBox, nodesOf(wf.definition), {});
+    drawGraph(graphBox, nodesOf(wf.definition), { plain: true });
     yaml.textContent = wf.yaml;
     put(triggers, triggersOf(wf.definition));
     put(plugins, ...Object.entries(wf.plugins || {}).flatMap(([p, v]) => [h('dt', {}, p), h('dd', {}, `${v.version || ''} `, h('code', { class: 'digest', title: v.digest || '' }, String(v.digest || v).slice(0, 16)))]));
