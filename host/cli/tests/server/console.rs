@@ -517,7 +517,7 @@ fn the_audit_filters_and_run_time_filters_reach_the_cli() {
             .map(|r| r["id"].as_str().unwrap().to_string())
             .collect()
     };
-    assert_eq!(ids(&["--since", "1h"]), [run.clone()]);
+    assert_eq!(ids(&["--since", "1h"]), std::slice::from_ref(&run));
     assert!(ids(&["--until", "1h"]).is_empty());
     assert!(ids(&["--since", "2999-01-01T00:00:00Z"]).is_empty());
     let (code, _) = crate::client::baton(&server, &["run", "list", "--since", "soon"]);

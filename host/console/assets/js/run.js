@@ -50,13 +50,14 @@ export async function render(root, { id }) {
       h('h1', {}, 'Run ', h('code', {}, id), ' ', statusEl),
       actions),
     h('div', { class: 'split' },
-      h('section', { class: 'panel', 'aria-label': 'Graph' },
-        h('div', { class: 'spread' }, h('h2', {}, 'Graph'), live),
-        graphBox, legend(state)),
-      h('section', { class: 'panel', 'aria-label': 'Run' }, h('h2', {}, 'Run'), summary, pinned)),
-    h('div', { class: 'split' },
-      h('section', { class: 'panel', 'aria-label': 'Node' }, detail),
-      h('section', { class: 'panel', 'aria-label': 'Timeline' }, h('h2', {}, 'Timeline'), gantt)));
+      h('div', { class: 'column' },
+        h('section', { class: 'panel', 'aria-label': 'Graph' },
+          h('div', { class: 'spread' }, h('h2', {}, 'Graph'), live),
+          graphBox, legend(state)),
+        h('section', { class: 'panel', 'aria-label': 'Node' }, detail)),
+      h('div', { class: 'column' },
+        h('section', { class: 'panel', 'aria-label': 'Run' }, h('h2', {}, 'Run'), summary, pinned),
+        h('section', { class: 'panel', 'aria-label': 'Timeline' }, h('h2', {}, 'Timeline'), gantt))));
 
   const graph = drawGraph(graphBox, nodes, {
     onSelect(nodeId) { selected = nodeId; graph.select(nodeId); renderDetail(); },
