@@ -459,6 +459,7 @@ fn the_console_in_a_real_browser_against_the_demo() {
         .arg(dir.join("console.mjs"))
         .envs(env)
         .env("SCREENSHOTS", &shots)
+        .env("BATON_TEST_PLUGIN", baton_plugins::test_programs::SCRIPTED)
         .env("CHROMIUM", chromium)
         .current_dir(&dir)
         .status()

@@ -220,6 +220,21 @@ try {
   await shot('runs');
   await page.goto(`${server}/#/plugins`);
   await page.waitForSelector('section.plugin[data-plugin="modbus-read"]');
+  step('upload a plugin from the page: a broken file is refused with the reason, a component is stored');
+  await page.setInputFiles('#plugin-file', { name: 'broken.wasm', mimeType: 'application/wasm', buffer: Buffer.from('not a component') });
+  await page.click('#upload button[type=submit]');
+  await page.waitForSelector('#upload-verdict .alert');
+  assert.match(await page.textContent('#upload-verdict'), /Refused/);
+  if (process.env.BATON_TEST_PLUGIN) {
+    await page.setInputFiles('#plugin-file', process.env.BATON_TEST_PLUGIN);
+    await page.click('#upload button[type=submit]');
+    await page.waitForSelector('#upload-verdict .note');
+    assert.match(await page.textContent('#upload-verdict'), /Stored scripted/);
+    assert.equal(await page.getAttribute('#upload-progress', 'value'), '1');
+    await page.waitForSelector('section.plugin[data-plugin="scripted"]');
+    const listed = await call('GET', '/api/v1/plugins/scripted');
+    assert.equal(listed.status, 200, 'the server has the uploaded plugin');
+  }
   await shot('plugins');
   await page.goto(`${server}/#/audit`);
   await page.waitForSelector('#audit tbody tr[data-seq]');
