@@ -1,7 +1,7 @@
 //! The append-only `events` table.
 
 use crate::error::corrupt;
-use crate::model::{AuditFilter, StoredEvent};
+use crate::model::{AuditFilter, StoredEvent, WaitingNode};
 use crate::store::with_pool;
 use crate::{Result, Store};
 
@@ -83,5 +83,43 @@ impl Store {
             q.build_query_as().fetch_all(p).await?
         });
         rows.into_iter().map(event).collect()
+    }
+
+    /// The nodes of running runs whose latest `node_waiting` event has not
+    /// been followed by a decision, a timeout or the node's end, oldest
+    /// first, at most `limit`. One query over the running runs' events,
+    /// without replaying them: what an operator's inbox is read from.
+    pub async fn waiting_nodes(&self, limit: u32) -> Result<Vec<WaitingNode>> {
+        type Row = (String, String, i64, String, String, i64, i64);
+        let rows: Vec<Row> = with_pool!(&self.pool, p => {
+            sqlx::query_as(
+                "SELECT w.run_id, w.node_id, w.at, w.data, r.workflow, r.version, r.created_at \
+                 FROM runs r JOIN events w ON w.run_id = r.id \
+                 WHERE r.status = 'running' AND w.kind = 'node_waiting' AND w.node_id IS NOT NULL \
+                 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = w.run_id \
+                     AND e.seq > w.seq AND e.node_id = w.node_id AND e.kind IN \
+                     ('node_waiting', 'node_approved', 'node_rejected', 'node_timed_out', \
+                      'node_succeeded', 'node_failed', 'node_skipped', 'node_cancelled')) \
+                 ORDER BY w.at, w.seq LIMIT $1",
+            )
+            .bind(i64::from(limit))
+            .fetch_all(p)
+            .await?
+        });
+        rows.into_iter()
+            .map(
+                |(run_id, node_id, since, data, workflow, version, run_created_at)| {
+                    Ok(WaitingNode {
+                        wait: serde_json::from_str(&data).map_err(|e| corrupt("event data", e))?,
+                        run_id,
+                        node_id,
+                        since,
+                        workflow,
+                        version,
+                        run_created_at,
+                    })
+                },
+            )
+            .collect()
     }
 }

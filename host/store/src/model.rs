@@ -267,6 +267,25 @@ pub struct Transition {
     pub run: Option<RunUpdate>,
 }
 
+/// A node that waits, from [`crate::Store::waiting_nodes`].
+#[derive(Debug, Clone)]
+pub struct WaitingNode {
+    /// The run.
+    pub run_id: String,
+    /// The node.
+    pub node_id: String,
+    /// When it began to wait.
+    pub since: Millis,
+    /// Its `node_waiting` event (`reason`, `until`).
+    pub wait: Value,
+    /// The run's workflow.
+    pub workflow: String,
+    /// The run's pinned version.
+    pub version: i64,
+    /// When the run was created.
+    pub run_created_at: Millis,
+}
+
 /// Filters for [`crate::Store::audit_filtered`]; every one that is set must match.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {

@@ -330,3 +330,94 @@ both!(
     audit_with_runs_on_postgres,
     audit_records_commit_with_new_runs_only
 );
+
+fn on(node: &str, kind: &str, data: serde_json::Value) -> NewEvent {
+    NewEvent {
+        kind: kind.into(),
+        node_id: Some(node.into()),
+        actor: None,
+        data,
+    }
+}
+
+/// The operator's inbox: open waits of running runs only, the latest wait
+/// of each node, none once decided, oldest first, with the run's details.
+async fn open_waits_of_running_runs(store: Store) {
+    for id in ["live", "done"] {
+        store
+            .create_run(new_run(id, None), Transition::default())
+            .await
+            .unwrap();
+    }
+    let waiting = |node: &str, reason: &str| {
+        on(
+            node,
+            "node_waiting",
+            json!({"type": "node_waiting", "node": node, "reason": reason, "until": 99}),
+        )
+    };
+    let commit = |run: &str, events: Vec<NewEvent>, run_update: Option<RunUpdate>| {
+        store.commit(Transition {
+            run_id: Some(run.into()),
+            events,
+            run: run_update,
+            ..Default::default()
+        })
+    };
+    commit("live", vec![waiting("gate", "approval")], None)
+        .await
+        .unwrap();
+    commit(
+        "live",
+        vec![
+            waiting("decided", "approval"),
+            on("decided", "node_approved", json!({"type": "node_approved"})),
+            waiting("delay", "delay"),
+            waiting("again", "approval"),
+            on("again", "node_timed_out", json!({"type": "node_timed_out"})),
+            waiting("again", "signal"),
+        ],
+        None,
+    )
+    .await
+    .unwrap();
+    commit(
+        "done",
+        vec![waiting("gate", "approval")],
+        Some(RunUpdate {
+            status: RunStatus::Cancelled,
+            output: None,
+            error: Some("stop".into()),
+        }),
+    )
+    .await
+    .unwrap();
+    let open = store.waiting_nodes(10).await.unwrap();
+    let seen: Vec<(&str, &str, &str)> = open
+        .iter()
+        .map(|w| {
+            (
+                w.run_id.as_str(),
+                w.node_id.as_str(),
+                w.wait["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("live", "gate", "approval"),
+            ("live", "delay", "delay"),
+            ("live", "again", "signal"),
+        ]
+    );
+    assert_eq!(open[0].workflow, "w");
+    assert_eq!(open[0].wait["until"], 99);
+    assert!(open[0].since <= open[1].since);
+    assert_eq!(store.waiting_nodes(1).await.unwrap().len(), 1);
+}
+both!(
+    open_waits_on_sqlite,
+    open_waits_on_postgres,
+    open_waits_of_running_runs
+);

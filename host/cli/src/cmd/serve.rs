@@ -64,7 +64,11 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
         .await
         .with_context(|| format!("listening on {}", settings.server.listen))?;
-    eprintln!("baton listening on http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    eprintln!("baton listening on http://{addr}");
+    eprintln!(
+        "the console is at http://{addr}/ (sign in with an API token); the API at http://{addr}/api/v1"
+    );
     serve_within(listener, engine, &settings.server).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -99,12 +99,13 @@ async function one(root, name, query) {
         h('a', { class: 'button', href: `#/editor/${enc(name)}` }, can('admin') ? 'Edit' : 'Open in editor'))),
     latest.definition.description ? h('p', { class: 'muted' }, latest.definition.description) : null,
     h('div', { class: 'split' },
-      h('section', { class: 'panel' }, h('h2', {}, 'Graph'), graphBox),
-      h('section', { class: 'panel' }, can('operator') ? startForm : h('p', { class: 'muted' }, 'Starting runs needs the operator role.'),
-        h('h2', {}, 'Triggers'), triggers, h('h2', {}, 'Plugins'), plugins)),
-    h('div', { class: 'split' },
-      h('section', { class: 'panel' }, h('h2', {}, 'YAML'), yaml),
-      h('section', { class: 'panel' }, h('div', { class: 'spread' }, h('h2', {}, 'Changes'), h('div', { class: 'row' }, from, '→', to)), diffBox)));
+      h('div', { class: 'column' },
+        h('section', { class: 'panel' }, h('h2', {}, 'Graph'), graphBox),
+        h('section', { class: 'panel' }, h('h2', {}, 'YAML'), yaml)),
+      h('div', { class: 'column' },
+        h('section', { class: 'panel' }, can('operator') ? startForm : h('p', { class: 'muted' }, 'Starting runs needs the operator role.'),
+          h('h2', {}, 'Triggers'), triggers, h('h2', {}, 'Plugins'), plugins),
+        h('section', { class: 'panel' }, h('div', { class: 'spread' }, h('h2', {}, 'Changes'), h('div', { class: 'row' }, from, '→', to)), diffBox))));
   await show(shown);
   if (versions.length > 1) await diff(); else diffBox.append(h('div', { class: 'same muted' }, 'Only one version so far.'));
   return null;
