@@ -40,7 +40,7 @@ pub fn cookie_token(headers: &HeaderMap) -> Option<String> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
+        .flat_map(Cookie::split_parse_encoded)
         .filter_map(Result::ok)
         .find(|c| c.name() == COOKIE)
         .map(|c| c.value().trim().to_string())
@@ -109,7 +109,9 @@ fn session_view(caller: &Caller, csrf: &str) -> Value {
 }
 
 fn with_cookie(mut response: Response, cookie: Cookie<'_>) -> Response {
-    if let Ok(v) = HeaderValue::from_str(&cookie.to_string()) {
+    // Percent-encoded: a token chosen through BATON_ADMIN_TOKEN may hold
+    // characters a cookie value cannot.
+    if let Ok(v) = HeaderValue::from_str(&cookie.encoded().to_string()) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response

@@ -527,3 +527,25 @@ fn the_audit_filters_and_run_time_filters_reach_the_cli() {
         "a time that is neither RFC 3339 nor a span is refused"
     );
 }
+
+#[test]
+fn a_token_with_characters_a_cookie_cannot_hold_still_signs_in() {
+    let plant = Plant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let odd = "plant secret; with=odd,\"chars\"";
+    let (server, _) = Server::start_as(&dir.path().join("data"), &plant.config(dir.path()), odd);
+    let (cookie, csrf) = sign_in(&server, odd);
+    assert!(!cookie.contains(' ') && !cookie.contains('"'), "{cookie}");
+    let me = raw(
+        &server,
+        "GET",
+        "/api/v1/session",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(
+        (me.json()["name"].as_str(), me.json()["csrf"].as_str()),
+        (Some("admin"), Some(csrf.as_str()))
+    );
+}
