@@ -65,9 +65,16 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
         .await
         .with_context(|| format!("listening on {}", settings.server.listen))?;
     let addr = listener.local_addr()?;
-    eprintln!("baton listening on http://{addr}");
-    eprintln!(
-        "the console is at http://{addr}/ (sign in with an API token); the API at http://{addr}/api/v1"
+    // One write, whose failure is ignored: a supervisor that stops reading
+    // stderr once it knows the address must not take the server down.
+    let _ = std::io::Write::write_all(
+        &mut std::io::stderr(),
+        format!(
+            "baton listening on http://{addr}\n\
+             the console is at http://{addr}/ (sign in with an API token); \
+             the API at http://{addr}/api/v1\n"
+        )
+        .as_bytes(),
     );
     serve_within(listener, engine, &settings.server).await?;
     Ok(ExitCode::SUCCESS)

@@ -2,7 +2,7 @@
 // runs, the latest failures and the engine's health. Refreshed every 2 s.
 
 import { api, can, enc, session } from './api.js';
-import { h, clear, put, state, fmtTime, ago, toast, ask, alertBox, describe } from './dom.js';
+import { h, put, state, fmtTime, ago, toast, ask, alertBox, describe } from './dom.js';
 
 export async function render(root) {
   const interlock = h('section', { class: 'panel interlock', id: 'interlock', 'aria-label': 'Safety interlock' });

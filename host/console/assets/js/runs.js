@@ -2,7 +2,7 @@
 // page at a time.
 
 import { api, enc } from './api.js';
-import { h, clear, put, state, fmtTime, fmtDuration } from './dom.js';
+import { h, put, state, fmtTime, fmtDuration } from './dom.js';
 
 const STATUSES = ['', 'running', 'succeeded', 'failed', 'cancelled'];
 

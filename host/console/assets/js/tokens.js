@@ -1,7 +1,7 @@
 // API tokens, for admins: create one (its secret is shown once) and revoke.
 
 import { api, enc } from './api.js';
-import { h, clear, put, fmtTime, toast, ask, describe } from './dom.js';
+import { h, put, fmtTime, toast, ask, describe } from './dom.js';
 
 export async function render(root) {
   const list = h('tbody', {});
