@@ -143,6 +143,28 @@ impl ServerSettings {
 }
 
 impl Settings {
+    /// For a local run (`baton task run`, `baton workflow run`): unless
+    /// `[runtime] cache_dir` names one, keep compiled artifacts in the user's
+    /// cache directory (`$XDG_CACHE_HOME/baton/artifacts`, by default
+    /// `~/.cache/baton/artifacts`), so that running the same plugin again
+    /// does not compile it again. Without a usable cache directory, say so
+    /// and compile every time.
+    pub fn use_local_cache(&mut self) {
+        if self.runtime.cache_dir.is_some() {
+            return;
+        }
+        let Some(dir) = dirs::cache_dir().map(|d| d.join("baton").join("artifacts")) else {
+            tracing::warn!("no user cache directory: compiled plugins are not kept");
+            return;
+        };
+        match std::fs::create_dir_all(&dir) {
+            Ok(()) => self.runtime.cache_dir = Some(dir),
+            Err(e) => {
+                tracing::warn!(dir = %dir.display(), error = %e, "cannot use the cache directory: compiled plugins are not kept");
+            }
+        }
+    }
+
     /// Read `path`, or `./baton.toml` if it exists, or use defaults.
     /// Then apply the `BATON_*__*` environment variables.
     pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {

@@ -4,8 +4,17 @@
 use std::process::{Command, Output};
 
 fn baton(args: &[&str]) -> Output {
+    baton_with_cache(
+        args,
+        &std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cache"),
+    )
+}
+
+/// [`baton`] with `XDG_CACHE_HOME` at `cache`: where local runs keep compiled plugins.
+fn baton_with_cache(args: &[&str], cache: &std::path::Path) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_baton"))
         .args(args)
+        .env("XDG_CACHE_HOME", cache)
         .env_remove("BATON_CONFIG")
         .current_dir(env!("CARGO_TARGET_TMPDIR"))
         .output()
@@ -33,6 +42,39 @@ fn task_run_reads_the_simulated_oven() {
     assert!(out.status.success());
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(value, serde_json::json!({"values": [20]}));
+}
+
+#[test]
+fn local_runs_keep_compiled_plugins_in_the_user_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        let out = baton_with_cache(
+            &[
+                "task",
+                "run",
+                "modbus-read",
+                "--simulate",
+                "--config",
+                "{device: oven-1, kind: holding, address: 10}",
+                "--grants",
+                "{plc: [{device: oven-1, read: [\"holding:10\"]}]}",
+            ],
+            cache.path(),
+        );
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    let first = run();
+    assert!(first.contains("compiled in"), "{first}");
+    let kept = std::fs::read_dir(cache.path().join("baton/artifacts"))
+        .unwrap()
+        .count();
+    assert!(kept > 0, "the artifact is kept in the user cache");
+    let second = run();
+    assert!(
+        second.contains("from cache"),
+        "the second run loads it: {second}"
+    );
 }
 
 #[test]

@@ -83,6 +83,7 @@ pub async fn run(
         None => settings.runtime.defaults,
     };
 
+    settings.use_local_cache();
     let connectors = baton_connectors::Connectors::from_config(&settings.connectors())?;
     connectors.wait_connected(Duration::from_secs(5)).await;
     let runtime = Runtime::new(settings.runtime.clone(), connectors)?;

@@ -102,6 +102,7 @@ pub async fn run(
     if args.db.is_some() {
         settings.server.database = args.db.clone();
     }
+    settings.use_local_cache();
     let engine = super::serve::start_engine(&mut settings).await?;
     for path in &args.plugins {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
