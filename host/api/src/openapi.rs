@@ -141,22 +141,28 @@ fn add_timeout(spec: &mut Spec) {
                 .build(),
         )
         .build();
-    for item in spec.paths.paths.values_mut() {
-        let operations = [
+    for operation in operations(spec) {
+        operation
+            .responses
+            .responses
+            .entry("408".into())
+            .or_insert_with(|| timeout.clone().into());
+    }
+}
+
+/// Every operation of every path.
+fn operations(spec: &mut Spec) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    spec.paths.paths.values_mut().flat_map(|item| {
+        [
             &mut item.get,
             &mut item.put,
             &mut item.post,
             &mut item.delete,
             &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            operation
-                .responses
-                .responses
-                .entry("408".into())
-                .or_insert_with(|| timeout.clone().into());
-        }
-    }
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
 
 /// Every operation that takes a bearer token also takes the console's
@@ -164,20 +170,11 @@ fn add_timeout(spec: &mut Spec) {
 /// way to authenticate is added to each one here.
 fn add_session(spec: &mut Spec) {
     use utoipa::openapi::security::SecurityRequirement;
-    for item in spec.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            if let Some(security) = operation.security.as_mut()
-                && security.len() == 1
-            {
-                security.push(SecurityRequirement::new("session", Vec::<String>::new()));
-            }
+    for operation in operations(spec) {
+        if let Some(security) = operation.security.as_mut()
+            && security.len() == 1
+        {
+            security.push(SecurityRequirement::new("session", Vec::<String>::new()));
         }
     }
 }

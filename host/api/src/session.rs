@@ -104,8 +104,9 @@ fn same_origin(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-fn session_view(caller: &Caller, csrf: &str) -> Value {
-    json!({"name": caller.name, "role": caller.role.as_str(), "csrf": csrf})
+/// Who the caller is, and its session's CSRF token (null for a bearer token).
+fn session_view(caller: &Caller) -> Value {
+    json!({"name": caller.name, "role": caller.role.as_str(), "csrf": caller.csrf})
 }
 
 fn with_cookie(mut response: Response, cookie: Cookie<'_>) -> Response {
@@ -166,8 +167,7 @@ pub async fn sign_in(
         .map(str::trim)
         .filter(|t| !t.is_empty())
         .ok_or_else(|| ApiError::bad_request("`token` must be a non-empty string"))?;
-    let csrf = csrf_for(token);
-    let caller = caller_for(&state, token, Some(csrf.clone())).await?;
+    let caller = caller_for(&state, token, Some(csrf_for(token))).await?;
     audit::record(&state, &caller, "session.sign_in", json!({})).await?;
     let cookie = Cookie::build((COOKIE, token.to_string()))
         .http_only(true)
@@ -176,7 +176,7 @@ pub async fn sign_in(
         .path("/")
         .build();
     Ok(with_cookie(
-        Json(session_view(&caller, &csrf)).into_response(),
+        Json(session_view(&caller)).into_response(),
         cookie,
     ))
 }
@@ -194,12 +194,7 @@ pub async fn sign_in(
     )
 )]
 pub async fn whoami(caller: Caller) -> ApiResult<Response> {
-    let csrf = caller.csrf.clone();
-    let mut view = session_view(&caller, csrf.as_deref().unwrap_or_default());
-    if csrf.is_none() {
-        view["csrf"] = Value::Null;
-    }
-    let mut r = Json(view).into_response();
+    let mut r = Json(session_view(&caller)).into_response();
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(r)

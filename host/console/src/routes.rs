@@ -10,6 +10,8 @@
 //!   connections only to this origin, no frames. The page can make no
 //!   request off the machine.
 
+use std::sync::OnceLock;
+
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery};
@@ -33,17 +35,30 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/console/{*path}", get(file))
 }
 
+/// The page with the build's id in the URLs it loads, rendered once. Its
+/// validator is the build's id: the page changes whenever any file does.
+fn rendered_page() -> Option<Asset> {
+    static PAGE: OnceLock<Option<(Vec<u8>, &'static str)>> = OnceLock::new();
+    let (body, content_type) = PAGE
+        .get_or_init(|| {
+            let asset = assets::get("index.html")?;
+            let html =
+                String::from_utf8_lossy(&asset.body).replace("{{build}}", assets::build_id());
+            Some((html.into_bytes(), asset.content_type))
+        })
+        .as_ref()?;
+    Some(Asset {
+        body: body.as_slice().into(),
+        content_type,
+        etag: format!("\"{}\"", assets::build_id()),
+    })
+}
+
 async fn page(headers: HeaderMap) -> Response {
-    let Some(asset) = assets::get("index.html") else {
-        return missing();
-    };
-    // The page names the build in the URLs it loads.
-    let html = String::from_utf8_lossy(&asset.body).replace("{{build}}", assets::build_id());
-    let page = Asset {
-        body: html.into_bytes().into(),
-        ..asset
-    };
-    answer(&headers, page, false)
+    match rendered_page() {
+        Some(page) => answer(&headers, page, false),
+        None => missing(),
+    }
 }
 
 async fn file(Path(path): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {

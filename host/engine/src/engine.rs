@@ -255,14 +255,28 @@ impl Engine {
         Ok(stored)
     }
 
-    /// The bounds every workflow is parsed and validated within.
-    pub fn workflow_limits(&self) -> baton_workflow::Limits {
-        self.shared.limits
+    /// Parse a workflow within the limits. Bounded, but up to a second of
+    /// CPU on a large body: kept off the threads that serve requests and
+    /// drive runs.
+    pub async fn parse_workflow(&self, text: &str) -> Result<Workflow> {
+        let limits = self.shared.limits;
+        let text = text.to_string();
+        tokio::task::spawn_blocking(move || Workflow::parse_with(&text, &limits))
+            .await
+            .map_err(|e| Error::Definition(format!("the workflow check failed: {e}")))?
+            .map_err(Error::from)
     }
 
     /// Parse and validate a workflow against the stored plugins and the
     /// configured connections, reporting every problem at once.
     pub async fn check_workflow(&self, text: &str) -> Result<Applied> {
+        let workflow = self.parse_workflow(text).await?;
+        self.check_parsed(workflow, text.to_string()).await
+    }
+
+    /// Validate a workflow parsed from `source` (by
+    /// [`Engine::parse_workflow`]), reporting every problem at once.
+    pub async fn check_parsed(&self, workflow: Workflow, source: String) -> Result<Applied> {
         let connectors = self.shared.runtime.connectors();
         let snapshot = Snapshot::new(
             self.shared.store.plugins().await?,
@@ -270,14 +284,10 @@ impl Engine {
             connectors.mqtt_names().map(str::to_string),
             self.shared.secrets.names().map(str::to_string),
         );
-        // Bounded by the limits, but up to a second of CPU on a large body:
-        // kept off the threads that serve requests and drive runs.
         let limits = self.shared.limits;
-        let text = text.to_string();
-        let (workflow, snapshot, source) = tokio::task::spawn_blocking(move || {
-            let workflow = Workflow::parse_with(&text, &limits)?;
+        let (workflow, snapshot) = tokio::task::spawn_blocking(move || {
             validate_with(&workflow, &snapshot, &limits)?;
-            Ok::<_, Error>((workflow, snapshot, text))
+            Ok::<_, Error>((workflow, snapshot))
         })
         .await
         .map_err(|e| Error::Definition(format!("the workflow check failed: {e}")))??;

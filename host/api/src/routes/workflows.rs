@@ -104,39 +104,27 @@ pub async fn validate(
 ) -> ApiResult<Json<Value>> {
     caller.require(Role::Viewer)?;
     let text = text(body)?;
-    match state.engine.check_workflow(&text).await {
+    let workflow = state.engine.parse_workflow(&text).await?;
+    // Drawn before validation, so that a workflow with problems still has
+    // its graph, with the problems on it.
+    let graph = graph(&workflow);
+    match state.engine.check_parsed(workflow, text).await {
         Ok(checked) => {
             same_name(&name, &checked.workflow.name)?;
             Ok(Json(json!({
                 "valid": true,
                 "plugins": checked.plugins,
-                "graph": graph(&checked.workflow),
+                "graph": graph,
             })))
         }
-        // It parsed, so its graph can still be drawn with the problems on it.
-        Err(baton_engine::Error::Invalid(problems)) => {
-            let mut e = ApiError::from(baton_engine::Error::Invalid(problems));
-            if let Some(g) = sketch(&state, text).await {
-                e.details["graph"] = g;
+        Err(e) => {
+            let mut e = ApiError::from(e);
+            if e.code == "invalid_workflow" {
+                e.details["graph"] = graph;
             }
             Err(e)
         }
-        Err(e) => Err(e.into()),
     }
-}
-
-/// The graph of a workflow that parsed but did not validate, parsed again
-/// within the same limits (off the request threads, as the check was).
-async fn sketch(state: &ApiState, text: String) -> Option<Value> {
-    let limits = state.engine.workflow_limits();
-    tokio::task::spawn_blocking(move || {
-        baton_workflow::Workflow::parse_with(&text, &limits)
-            .ok()
-            .map(|w| graph(&w))
-    })
-    .await
-    .ok()
-    .flatten()
 }
 
 /// What the console draws: each node with its kind, plugin, `needs` and `when`.

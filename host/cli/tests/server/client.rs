@@ -80,6 +80,92 @@ pub async fn publish(url: &str, topic: &str, payload: &str) {
         .unwrap();
 }
 
+/// An answer with its headers (lowercase names).
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    /// The first header called `name` (lowercase).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON (null if it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The error code of a JSON error body.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// A running `baton demo` on an ephemeral port and its own data directory,
+/// with the variables it printed as `export` lines; killed when dropped.
+pub struct Demo {
+    child: Child,
+    /// `BATON_SERVER`, `BATON_TOKEN` and `BATON_MQTT`, as printed.
+    pub env: Vec<(String, String)>,
+}
+
+impl Demo {
+    /// Start `baton demo` on `data` and read what it prints up to its last
+    /// line; the rest of its output is drained.
+    pub fn start(data: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
+            .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .env_remove("BATON_ADMIN_TOKEN")
+            .env_remove("BATON_CONFIG")
+            .current_dir(env!("CARGO_TARGET_TMPDIR"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut env = Vec::new();
+        let mut printed = String::new();
+        let mut line = String::new();
+        while stdout.read_line(&mut line).unwrap() > 0 {
+            printed.push_str(&line);
+            if let Some(exports) = line.trim().strip_prefix("export ") {
+                for pair in exports.split_whitespace() {
+                    let (k, v) = pair.split_once('=').unwrap();
+                    env.push((k.to_string(), v.to_string()));
+                }
+            }
+            if line.contains("Ctrl-C stops the demo") {
+                break;
+            }
+            line.clear();
+        }
+        std::thread::spawn(move || for _ in stdout.lines() {});
+        assert_eq!(env.len(), 3, "the demo prints the exports:\n{printed}");
+        Self { child, env }
+    }
+
+    /// The printed value of `name`.
+    pub fn var(&self, name: &str) -> String {
+        self.env.iter().find(|(n, _)| n == name).unwrap().1.clone()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A running `baton serve`; killed when dropped.
 pub struct Server {
     pub child: Child,
@@ -144,14 +230,31 @@ impl Server {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> (u16, Value) {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut all: Vec<(&str, &str)> =
+            auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+        all.extend_from_slice(headers);
+        let answer = self.request(method, path, &all, body);
+        let value = serde_json::from_str(&answer.body)
+            .unwrap_or_else(|_| Value::String(answer.body.clone()));
+        (answer.status, value)
+    }
+
+    /// One HTTP/1.0 request with exactly these headers; the status, the
+    /// headers and the body.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Answer {
         let mut stream = TcpStream::connect(&self.addr).unwrap();
         let mut head = format!(
-            "{method} {path} HTTP/1.0\r\nHost: baton\r\nContent-Length: {}\r\n",
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n",
+            self.addr,
             body.len()
         );
-        if let Some(t) = token {
-            head.push_str(&format!("Authorization: Bearer {t}\r\n"));
-        }
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
@@ -161,15 +264,20 @@ impl Server {
         let _ = stream.write_all(body);
         let mut response = Vec::new();
         let _ = stream.read_to_end(&mut response);
-        let response = String::from_utf8_lossy(&response);
-        let status = response[9..12].parse().unwrap();
+        let response = String::from_utf8_lossy(&response).to_string();
         // HTTP/1.0: the body is not chunked, it ends with the connection.
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b)
-            .unwrap_or("");
-        let value = serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.into()));
-        (status, value)
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let mut lines = head.lines();
+        let status = lines.next().unwrap()[9..12].parse().unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Answer {
+            status,
+            headers,
+            body: body.to_string(),
+        }
     }
 
     /// GET as admin, expecting 200.

@@ -4,70 +4,15 @@
 //! Then the whole console in a real Chromium against `baton demo`
 //! (`host/console/tests/browser/console.mjs`).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::client::{ADMIN, Plant, Server};
-
-/// An answer with its headers (lowercase names).
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.body).unwrap_or(Value::Null)
-    }
-
-    fn code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-}
+use crate::client::{ADMIN, Answer, Demo, Plant, Server};
 
 fn raw(server: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
-    let mut stream = TcpStream::connect(&server.addr).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Length: {}\r\n",
-        server.addr,
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let response = String::from_utf8_lossy(&response).to_string();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap()[9..12].parse().unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Answer {
-        status,
-        headers,
-        body: body.to_string(),
-    }
+    server.request(method, path, headers, body.as_bytes())
 }
 
 fn server() -> (Server, tempfile::TempDir, Plant) {
@@ -110,8 +55,10 @@ fn the_page_and_its_files_have_types_validators_and_a_strict_policy() {
     assert!(!page.body.contains("{{build}}"));
     assert!(!page.body.contains("http://") && !page.body.contains("https://"));
 
-    // A validator: the same page again is a 304 without a body.
+    // A validator that follows the build: the same page again is a 304
+    // without a body.
     let etag = page.header("etag").unwrap().to_string();
+    assert_eq!(etag, format!("\"{build}\""));
     let again = raw(&server, "GET", "/", &[("If-None-Match", &etag)], "");
     assert_eq!(again.status, 304);
     assert!(again.body.is_empty());
@@ -230,6 +177,13 @@ fn a_session_is_a_cookie_that_needs_its_csrf_token_to_change_anything() {
     );
     assert_eq!(signed.json()["role"], "admin");
     let (cookie, csrf) = sign_in(&server, ADMIN);
+
+    // A bearer caller has no session, so no CSRF token.
+    let (_, bearer) = server.call("GET", "/api/v1/session", Some(ADMIN), b"");
+    assert_eq!(
+        (bearer["name"].as_str(), &bearer["csrf"]),
+        (Some("admin"), &Value::Null)
+    );
 
     // Reading needs only the cookie.
     let me = raw(
@@ -416,48 +370,12 @@ fn the_console_in_a_real_browser_against_the_demo() {
         }
     };
     let data = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env_remove("BATON_ADMIN_TOKEN")
-        .env_remove("BATON_CONFIG")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut stdout = BufReader::new(demo.stdout.take().unwrap());
-    let _demo = Kill(demo);
-    let mut env = Vec::new();
-    let mut line = String::new();
-    while stdout.read_line(&mut line).unwrap() > 0 {
-        if let Some(exports) = line.trim().strip_prefix("export ") {
-            for pair in exports.split_whitespace() {
-                let (k, v) = pair.split_once('=').unwrap();
-                env.push((k.to_string(), v.to_string()));
-            }
-        }
-        if line.contains("Ctrl-C stops the demo") {
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || for _ in stdout.lines() {});
-    assert!(
-        env.iter().any(|(k, _)| k == "BATON_SERVER"),
-        "the demo printed its exports"
-    );
+    let demo = Demo::start(data.path());
     // Kept as CI artefacts: target/console-screenshots/*.png.
     let shots = root().join("target/console-screenshots");
     let status = Command::new("node")
         .arg(dir.join("console.mjs"))
-        .envs(env)
+        .envs(demo.env.clone())
         .env("SCREENSHOTS", &shots)
         .env("BATON_TEST_PLUGIN", baton_plugins::test_programs::SCRIPTED)
         .env("CHROMIUM", chromium)

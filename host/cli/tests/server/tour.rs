@@ -1,12 +1,13 @@
 //! The README's tour, run as written against `baton demo`, so that it stays
 //! true: the commands between `<!-- tour -->` and `<!-- /tour -->`.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::client::Demo;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -57,43 +58,9 @@ fn build_oven_guard() -> PathBuf {
 fn the_readme_tour_runs_as_written() {
     let wasm = build_oven_guard();
     let data = tempfile::tempdir().unwrap();
-    let mut demo = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data.path())
-        .env_remove("BATON_ADMIN_TOKEN")
-        .env_remove("BATON_CONFIG")
-        .current_dir(env!("CARGO_TARGET_TMPDIR"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut stdout = BufReader::new(demo.stdout.take().unwrap());
-    let demo = Kill(demo);
-    let mut env = Vec::new();
-    let mut printed = String::new();
-    let mut line = String::new();
-    while stdout.read_line(&mut line).unwrap() > 0 {
-        printed.push_str(&line);
-        if let Some(exports) = line.trim().strip_prefix("export ") {
-            for pair in exports.split_whitespace() {
-                let (k, v) = pair.split_once('=').unwrap();
-                env.push((k.to_string(), v.to_string()));
-            }
-        }
-        if line.contains("Ctrl-C stops the demo") {
-            break;
-        }
-        line.clear();
-    }
-    std::thread::spawn(move || for _ in stdout.lines() {});
-    assert_eq!(env.len(), 3, "the demo prints the exports:\n{printed}");
-    let var = |k: &str| env.iter().find(|(n, _)| n == k).unwrap().1.clone();
+    let demo = Demo::start(data.path());
+    let env = demo.env.clone();
+    let var = |k: &str| demo.var(k);
 
     let mut script = tour_script()
         .replace("cargo run --", "\"$BATON_BIN\"")

@@ -127,3 +127,13 @@ export function describe(e) {
   }
   return e && e.message ? e.message : String(e);
 }
+
+/**
+ * The `dt`/`dd` pairs of a version's plugins (`name@major` to `{version,
+ * digest}`), each digest cut to `digits` (in full on hover).
+ */
+export function pluginPairs(plugins, digits = Infinity) {
+  return Object.entries(plugins || {}).flatMap(([name, v]) => [
+    h('dt', {}, name),
+    h('dd', {}, `${v.version || ''} `, h('code', { class: 'digest', title: v.digest || '' }, String(v.digest || v).slice(0, digits)))]);
+}

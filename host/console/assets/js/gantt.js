@@ -20,8 +20,8 @@ export function drawGantt(container, model, now = Date.now()) {
     }
   }
   // Lanes in the order their nodes first started.
-  const first = (n) => Math.min(...n.attempts.map((a) => a.startedAt));
-  lanes.sort((a, b) => first(a[1]) - first(b[1]));
+  const first = new Map(lanes.map(([id, n]) => [id, Math.min(...n.attempts.map((a) => a.startedAt))]));
+  lanes.sort((a, b) => first.get(a[0]) - first.get(b[0]));
   if (!lanes.length) {
     container.append(h('p', { class: 'muted' }, 'No attempts yet.'));
     return;

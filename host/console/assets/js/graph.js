@@ -14,7 +14,7 @@ export function nodesOf(definition) {
   const list = Array.isArray(nodes) ? nodes : Object.entries(nodes).map(([id, n]) => ({ id, ...n }));
   return list.map((n) => ({
     id: n.id,
-    type: n.type || (n.plugin ? 'task' : 'task'),
+    type: n.type || 'task',
     plugin: n.plugin || null,
     needs: [].concat(n.needs || []),
     when: n.when || null,

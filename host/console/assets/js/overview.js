@@ -1,7 +1,7 @@
 // The operator's home: the interlock, the runs waiting for a person, active
 // runs, the latest failures and the engine's health. Refreshed every 2 s.
 
-import { api, can, enc, session } from './api.js';
+import { api, can, enc } from './api.js';
 import { h, put, state, fmtTime, ago, toast, ask, alertBox, describe } from './dom.js';
 
 export async function render(root) {
@@ -53,7 +53,7 @@ export async function render(root) {
 
   function paintInterlock(il) {
     interlock.classList.toggle('engaged', il.engaged);
-    const mayRelease = session.role !== null && ['viewer', 'operator', 'admin'].indexOf(session.role) >= ['viewer', 'operator', 'admin'].indexOf(il.release_role || 'admin');
+    const mayRelease = can(il.release_role || 'admin');
     put(interlock, 
       h('div', {}, h('h2', {}, 'Safety interlock'),
         h('div', { class: 'big', id: 'interlock-state', 'data-engaged': String(il.engaged) }, il.engaged ? '⛔ ENGAGED: actuation denied, no run may start' : '● Released')),

@@ -3,7 +3,7 @@
 // version and plugin digests, and approve, reject and cancel.
 
 import { api, can, enc } from './api.js';
-import { h, clear, put, state, fmtTime, fmtDuration, pretty, toast, ask, describe } from './dom.js';
+import { h, clear, put, pluginPairs, state, fmtTime, fmtDuration, pretty, toast, ask, describe } from './dom.js';
 import { drawGraph, legend, nodesOf } from './graph.js';
 import { drawGantt } from './gantt.js';
 import { RunModel, EVENT_KINDS, END_KINDS } from './runmodel.js';
@@ -66,7 +66,7 @@ export async function render(root, { id }) {
   {
     put(pinned, h('h2', {}, 'Pinned'),
       h('dl', { class: 'kv' }, h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}?version=${run.version}` }, `${run.workflow} v${run.version}`)),
-        ...Object.entries(wf.plugins || {}).flatMap(([p, v]) => [h('dt', {}, p), h('dd', {}, `${v.version || ''} `, h('code', { class: 'digest', title: v.digest || '' }, String(v.digest || v)))])));
+        pluginPairs(wf.plugins)));
   }
 
   function decide(node, approved) {

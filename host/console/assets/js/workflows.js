@@ -2,7 +2,7 @@
 // triggers, a diff between any two versions, and a form to start a run.
 
 import { api, can, enc } from './api.js';
-import { h, clear, put, fmtTime, toast, describe } from './dom.js';
+import { h, clear, put, pluginPairs, fmtTime, toast, describe } from './dom.js';
 import { drawGraph, nodesOf } from './graph.js';
 import { diffLines } from './diff.js';
 
@@ -50,7 +50,7 @@ async function one(root, name, query) {
     drawGraph(graphBox, nodesOf(wf.definition), { plain: true });
     yaml.textContent = wf.yaml;
     put(triggers, triggersOf(wf.definition));
-    put(plugins, ...Object.entries(wf.plugins || {}).flatMap(([p, v]) => [h('dt', {}, p), h('dd', {}, `${v.version || ''} `, h('code', { class: 'digest', title: v.digest || '' }, String(v.digest || v).slice(0, 16)))]));
+    put(plugins, pluginPairs(wf.plugins, 16));
   }
   async function diff() {
     const [a, b] = await Promise.all([get(Number(from.value)), get(Number(to.value))]);

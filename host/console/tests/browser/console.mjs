@@ -10,11 +10,11 @@
 // Environment: BATON_SERVER, BATON_TOKEN (an admin token), SCREENSHOTS (a
 // directory), CHROMIUM (default /usr/bin/chromium).
 
-import { chromium } from 'playwright-core';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { launch, signIn as signInAt } from './browser.mjs';
 
 const server = process.env.BATON_SERVER;
 const admin = process.env.BATON_TOKEN;
@@ -36,33 +36,19 @@ async function call(method, path, body, token = admin) {
 }
 
 const step = (name) => console.log(`step: ${name}`);
-const profile = mkdtempSync(join(tmpdir(), 'baton-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  viewport: { width: 1366, height: 768 },
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run'],
-});
+const { context, page, close } = await launch();
 const offsite = [];
 const failures = [];
 context.on('request', (req) => {
   const url = req.url();
   if (!url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('about:')) offsite.push(url);
 });
-const page = context.pages()[0] || await context.newPage();
 page.on('pageerror', (e) => failures.push(`page error: ${e.message}`));
 page.on('console', (m) => { if (m.type() === 'error') console.log(`browser console: ${m.text()}`); });
 page.setDefaultTimeout(20000);
 const shot = async (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 
-async function signIn(token) {
-  await page.goto(`${server}/`);
-  await page.waitForSelector('#token');
-  await page.fill('#token', token);
-  await page.click('#signin button[type=submit]');
-  await page.waitForSelector('#interlock-state');
-}
+const signIn = (token) => signInAt(page, server, token);
 
 async function signOut() {
   await page.click('#signout');
@@ -261,6 +247,5 @@ try {
   assert.deepEqual(offsite, [], 'no request left the server');
   console.log(`ok: every step passed; screenshots in ${shots}`);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }

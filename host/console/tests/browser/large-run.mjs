@@ -7,11 +7,8 @@
 //
 //   BATON_SERVER=... BATON_TOKEN=... node large-run.mjs
 
-import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import assert from 'node:assert/strict';
+import { launch, signIn } from './browser.mjs';
 
 const server = process.env.BATON_SERVER;
 const token = process.env.BATON_TOKEN;
@@ -52,17 +49,9 @@ for (let after = 0; ;) {
   after = page[page.length - 1].seq;
 }
 
-const profile = mkdtempSync(join(tmpdir(), 'baton-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, viewport: { width: 1366, height: 768 },
-  args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-});
+const { page, close } = await launch();
 try {
-  const page = context.pages()[0] || await context.newPage();
-  await page.goto(`${server}/`);
-  await page.fill('#token', token);
-  await page.click('#signin button[type=submit]');
-  await page.waitForSelector('#interlock-state');
+  await signIn(page, server, token);
   const times = [];
   for (let i = 0; i < 5; i += 1) {
     await page.goto(`${server}/#/`);
@@ -95,6 +84,5 @@ try {
   long.sort((a, b) => b - a);
   console.log(`live run: ${took} ms from start to succeeded on the page; ${long.length} long tasks, longest ${Math.round(long[0] || 0)} ms, median ${Math.round(long[Math.floor(long.length / 2)] || 0)} ms`);
 } finally {
-  await context.close();
-  rmSync(profile, { recursive: true, force: true });
+  await close();
 }
