@@ -80,6 +80,23 @@ pub async fn publish(url: &str, topic: &str, payload: &str) {
         .unwrap();
 }
 
+/// A `baton.toml` in `dir` whose PLC device `oven-1` is on a port nothing
+/// listens on, with a short connect timeout: an offline PLC; and that port.
+pub fn offline_plc_config(dir: &Path) -> (std::path::PathBuf, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.join("baton.toml");
+    std::fs::write(
+        &config,
+        format!("[plc.oven-1]\nurl = \"tcp://127.0.0.1:{port}\"\nconnect_timeout = \"200ms\"\n"),
+    )
+    .unwrap();
+    (config, port)
+}
+
 /// An answer with its headers (lowercase names).
 pub struct Answer {
     pub status: u16,

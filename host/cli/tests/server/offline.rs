@@ -3,23 +3,12 @@
 
 use serde_json::json;
 
-use crate::client::{ADMIN, Server};
+use crate::client::{ADMIN, Server, offline_plc_config};
 
 #[test]
 fn an_offline_plc_fails_the_run_clearly_and_is_counted() {
-    // A port nothing listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("baton.toml");
-    std::fs::write(
-        &config,
-        format!("[plc.oven-1]\nurl = \"tcp://127.0.0.1:{port}\"\nconnect_timeout = \"200ms\"\n"),
-    )
-    .unwrap();
+    let (config, _) = offline_plc_config(dir.path());
     let server = Server::start(&dir.path().join("data"), &config);
     server.apply(
         "read-offline",

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::client::{Plant, Server, baton, unique};
+use crate::client::{Plant, Server, baton, offline_plc_config, unique};
 use crate::journey::workflow;
 
 fn plc<'a>(status: &'a Value, name: &str) -> &'a Value {
@@ -19,18 +19,8 @@ fn plc<'a>(status: &'a Value, name: &str) -> &'a Value {
 
 #[test]
 fn status_shows_an_unreachable_plc_offline_with_its_error() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("baton.toml");
-    std::fs::write(
-        &config,
-        format!("[plc.oven-1]\nurl = \"tcp://127.0.0.1:{port}\"\nconnect_timeout = \"200ms\"\n"),
-    )
-    .unwrap();
+    let (config, port) = offline_plc_config(dir.path());
     let server = Server::start(&dir.path().join("data"), &config);
 
     for path in ["/api/v1/status", "/api/v1/approvals"] {
