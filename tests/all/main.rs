@@ -5,6 +5,7 @@ mod cargo;
 mod chaos;
 mod crash;
 mod engine_node;
+mod fast_path_crash;
 mod guests;
 mod plant;
 

@@ -7,7 +7,9 @@
 //! - `GET /healthz`: the HTTP floor, the baseline the others are compared to;
 //! - accept: `POST /workflows/{name}/runs` to its 202, with the run durable;
 //! - end to end: `POST ...?wait=60`, trigger to the finished run;
-//! - sustained runs/s: runs accepted and finished per second, all on SQLite.
+//! - sustained runs/s: runs accepted and finished per second, all on SQLite;
+//! - accept, open loop: requests sent on a fixed schedule at half the
+//!   sustained rate, each latency counted from when it was due.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
@@ -119,6 +121,49 @@ async fn drive(
     (all, start.elapsed())
 }
 
+/// Send `rate` requests per second for `seconds`, on a schedule that does
+/// not wait for answers (connections are reused when free, opened when
+/// not). Each latency runs from when its request was due to its answer.
+async fn open_loop(
+    addr: &str,
+    rate: f64,
+    seconds: u64,
+    path: &'static str,
+    body: &'static str,
+    expect: u16,
+) -> Vec<Duration> {
+    let (free_tx, mut free_rx) = tokio::sync::mpsc::unbounded_channel::<Conn>();
+    let mut pending = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    let total = (rate * seconds as f64) as u64;
+    for i in 0..total {
+        let due = start + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let conn = match free_rx.try_recv() {
+            Ok(conn) => Some(conn),
+            Err(_) => None,
+        };
+        let (addr, free) = (addr.to_string(), free_tx.clone());
+        pending.spawn(async move {
+            let mut conn = match conn {
+                Some(conn) => conn,
+                None => Conn::open(&addr).await,
+            };
+            let (status, answer) = conn.call(Method::POST, path, body).await;
+            assert_eq!(status, expect, "{}", String::from_utf8_lossy(&answer));
+            let latency = due.elapsed();
+            let _ = free.send(conn);
+            latency
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(latency) = pending.join_next().await {
+        all.push(latency.unwrap());
+    }
+    all.sort();
+    all
+}
+
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -212,6 +257,22 @@ fn main() {
             accept.len() as f64 / drained.as_secs_f64(),
             accept.len(),
             drained.as_secs_f64()
+        );
+
+        // Open loop at half of the sustained rate: requests are sent on a
+        // schedule, whatever the answers do, and each latency is counted
+        // from the moment its request was due.
+        let rate = (accept.len() as f64 / drained.as_secs_f64() / 2.0).max(1.0);
+        let open = open_loop(&addr, rate, seconds, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#, 202).await;
+        while running(&addr).await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        println!(
+            "accept, open loop    {:>8.0} runs/s  p50 {}   p99 {}   (half the sustained rate; {} requests)",
+            rate,
+            ms(pct(&open, 0.5)),
+            ms(pct(&open, 0.99)),
+            open.len()
         );
     });
     server.kill().unwrap();

@@ -44,6 +44,10 @@ pub struct Task {
     pub config: String,
     /// What it may reach.
     pub grants: Arc<Grants>,
+    /// Whether it runs on the fast path: its grants reach nothing outside
+    /// the sandbox and the node does not ask to be `durable`, so its start
+    /// and result need not be committed before the run goes on.
+    pub pure: bool,
 }
 
 /// One node, ready to run.
@@ -113,7 +117,12 @@ impl CompiledWorkflow {
             .enumerate()
             .map(|(i, id)| (id.clone(), i))
             .collect();
-        let resolve = |node: &str, plugin: &str, config: &Value, grants: &Grants| -> Result<Task> {
+        let resolve = |node: &str,
+                       plugin: &str,
+                       config: &Value,
+                       grants: &Grants,
+                       durable: bool|
+         -> Result<Task> {
             let digest = record
                 .plugins
                 .get(plugin)
@@ -132,6 +141,7 @@ impl CompiledWorkflow {
                     config.to_string()
                 },
                 grants: Arc::new(grants.clone()),
+                pure: grants.is_pure() && !durable,
             })
         };
         let mut nodes = Vec::with_capacity(order.len());
@@ -198,7 +208,7 @@ impl CompiledWorkflow {
                 .is_some_and(|w| node.foreach.is_some() && w.variables().contains("item"));
             let (task, compensate) = if node.kind == NodeKind::Task {
                 let plugin = node.plugin.as_deref().unwrap_or_default();
-                let task = resolve(id, plugin, &node.config, &node.grants)?;
+                let task = resolve(id, plugin, &node.config, &node.grants, node.durable)?;
                 let compensate = node
                     .compensate
                     .as_ref()
@@ -208,6 +218,7 @@ impl CompiledWorkflow {
                             &c.plugin,
                             &c.config,
                             c.grants.as_ref().unwrap_or(&node.grants),
+                            node.durable,
                         )
                     })
                     .transpose()?;

@@ -1,5 +1,7 @@
 //! Engine settings.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// How the engine runs work.
@@ -14,6 +16,8 @@ pub struct EngineConfig {
     /// bounds that keep parsing and validating any definition cheap, and the
     /// largest per-node settings.
     pub workflows: baton_workflow::Limits,
+    /// How steps without grants are committed (`[engine.fast_path]`).
+    pub fast_path: FastPath,
     /// The host's secrets (`[secrets]` in `baton.toml`, not `[engine]`):
     /// what `{secret: NAME}` in a node's config stands for.
     #[serde(skip)]
@@ -25,7 +29,39 @@ impl Default for EngineConfig {
         Self {
             max_concurrent_tasks: 64,
             workflows: baton_workflow::Limits::default(),
+            fast_path: FastPath::default(),
             secrets: crate::Secrets::default(),
+        }
+    }
+}
+
+/// The fast path (`[engine.fast_path]`): a task whose grants reach nothing
+/// outside its sandbox (and whose node is not `durable: true`) has no effect
+/// a crash could repeat, so a run goes on from its result without waiting
+/// for the disk. Its events are committed with the run's next commit point:
+/// a step that holds a grant, a wait, a timer, an operator's action, the
+/// run's end, or one of these bounds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FastPath {
+    /// Whether pure steps may go on before their results are committed.
+    /// `false` commits every step before the next starts.
+    pub enabled: bool,
+    /// Longest a pure step's result waits for its commit. It bounds the work
+    /// a crash can make a run repeat, and how late the API and the console
+    /// see a pure step's progress.
+    #[serde(with = "humantime_serde")]
+    pub max_delay: Duration,
+    /// Most events a run holds uncommitted; the next one commits them.
+    pub max_events: usize,
+}
+
+impl Default for FastPath {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            max_delay: Duration::from_millis(100),
+            max_events: 4096,
         }
     }
 }

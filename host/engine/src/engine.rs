@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: crate::metrics::EngineMetrics,
     limits: baton_workflow::Limits,
     pub(crate) secrets: crate::Secrets,
+    pub(crate) fast_path: crate::FastPath,
+    waiters: crate::waiters::Waiters,
 }
 
 /// A live run actor: its inbox and the handle that stops it.
@@ -47,6 +49,7 @@ impl Shared {
     /// A run's actor has ended.
     pub(crate) fn forget(&self, run_id: &str) {
         lock(&self.runs).remove(run_id);
+        self.waiters.wake(run_id);
     }
 }
 
@@ -137,6 +140,8 @@ impl Engine {
                 metrics: Default::default(),
                 limits: config.workflows,
                 secrets: config.secrets,
+                fast_path: config.fast_path,
+                waiters: Default::default(),
             }),
         };
         // The interlock is a safety state: it outlives restarts.
@@ -540,15 +545,19 @@ impl Engine {
         .await
     }
 
-    /// Wait up to `timeout` for a run to finish; `None` if it has not.
+    /// Wait up to `timeout` for a run to finish; `None` if it has not. A run
+    /// whose actor is on this engine signals its end once it is committed;
+    /// any other (one being resumed, or owned elsewhere) is polled.
     pub async fn wait_finished(
         &self,
         run_id: &str,
         timeout: Duration,
     ) -> Result<Option<RunRecord>> {
-        let mut events = self.shared.store.subscribe();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
+            // Registered before reading, so an end committed after the read
+            // still wakes this caller.
+            let ended = self.shared.waiters.register(run_id);
             let run = self
                 .shared
                 .store
@@ -558,14 +567,20 @@ impl Engine {
             if run.status.is_terminal() {
                 return Ok(Some(run));
             }
-            loop {
-                match tokio::time::timeout_at(deadline, events.recv()).await {
-                    Err(_) => return Ok(None),
-                    Ok(Ok(e)) if is_end(&e, run_id) => break,
-                    Ok(Ok(_)) => {}
-                    Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => break,
-                    Ok(Err(_)) => return Err(Error::ShuttingDown),
-                }
+            let here = lock(&self.shared.runs).contains_key(run_id);
+            let woken = if here {
+                tokio::time::timeout_at(deadline, ended).await.is_ok()
+            } else {
+                let poll = tokio::time::Instant::now() + POLL_UNOWNED;
+                tokio::time::sleep_until(poll.min(deadline)).await;
+                true
+            };
+            if !woken || tokio::time::Instant::now() >= deadline {
+                self.shared.waiters.prune(run_id);
+                return match self.shared.store.run(run_id).await? {
+                    Some(run) if run.status.is_terminal() => Ok(Some(run)),
+                    _ => Ok(None),
+                };
             }
         }
     }
@@ -612,16 +627,11 @@ impl Engine {
     }
 }
 
+/// How often [`Engine::wait_finished`] reads a run that has no actor here.
+const POLL_UNOWNED: Duration = Duration::from_millis(250);
+
 /// The flag that holds the interlock state.
 const INTERLOCK: &str = "interlock";
-
-fn is_end(e: &StoredEvent, run_id: &str) -> bool {
-    e.run_id.as_deref() == Some(run_id)
-        && matches!(
-            e.kind.as_str(),
-            "run_succeeded" | "run_failed" | "run_cancelled"
-        )
-}
 
 /// Decode stored events; an event this engine does not know means the run
 /// cannot be resumed safely.

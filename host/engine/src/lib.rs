@@ -46,8 +46,9 @@ mod error;
 mod executor;
 mod run;
 mod triggers;
+mod waiters;
 
-pub use config::EngineConfig;
+pub use config::{EngineConfig, FastPath};
 pub use engine::{Applied, Engine, StartOptions, Started};
 pub use error::{Error, Result};
 pub use event::Event;

@@ -2,6 +2,13 @@
 //! run's events. Its loop: take one input (an attempt ended, a timer fired,
 //! an operator acted), let the scheduler decide, commit the events, and only
 //! then act on them.
+//!
+//! The fast path: when all that follows from finished attempts is more pure
+//! steps (tasks whose grants reach nothing outside the sandbox), the actor
+//! starts them at once and keeps the events as `pending`. They are committed
+//! with the next commit point (see [`RunActor::advance`]). Nothing outside
+//! the actor sees them before then: events reach subscribers, and replies
+//! reach callers, only from a commit.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -120,6 +127,10 @@ pub(crate) struct RunActor {
     timers: BTreeSet<(Millis, Timer)>,
     watchers: HashMap<usize, Watcher>,
     replies: Vec<oneshot::Sender<Result<()>>>,
+    /// Decided, applied and acted on, but not committed yet: pure steps.
+    pending: Events,
+    /// When `pending` must be committed by.
+    flush_at: Option<tokio::time::Instant>,
     /// The time the current decisions were made at; rows use it too, so one
     /// transition's times agree.
     now: Millis,
@@ -144,6 +155,8 @@ impl RunActor {
             timers: BTreeSet::new(),
             watchers: HashMap::new(),
             replies: Vec::new(),
+            pending: Vec::new(),
+            flush_at: None,
             now: now_millis(),
         }
     }
@@ -216,12 +229,32 @@ impl RunActor {
                     None => std::future::pending().await,
                 }
             };
+            let flush_at = self.flush_at;
+            let flush = async {
+                match flush_at {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            // Whether what happened must be committed before it is acted on:
+            // anything from outside (an operator, a message) or a timer.
+            let mut commit = false;
             let mut events = tokio::select! {
                 Some(joined) = self.attempts.join_next_with_id(), if !self.attempts.is_empty() => {
                     self.attempt_ended(joined)
                 }
-                Some(input) = self.inbox.recv() => self.input(input),
-                _ = sleep => self.fire_timers(),
+                Some(input) = self.inbox.recv() => {
+                    commit = true;
+                    self.input(input)
+                }
+                _ = sleep => {
+                    commit = true;
+                    self.fire_timers()
+                }
+                _ = flush => {
+                    commit = true;
+                    Vec::new()
+                }
             };
             // Whatever else has already happened goes into the same commit:
             // a fan-out's items finishing together cost one transaction.
@@ -229,16 +262,113 @@ impl RunActor {
                 if let Some(joined) = self.attempts.try_join_next_with_id() {
                     events.extend(self.attempt_ended(joined));
                 } else if let Ok(input) = self.inbox.try_recv() {
+                    commit = true;
                     events.extend(self.input(input));
                 } else {
                     break;
                 }
             }
-            if self.commit_and_act(events).await.is_err() {
+            if self.advance(events, commit).await.is_err() {
                 return;
             }
         }
         self.finish();
+    }
+
+    /// Go on from `events`, which are decided and applied. They are kept
+    /// uncommitted, and acted on at once, only if `commit` is false and each
+    /// is one of a pure step's own: an attempt of a pure task starting or
+    /// ending without a retry to wait for, a node starting, finishing or
+    /// being skipped, the run stopping or compensating. Anything else is a
+    /// commit point, and so is an idle actor: a wait, a timer, a step that
+    /// holds a grant, the run's end, an operator's action or a message.
+    /// The result of a step that holds a grant is committed as soon as the
+    /// pure steps after it have started, so they overlap its commit.
+    async fn advance(&mut self, events: Events, commit: bool) -> Result<()> {
+        let fast = self.shared.fast_path;
+        let defer = fast.enabled
+            && !commit
+            && self.replies.is_empty()
+            && self.pending.len() + events.len() <= fast.max_events
+            && events.iter().all(|d| self.pure_event(&d.event));
+        if !defer {
+            let mut all = std::mem::take(&mut self.pending);
+            let acted = all.len();
+            all.extend(events);
+            self.flush_at = None;
+            self.subscribe_waits(&all[acted..]).await;
+            self.commit(&all).await?;
+            self.act(&all[acted..]);
+            return Ok(());
+        }
+        if events.is_empty() {
+            return Ok(());
+        }
+        let now = tokio::time::Instant::now();
+        let effect_ended = events.iter().any(|d| self.effect_ended(&d.event));
+        let due = if effect_ended {
+            now
+        } else {
+            now + fast.max_delay
+        };
+        self.flush_at = Some(self.flush_at.map_or(due, |at| at.min(due)));
+        self.act(&events);
+        self.pending.extend(events);
+        if self.attempts.is_empty() {
+            // Nothing is left to wake the actor but the outside world.
+            let all = std::mem::take(&mut self.pending);
+            self.flush_at = None;
+            self.commit(&all).await?;
+        }
+        Ok(())
+    }
+
+    /// The task of `node` in `phase`, if it has one.
+    fn task(&self, node: &str, phase: Phase) -> Option<&crate::compiled::Task> {
+        let node = &self.wf.nodes[self.wf.index(node)?];
+        match phase {
+            Phase::Run => node.task.as_ref(),
+            Phase::Compensate => node.compensate.as_ref(),
+        }
+    }
+
+    /// Whether `event` may wait for a later commit (see [`Self::advance`]).
+    fn pure_event(&self, event: &Event) -> bool {
+        match event {
+            Event::AttemptStarted { node, phase, .. } => {
+                self.task(node, *phase).is_some_and(|t| t.pure)
+            }
+            Event::AttemptFailed { retry_at, .. } => retry_at.is_none(),
+            Event::NodeStarted { .. }
+            | Event::AttemptSucceeded { .. }
+            | Event::NodeSucceeded { .. }
+            | Event::NodeFailed { .. }
+            | Event::NodeSkipped { .. }
+            | Event::NodeCancelled { .. }
+            | Event::RunStopping { .. }
+            | Event::CompensationStarted { .. }
+            | Event::CompensationSucceeded { .. }
+            | Event::CompensationFailed { .. } => true,
+            Event::RunStarted { .. }
+            | Event::NodeWaiting { .. }
+            | Event::NodeApproved { .. }
+            | Event::NodeRejected { .. }
+            | Event::NodeTimedOut { .. }
+            | Event::RunSucceeded { .. }
+            | Event::RunFailed { .. }
+            | Event::RunCancelled { .. } => false,
+        }
+    }
+
+    /// Whether `event` ends an attempt of a step that holds a grant.
+    fn effect_ended(&self, event: &Event) -> bool {
+        match event {
+            Event::AttemptSucceeded { node, phase, .. }
+            | Event::AttemptFailed { node, phase, .. } => {
+                self.task(node, *phase).is_some_and(|t| !t.pure)
+            }
+            _ => false,
+        }
     }
 
     fn finish(&mut self) {
@@ -421,34 +551,37 @@ impl RunActor {
     /// Commit, then act. An error means the store is gone (shutting down):
     /// the run stops here and resumes from its committed events next start.
     async fn commit_and_act(&mut self, events: Events) -> Result<()> {
-        if events.is_empty() {
-            for reply in self.replies.drain(..) {
-                let _ = reply.send(Ok(()));
-            }
-            return Ok(());
-        }
         self.subscribe_waits(&events).await;
-        let mut backoff = Duration::from_millis(50);
-        loop {
-            // Built again only when a commit has to be retried.
-            match self.shared.store.commit(self.transition(&events)).await {
-                Ok(()) => break,
-                Err(baton_store::Error::Closed) => {
-                    self.stop_all();
-                    return Err(Error::ShuttingDown);
-                }
-                Err(e) => {
-                    // Nothing is acted on until the change is durable; keep trying.
-                    tracing::error!(run = %self.state.run_id, error = %e, "could not commit; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
+        self.commit(&events).await?;
+        self.act(&events);
+        Ok(())
+    }
+
+    /// Commit `events`, retrying until the store takes them, then answer the
+    /// callers whose decisions they hold.
+    async fn commit(&mut self, events: &Events) -> Result<()> {
+        if !events.is_empty() {
+            let mut backoff = Duration::from_millis(50);
+            loop {
+                // Built again only when a commit has to be retried.
+                match self.shared.store.commit(self.transition(events)).await {
+                    Ok(()) => break,
+                    Err(baton_store::Error::Closed) => {
+                        self.stop_all();
+                        return Err(Error::ShuttingDown);
+                    }
+                    Err(e) => {
+                        // Nothing is acted on until the change is durable; keep trying.
+                        tracing::error!(run = %self.state.run_id, error = %e, "could not commit; retrying");
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(5));
+                    }
                 }
             }
         }
         for reply in self.replies.drain(..) {
             let _ = reply.send(Ok(()));
         }
-        self.act(&events);
         Ok(())
     }
 
@@ -458,12 +591,12 @@ impl RunActor {
         self.shared.forget(&self.state.run_id);
     }
 
-    fn transition(&self, events: &Events) -> Transition {
+    fn transition(&self, events: &[Decided]) -> Transition {
         projection(&self.wf, &self.state, events)
     }
 
     /// Effects of committed events.
-    fn act(&mut self, events: &Events) {
+    fn act(&mut self, events: &[Decided]) {
         for Decided { event, .. } in events {
             match event {
                 Event::AttemptStarted {
@@ -587,7 +720,7 @@ impl RunActor {
 
     /// Subscribe before a wait is committed, so that once it shows as
     /// waiting, a message published then releases it.
-    async fn subscribe_waits(&mut self, events: &Events) {
+    async fn subscribe_waits(&mut self, events: &[Decided]) {
         for Decided { event, .. } in events {
             if let Event::NodeWaiting {
                 node,
@@ -655,7 +788,11 @@ impl RunActor {
 }
 
 /// The transition that commits `events`: the events and the rows they change.
-pub(crate) fn projection(wf: &CompiledWorkflow, state: &RunState, events: &Events) -> Transition {
+pub(crate) fn projection(
+    wf: &CompiledWorkflow,
+    state: &RunState,
+    events: &[Decided],
+) -> Transition {
     let run_id = &state.run_id;
     let mut executions = Vec::new();
     let mut run = None;

@@ -67,6 +67,14 @@ impl Grants {
             || self.http.iter().any(HttpGrant::interlocked)
     }
 
+    /// Whether these grants reach nothing outside the sandbox: no PLC, MQTT
+    /// or HTTP entry (a scratch directory is private to the attempt and
+    /// deleted when it ends). A task with such grants cannot act on the
+    /// world, so running it again changes nothing but its own result.
+    pub fn is_pure(&self) -> bool {
+        self.plc.is_empty() && self.mqtt.is_empty() && self.http.is_empty()
+    }
+
     /// Check an MQTT subscription.
     pub fn check_subscribe(&self, connection: &str, filter: &TopicFilter) -> Result<(), Denied> {
         mqtt::check_subscribe(&self.mqtt, connection, filter)

@@ -15,11 +15,13 @@
 //! - `store`: opening a database, the backends, migrations.
 //! - `writer`: the group-commit writer.
 //! - [`model`]: the records the store reads and writes.
+//! - `cache`: token lookups and the newest workflow versions, kept in memory.
 //! - `plugins`, `workflows`, `runs`, `events`, `tokens`, `flags`: queries, one module per table.
 #![deny(missing_docs)]
 
 pub mod model;
 
+mod cache;
 mod error;
 mod events;
 mod flags;
@@ -30,6 +32,7 @@ mod tokens;
 mod workflows;
 mod writer;
 
+pub use cache::TTL as CACHE_TTL;
 pub use error::{Error, Result};
 pub use model::*;
 pub use store::{Backend, Store, StoreOptions, Synchronous, WriterStats};

@@ -10,6 +10,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::{broadcast, mpsc};
 
+use crate::cache::Cache;
 use crate::model::StoredEvent;
 use crate::writer::{self, Request};
 use crate::{Error, Result};
@@ -89,7 +90,18 @@ pub struct Store {
     pub(crate) stats: Arc<WriterStats>,
     pub(crate) writes: mpsc::Sender<Request>,
     pub(crate) events: broadcast::Sender<Arc<StoredEvent>>,
+    pub(crate) caches: Arc<Caches>,
+    gate: Arc<tokio::sync::RwLock<()>>,
     backend: Backend,
+}
+
+/// What the store keeps in memory between reads (see `cache`).
+#[derive(Default)]
+pub(crate) struct Caches {
+    /// Unrevoked tokens by hash.
+    pub(crate) tokens: Cache<String, crate::TokenRecord>,
+    /// The newest version of each workflow, by name.
+    pub(crate) latest: Cache<String, i64>,
 }
 
 impl std::fmt::Debug for Store {
@@ -147,10 +159,12 @@ impl Store {
         };
         let (events, _) = broadcast::channel(8192);
         let stats = Arc::new(WriterStats::default());
+        let gate = Arc::new(tokio::sync::RwLock::new(()));
         let writes = writer::spawn(
             pool.clone(),
             events.clone(),
             stats.clone(),
+            gate.clone(),
             options.max_batch.max(1),
         );
         Ok(Self {
@@ -158,6 +172,8 @@ impl Store {
             stats,
             writes,
             events,
+            caches: Arc::default(),
+            gate,
             backend,
         })
     }
@@ -177,6 +193,15 @@ impl Store {
     /// them back with [`Store::events`].
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
         self.events.subscribe()
+    }
+
+    /// Hold every commit back until the returned guard is dropped, once the
+    /// commit in progress (if any) has finished. Commits asked for meanwhile
+    /// wait, as they would for a slow disk. For tests that check what is
+    /// visible before a commit.
+    #[doc(hidden)]
+    pub async fn hold_commits(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+        self.gate.clone().write_owned().await
     }
 
     /// Close the connections once pending writes are done.

@@ -52,8 +52,14 @@ impl Store {
         Ok(())
     }
 
-    /// The unrevoked token whose secret hashes to `hash`.
+    /// The unrevoked token whose secret hashes to `hash`. Kept in memory
+    /// for up to [`crate::CACHE_TTL`]; a revoke through this store is seen
+    /// at once.
     pub async fn token_by_hash(&self, hash: &str) -> Result<Option<TokenRecord>> {
+        let ticket = match self.caches.tokens.get(hash) {
+            Ok(token) => return Ok(Some(token)),
+            Err(ticket) => ticket,
+        };
         let row: Option<TokenRow> = with_pool!(&self.pool, p => {
             sqlx::query_as(
                 "SELECT id, name, role, hash, created_at FROM api_tokens \
@@ -63,7 +69,13 @@ impl Store {
             .fetch_optional(p)
             .await?
         });
-        Ok(row.map(record))
+        let token = row.map(record);
+        if let Some(token) = &token {
+            self.caches
+                .tokens
+                .fill(ticket, hash.to_string(), token.clone());
+        }
+        Ok(token)
     }
 
     /// Every unrevoked token, oldest first.
@@ -89,6 +101,7 @@ impl Store {
                 .await?
                 .rows_affected()
         });
+        self.caches.tokens.clear();
         Ok(done > 0)
     }
 }

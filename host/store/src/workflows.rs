@@ -52,6 +52,7 @@ impl Store {
                 .await?
             });
             if let Some((version,)) = inserted {
+                self.caches.latest.clear();
                 return Ok(WorkflowRecord {
                     name: name.to_string(),
                     version,
@@ -97,14 +98,23 @@ impl Store {
     }
 
     /// The newest version number of workflow `name`; cheaper than
-    /// [`Store::latest_workflow`] when the definition is not needed.
+    /// [`Store::latest_workflow`] when the definition is not needed. Kept in
+    /// memory for up to [`crate::CACHE_TTL`]; an apply through this store is
+    /// seen at once.
     pub async fn latest_workflow_version(&self, name: &str) -> Result<Option<i64>> {
+        let ticket = match self.caches.latest.get(name) {
+            Ok(version) => return Ok(Some(version)),
+            Err(ticket) => ticket,
+        };
         let row: (Option<i64>,) = with_pool!(&self.pool, p => {
             sqlx::query_as("SELECT MAX(version) FROM workflows WHERE name = $1")
                 .bind(name)
                 .fetch_one(p)
                 .await?
         });
+        if let Some(version) = row.0 {
+            self.caches.latest.fill(ticket, name.to_string(), version);
+        }
         Ok(row.0)
     }
 

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{RwLock, broadcast, mpsc, oneshot};
 
 use crate::model::{Created, Execution, NewEvent, NewRun, StoredEvent, Transition, now_millis};
 use crate::store::{Pool, WriterStats, with_pool};
@@ -33,10 +33,11 @@ pub(crate) fn spawn(
     pool: Pool,
     events: broadcast::Sender<Arc<StoredEvent>>,
     stats: Arc<WriterStats>,
+    gate: Arc<RwLock<()>>,
     max_batch: usize,
 ) -> mpsc::Sender<Request> {
     let (tx, rx) = mpsc::channel(max_batch * 4);
-    tokio::spawn(run(pool, rx, events, stats, max_batch));
+    tokio::spawn(run(pool, rx, events, stats, gate, max_batch));
     tx
 }
 
@@ -45,11 +46,14 @@ async fn run(
     mut rx: mpsc::Receiver<Request>,
     events: broadcast::Sender<Arc<StoredEvent>>,
     stats: Arc<WriterStats>,
+    gate: Arc<RwLock<()>>,
     max_batch: usize,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        match write(&pool, &batch).await {
+        // Held only by `Store::hold_commits`.
+        let _open = gate.read().await;
+        match write(&pool, &batch, &events).await {
             Ok(done) => {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats
@@ -62,7 +66,7 @@ async fn run(
                 tracing::warn!(error = %e, size = batch.len(), "group commit failed; retrying one by one");
                 for request in batch.drain(..) {
                     let one = [request];
-                    match write(&pool, &one).await {
+                    match write(&pool, &one, &events).await {
                         Ok(done) => finish(one.into_iter(), done, &events),
                         Err(e) => fail(one.into_iter(), &e.to_string()),
                     }
@@ -128,7 +132,11 @@ struct Pending<'a> {
 /// Rows per multi-row statement; well under SQLite's parameter limit.
 const CHUNK: usize = 500;
 
-async fn write(pool: &Pool, batch: &[Request]) -> Result<Done, sqlx::Error> {
+async fn write(
+    pool: &Pool,
+    batch: &[Request],
+    events: &broadcast::Sender<Arc<StoredEvent>>,
+) -> Result<Done, sqlx::Error> {
     let at = now_millis();
     let mut created = Vec::with_capacity(batch.len());
     let mut pending: Vec<Pending<'_>> = Vec::new();
@@ -259,9 +267,13 @@ async fn write(pool: &Pool, batch: &[Request]) -> Result<Done, sqlx::Error> {
         }
         tx.commit().await?;
 
+        // Only a subscriber (an event stream) needs the events back; with
+        // none, nothing is copied.
+        let listened = events.receiver_count() > 0;
         let events = pending
             .iter()
             .zip(seqs)
+            .filter(|_| listened)
             .map(|(e, seq)| StoredEvent {
                 seq,
                 run_id: e.run_id.map(str::to_string),

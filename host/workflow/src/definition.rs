@@ -186,6 +186,12 @@ pub struct Node {
     /// With `foreach`: most items running at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
+    /// For tasks: commit this node's start and completion like a step that
+    /// holds a grant, even when it holds none. A task without grants is
+    /// otherwise run on the fast path: its results are committed together
+    /// with the steps after it (see `docs/engine.md`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub durable: bool,
 }
 
 /// The failure kinds a retry policy can name in `non_retryable`.

@@ -279,7 +279,7 @@ impl Validator<'_> {
 
     /// Fields that do not belong to the node's type.
     fn fields_for_kind(&mut self, at: &At<'_>, node: &Node) {
-        let set: [(&str, bool); 12] = [
+        let set: [(&str, bool); 13] = [
             ("plugin", node.plugin.is_some()),
             ("config", !node.config.is_null()),
             ("input", node.input.is_some()),
@@ -292,6 +292,7 @@ impl Validator<'_> {
             ("duration", node.duration.is_some()),
             ("mqtt", node.mqtt.is_some()),
             ("signal", node.signal.is_some()),
+            ("durable", node.durable),
         ];
         let allowed: &[&str] = match node.kind {
             NodeKind::Task => &[
@@ -303,6 +304,7 @@ impl Validator<'_> {
                 "limits",
                 "compensate",
                 "foreach",
+                "durable",
             ],
             NodeKind::Approval => &["on_timeout"],
             NodeKind::Delay => &["duration"],

@@ -274,6 +274,14 @@ fn fields_that_do_not_belong_to_the_node_type() {
         "concurrency",
         "only with `foreach`",
     );
+    single(
+        "name: w\nnodes:\n  a: {type: approval, durable: true}\n",
+        Some("a"),
+        "durable",
+        "does not apply to a approval node",
+    );
+    let durable = Workflow::parse("name: w\nnodes:\n  a: {plugin: transform@1, durable: true}\n");
+    assert!(validate(&durable.unwrap(), &Host).is_ok());
 }
 
 #[test]

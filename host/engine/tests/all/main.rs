@@ -5,6 +5,7 @@ mod support;
 
 mod approvals;
 mod compensation;
+mod fast_path;
 mod graph;
 mod recovery;
 mod retries;

@@ -1,0 +1,219 @@
+//! The fast path: pure steps (no grants) go on without waiting for the
+//! disk, and nothing about them leaves the engine before it is committed.
+//! Each test holds the store's commits back and looks from outside: the
+//! store, the event stream, `wait_finished` and the simulated PLC.
+
+use std::time::Duration;
+
+use baton_engine::{EngineConfig, Event, FastPath};
+use baton_store::RunStatus;
+use serde_json::json;
+
+use crate::support::{Db, Harness, events};
+
+/// `a` is slow enough to hold the commits while it runs; `b` and `c` are
+/// pure; `w` writes the PLC; `d` is pure again.
+const MIXED: &str = r#"
+name: mixed
+nodes:
+  a: { plugin: scripted@1, config: { sleep_ms: 300 } }
+  b: { needs: [a], plugin: scripted@1 }
+  c: { needs: [b], plugin: scripted@1 }
+  w:
+    needs: [c]
+    plugin: modbus-write@1
+    config: { device: oven-1, kind: holding, address: 100 }
+    input: { values: "[7]" }
+    grants: { plc: [{ device: oven-1, write: ["holding:100"] }] }
+  d: { needs: [w], plugin: scripted@1 }
+"#;
+
+/// Attempts the engine has finished successfully, from its metrics.
+fn succeeded(h: &Harness) -> u64 {
+    h.engine
+        .metrics()
+        .succeeded
+        .snapshot()
+        .0
+        .last()
+        .copied()
+        .unwrap_or(0)
+}
+
+async fn until_succeeded(h: &Harness, n: u64) {
+    for _ in 0..200 {
+        if succeeded(h) >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("only {} attempts succeeded, not {n}", succeeded(h));
+}
+
+fn kinds(events: &[Event]) -> Vec<&'static str> {
+    events.iter().map(Event::kind).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pure_steps_run_ahead_of_their_commit_and_nothing_of_them_shows_until_it_happens() {
+    let h = Harness::new().await;
+    h.apply(MIXED).await;
+    let mut stream = h.engine.store().subscribe();
+    let id = h.start("mixed", json!({})).await;
+    let created = events(h.engine.store(), &id).await;
+    let hold = h.engine.store().hold_commits().await;
+
+    // a, b and c run while no commit can happen...
+    until_succeeded(&h, 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // ...but none of it is visible, and the step that holds a grant waits.
+    assert_eq!(events(h.engine.store(), &id).await, created);
+    let mut streamed = Vec::new();
+    while let Ok(e) = stream.try_recv() {
+        streamed.push(e.kind.clone());
+    }
+    assert!(
+        streamed
+            .iter()
+            .all(|k| ["run_started", "node_started", "attempt_started"].contains(&k.as_str())),
+        "only the run's creation was streamed before the commit: {streamed:?}"
+    );
+    assert_eq!(
+        h.engine
+            .wait_finished(&id, Duration::from_millis(100))
+            .await
+            .unwrap(),
+        None
+    );
+    let (_, state, wf) = h.engine.inspect(&id).await.unwrap();
+    let c = wf.index("c").unwrap();
+    assert_eq!(state.nodes[c].status.as_str(), "pending", "as committed");
+    assert!(
+        h.plc.writes().is_empty(),
+        "the PLC was written before the steps before it were committed"
+    );
+    assert_eq!(succeeded(&h), 3, "w did not start");
+
+    drop(hold);
+    let run = h.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    let writes = h.plc.writes();
+    assert_eq!(writes.len(), 1);
+    assert_eq!(
+        (writes[0].address, writes[0].values.clone()),
+        (100, vec![7])
+    );
+
+    // In the log, every pure step's result comes before the write started.
+    let stored = h.engine.store().all_events(&id).await.unwrap();
+    let seq = |kind: &str, node: &str| {
+        stored
+            .iter()
+            .find(|e| e.kind == kind && e.node_id.as_deref() == Some(node))
+            .map(|e| e.seq)
+            .unwrap_or_else(|| panic!("no {kind} of {node}"))
+    };
+    let w_started = seq("attempt_started", "w");
+    for node in ["a", "b", "c"] {
+        assert!(seq("node_succeeded", node) < w_started, "{node}");
+    }
+    let all = events(h.engine.store(), &id).await;
+    assert_eq!(
+        kinds(&all)
+            .iter()
+            .filter(|k| **k == "attempt_succeeded")
+            .count(),
+        5,
+        "each step ran once: {:?}",
+        kinds(&all)
+    );
+}
+
+/// A chain whose second step is slow, so that a hold taken while it runs
+/// catches the third step's start.
+const CHAIN: &str = r#"
+name: chain
+nodes:
+  a: { plugin: scripted@1, config: { sleep_ms: 300 } }
+  b: { needs: [a], plugin: scripted@1, DURABLE }
+  c: { needs: [b], plugin: scripted@1 }
+"#;
+
+/// Whether `b` starts while commits are held, after `a` ended.
+async fn next_step_runs_while_held(config: EngineConfig, durable: bool) -> bool {
+    let h = Harness::configured(Db::sqlite(), config).await;
+    let yaml = CHAIN.replace("DURABLE", if durable { "durable: true" } else { "" });
+    h.apply(&yaml).await;
+    let id = h.start("chain", json!({})).await;
+    let hold = h.engine.store().hold_commits().await;
+    until_succeeded(&h, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ran = succeeded(&h) > 1;
+    drop(hold);
+    let run = h.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    ran
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_node_and_a_disabled_fast_path_wait_for_the_commit() {
+    assert!(
+        next_step_runs_while_held(EngineConfig::default(), false).await,
+        "a pure step runs before the previous one is committed"
+    );
+    assert!(
+        !next_step_runs_while_held(EngineConfig::default(), true).await,
+        "a `durable: true` step waits for the commit"
+    );
+    let off = EngineConfig {
+        fast_path: FastPath {
+            enabled: false,
+            ..FastPath::default()
+        },
+        ..EngineConfig::default()
+    };
+    assert!(
+        !next_step_runs_while_held(off, false).await,
+        "with the fast path off, every step waits for the commit"
+    );
+}
+
+/// A long pure chain commits its progress at least every `max_delay`, so
+/// a crash repeats a bounded amount of work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_pure_chain_commits_its_progress_every_max_delay() {
+    let config = EngineConfig {
+        fast_path: FastPath {
+            max_delay: Duration::from_millis(50),
+            ..FastPath::default()
+        },
+        ..EngineConfig::default()
+    };
+    let h = Harness::configured(Db::sqlite(), config).await;
+    let mut yaml =
+        "name: long\nnodes:\n  s0: { plugin: scripted@1, config: { sleep_ms: 10 } }\n".to_string();
+    for i in 1..40 {
+        yaml += &format!(
+            "  s{i}: {{ needs: [s{}], plugin: scripted@1, config: {{ sleep_ms: 10 }} }}\n",
+            i - 1
+        );
+    }
+    h.apply(&yaml).await;
+    let batches = || {
+        h.engine
+            .store()
+            .writer_stats()
+            .batches
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = batches();
+    let run = h.run("long", json!({})).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    let commits = batches() - before;
+    // 40 steps of at least 10 ms: 400 ms or more, so at least 4 commits of
+    // progress besides the creation and the end, and far fewer than 40.
+    assert!(
+        (5..40).contains(&commits),
+        "{commits} commits for 40 pure steps"
+    );
+}
