@@ -43,22 +43,21 @@ const MIXED_STEPS: usize = 20;
 fn mixed_chain() -> String {
     let mut yaml = "name: mixed-chain\nnodes:\n".to_string();
     for i in 0..MIXED_STEPS {
-        let needs = if i == 0 {
-            String::new()
-        } else {
-            format!("needs: [m{}], ", i - 1)
+        let needs = match i {
+            0 => String::new(),
+            _ => format!("needs: [m{}], ", i - 1),
         };
         if i % 5 == 4 {
             let address = 100 + i / 5;
             yaml += &format!(
-                "  m{i}:\n    {needs}plugin: modbus-write@1\n    \
-                 config: {{ device: oven-1, kind: holding, address: {address} }}\n    \
-                 input: {{ values: \"[int(input.n) * 32 + {i}]\" }}\n    \
-                 grants: {{ plc: [{{ device: oven-1, write: [\"holding:{address}\"] }}] }}\n"
+                "  m{i}: {{ {needs}plugin: modbus-write@1, \
+                 config: {{ device: oven-1, kind: holding, address: {address} }}, \
+                 input: {{ values: \"[int(input.n) * 32 + {i}]\" }}, \
+                 grants: {{ plc: [{{ device: oven-1, write: [\"holding:{address}\"] }}] }} }}\n"
             );
         } else {
             yaml +=
-                &format!("  m{i}: {{ {needs}plugin: scripted@1, config: {{ sleep_ms: 5 }} }}\n");
+                &format!("  m{i}: {{ {needs}plugin: scripted@1, config: {{ sleep_ms: 15 }} }}\n");
         }
     }
     yaml
@@ -253,7 +252,7 @@ async fn killed_in_a_mixed_chain_no_write_repeats_after_its_commit_on_postgres()
     mixed_chain_crash(&db).await;
 }
 
-const MIXED_RUNS: usize = 6;
+const MIXED_RUNS: usize = 12;
 const MIXED_KILLS: usize = 8;
 
 async fn mixed_chain_crash(db: &str) {
@@ -269,13 +268,31 @@ async fn mixed_chain_crash(db: &str) {
     println!("mixed chain: seed {seed} (FAST_PATH_SEED={seed} replays it)");
     let mut rng = StdRng::seed_from_u64(seed);
     let setup = setup(db, &mixed_chain()).await;
-    let (mut node, ids) = start(&setup.starting(MIXED_RUNS, 0));
+    // Every life starts two runs, so that each kill finds work in flight.
+    let (mut node, mut ids) = start(&setup.starting(2, 0));
     let store = Store::open(db, StoreOptions::default()).await.unwrap();
+    let mut busy = 0;
     for _ in 0..MIXED_KILLS {
         tokio::time::sleep(Duration::from_millis(rng.random_range(30..=250))).await;
         node.kill();
-        node = start(&setup.args).0;
+        for id in &ids {
+            if !store.run(id).await.unwrap().unwrap().status.is_terminal() {
+                busy += 1;
+                break;
+            }
+        }
+        let next = match ids.len() < MIXED_RUNS {
+            true => start(&setup.starting(2, ids.len())),
+            false => start(&setup.args),
+        };
+        node = next.0;
+        ids.extend(next.1);
     }
+    assert_eq!(ids.len(), MIXED_RUNS);
+    assert!(
+        busy * 2 >= MIXED_KILLS,
+        "only {busy} of {MIXED_KILLS} kills found runs in flight"
+    );
     let runs = finished(&store, &ids, Duration::from_secs(60)).await;
     drop(node);
     for run in &runs {
@@ -336,8 +353,9 @@ async fn mixed_chain_crash(db: &str) {
     }
     let expected = MIXED_RUNS * MIXED_STEPS / 5;
     println!(
-        "mixed chain: {MIXED_KILLS} kills, {MIXED_RUNS} runs succeeded, {expected} writes \
-         expected, {} recorded ({} repeated while in flight), none after its commit",
+        "mixed chain: {MIXED_KILLS} kills ({busy} with runs in flight), {MIXED_RUNS} runs \
+         succeeded, {expected} writes expected, {} recorded ({} repeated while in flight), \
+         none after its commit",
         writes.len(),
         writes.len() - expected
     );
