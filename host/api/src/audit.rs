@@ -35,6 +35,8 @@ pub fn entry(caller: &Caller, action: &str, details: Value) -> NewEvent {
         kind: action.to_string(),
         node_id: None,
         actor: Some(caller.name.clone()),
-        data: serde_json::json!({"action": action, "role": caller.role.as_str(), "details": details}),
+        data:
+            serde_json::json!({"action": action, "role": caller.role.as_str(), "details": details})
+                .into(),
     }
 }

@@ -139,10 +139,7 @@ async fn open_loop(
     for i in 0..total {
         let due = start + Duration::from_secs_f64(i as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
-        let conn = match free_rx.try_recv() {
-            Ok(conn) => Some(conn),
-            Err(_) => None,
-        };
+        let conn = free_rx.try_recv().ok();
         let (addr, free) = (addr.to_string(), free_tx.clone());
         pending.spawn(async move {
             let mut conn = match conn {

@@ -327,6 +327,8 @@ mod tests {
             ("BATON_MQTT__PLANT__URL", "mqtt://broker:1883"),
             ("BATON_RUNTIME__DEFAULTS__CPU", "3s"),
             ("BATON_ENGINE__MAX_CONCURRENT_TASKS", "7"),
+            ("BATON_ENGINE__FAST_PATH__ENABLED", "false"),
+            ("BATON_ENGINE__FAST_PATH__MAX_DELAY", "250ms"),
             ("BATON_LOG__FORMAT", "json"),
             ("BATON_LISTEN", "ignored: a flag's variable"),
             ("PATH", "/bin"),
@@ -338,6 +340,12 @@ mod tests {
         assert_eq!(s.mqtt["plant"].url, "mqtt://broker:1883");
         assert_eq!(s.runtime.defaults.cpu, std::time::Duration::from_secs(3));
         assert_eq!(s.engine.max_concurrent_tasks, 7);
+        assert!(!s.engine.fast_path.enabled);
+        assert_eq!(
+            s.engine.fast_path.max_delay,
+            std::time::Duration::from_millis(250)
+        );
+        assert_eq!(s.engine.fast_path.max_events, 4096, "the default");
         assert_eq!(s.log.format, LogFormat::Json);
     }
 

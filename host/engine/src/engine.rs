@@ -406,7 +406,9 @@ impl Engine {
         // would exist without anyone running it until the next restart.
         let engine = self.clone();
         let audit = options.audit.map(|mut event| {
-            if let Some(details) = event.data.get_mut("details").and_then(Value::as_object_mut) {
+            if let baton_store::EventData::Value(data) = &mut event.data
+                && let Some(details) = data.get_mut("details").and_then(Value::as_object_mut)
+            {
                 details.insert("run".into(), Value::String(run_id.clone()));
             }
             event

@@ -286,7 +286,10 @@ impl Event {
             kind: self.kind().to_string(),
             node_id: self.node().map(str::to_string),
             actor: actor.map(str::to_string),
-            data: serde_json::to_value(self).unwrap_or(Value::Null),
+            // Encoded once, straight to text: the writer stores it as is.
+            data: baton_store::EventData::Json(
+                serde_json::to_string(self).unwrap_or_else(|_| "null".into()),
+            ),
         }
     }
 }

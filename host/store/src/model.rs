@@ -171,7 +171,41 @@ pub struct NewEvent {
     /// Who caused it: a token's name, `engine`, `mqtt`, ...
     pub actor: Option<String>,
     /// The full event as JSON.
-    pub data: Value,
+    pub data: EventData,
+}
+
+/// An event's JSON: as a value, or already encoded (as the engine does, so
+/// that each event is encoded once on its way to the disk).
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventData {
+    /// A JSON value, encoded when it is written.
+    Value(Value),
+    /// JSON text, written as it is. It must be valid JSON.
+    Json(String),
+}
+
+impl From<Value> for EventData {
+    fn from(value: Value) -> Self {
+        EventData::Value(value)
+    }
+}
+
+impl EventData {
+    /// The JSON text.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            EventData::Value(v) => std::borrow::Cow::Owned(v.to_string()),
+            EventData::Json(text) => std::borrow::Cow::Borrowed(text),
+        }
+    }
+
+    /// The JSON value (decoding the text, for events given as text).
+    pub fn value(&self) -> Value {
+        match self {
+            EventData::Value(v) => v.clone(),
+            EventData::Json(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        }
+    }
 }
 
 /// An event as stored.

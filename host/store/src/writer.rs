@@ -126,7 +126,7 @@ fn fail(requests: impl Iterator<Item = Request>, error: &str) {
 struct Pending<'a> {
     run_id: Option<&'a str>,
     event: &'a NewEvent,
-    data: String,
+    data: std::borrow::Cow<'a, str>,
 }
 
 /// Rows per multi-row statement; well under SQLite's parameter limit.
@@ -187,7 +187,7 @@ async fn write(
         }
         for (run_id, transition) in changes {
             for event in &transition.events {
-                pending.push(Pending { run_id, event, data: event.data.to_string() });
+                pending.push(Pending { run_id, event, data: event.data.text() });
             }
             for execution in &transition.executions {
                 let key = ExecKey::of(execution);
@@ -213,7 +213,7 @@ async fn write(
         }
 
         for event in audits {
-            pending.push(Pending { run_id: None, event, data: event.data.to_string() });
+            pending.push(Pending { run_id: None, event, data: event.data.text() });
         }
 
         let mut seqs: Vec<i64> = Vec::with_capacity(pending.len());
@@ -227,7 +227,7 @@ async fn write(
                     .push_bind(&e.event.kind)
                     .push_bind(&e.event.node_id)
                     .push_bind(&e.event.actor)
-                    .push_bind(&e.data);
+                    .push_bind(e.data.as_ref());
             });
             q.push(" RETURNING seq");
             let mut got: Vec<(i64,)> = q.build_query_as().fetch_all(&mut *tx).await?;
@@ -281,7 +281,7 @@ async fn write(
                 kind: e.event.kind.clone(),
                 node_id: e.event.node_id.clone(),
                 actor: e.event.actor.clone(),
-                data: e.event.data.clone(),
+                data: e.event.data.value(),
             })
             .collect();
         Ok(Done { created, events })

@@ -80,7 +80,7 @@ fn event(kind: &str, n: usize) -> NewEvent {
         kind: kind.into(),
         node_id: Some("a".into()),
         actor: None,
-        data: json!({"type": kind, "n": n}),
+        data: json!({"type": kind, "n": n}).into(),
     }
 }
 
@@ -304,7 +304,7 @@ async fn audit_records_commit_with_new_runs_only(store: Store) {
             kind: "run.start".into(),
             node_id: None,
             actor: Some("ana".into()),
-            data: json!({"run": id}),
+            data: json!({"run": id}).into(),
         }),
         ..new_run(id, Some("order-1"))
     };
@@ -336,7 +336,7 @@ fn on(node: &str, kind: &str, data: serde_json::Value) -> NewEvent {
         kind: kind.into(),
         node_id: Some(node.into()),
         actor: None,
-        data,
+        data: data.into(),
     }
 }
 
