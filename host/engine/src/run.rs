@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use baton_connectors::mqtt::{Message, TopicFilter};
 use baton_runtime::TaskContext;
-use baton_store::{Execution, Millis, Phase, RunStatus, RunUpdate, Transition, now_millis};
+use baton_store::{Millis, Phase, Transition, now_millis};
 use serde_json::{Value, json};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
@@ -25,9 +25,13 @@ use crate::compiled::CompiledWorkflow;
 use crate::engine::Shared;
 use crate::event::{Ending, Event, WaitReason};
 use crate::executor::{self, AttemptSpec};
+
+mod fast_path;
+mod projection;
 use crate::scheduler::{Outcome, Scheduler};
 use crate::state::{ExecStatus, NodeStatus, RunState};
 use crate::{Error, Result};
+pub(crate) use projection::projection;
 
 /// What can happen to a run from outside.
 pub(crate) enum Input {
@@ -273,102 +277,6 @@ impl RunActor {
             }
         }
         self.finish();
-    }
-
-    /// Go on from `events`, which are decided and applied. They are kept
-    /// uncommitted, and acted on at once, only if `commit` is false and each
-    /// is one of a pure step's own: an attempt of a pure task starting or
-    /// ending without a retry to wait for, a node starting, finishing or
-    /// being skipped, the run stopping or compensating. Anything else is a
-    /// commit point, and so is an idle actor: a wait, a timer, a step that
-    /// holds a grant, the run's end, an operator's action or a message.
-    /// The result of a step that holds a grant is committed as soon as the
-    /// pure steps after it have started, so they overlap its commit.
-    async fn advance(&mut self, events: Events, commit: bool) -> Result<()> {
-        let fast = self.shared.fast_path;
-        let defer = fast.enabled
-            && !commit
-            && self.replies.is_empty()
-            && self.pending.len() + events.len() <= fast.max_events
-            && events.iter().all(|d| self.pure_event(&d.event));
-        if !defer {
-            let mut all = std::mem::take(&mut self.pending);
-            let acted = all.len();
-            all.extend(events);
-            self.flush_at = None;
-            self.subscribe_waits(&all[acted..]).await;
-            self.commit(&all).await?;
-            self.act(&all[acted..]);
-            return Ok(());
-        }
-        if events.is_empty() {
-            return Ok(());
-        }
-        let now = tokio::time::Instant::now();
-        let effect_ended = events.iter().any(|d| self.effect_ended(&d.event));
-        let due = if effect_ended {
-            now
-        } else {
-            now + fast.max_delay
-        };
-        self.flush_at = Some(self.flush_at.map_or(due, |at| at.min(due)));
-        self.act(&events);
-        self.pending.extend(events);
-        if self.attempts.is_empty() {
-            // Nothing is left to wake the actor but the outside world.
-            let all = std::mem::take(&mut self.pending);
-            self.flush_at = None;
-            self.commit(&all).await?;
-        }
-        Ok(())
-    }
-
-    /// The task of `node` in `phase`, if it has one.
-    fn task(&self, node: &str, phase: Phase) -> Option<&crate::compiled::Task> {
-        let node = &self.wf.nodes[self.wf.index(node)?];
-        match phase {
-            Phase::Run => node.task.as_ref(),
-            Phase::Compensate => node.compensate.as_ref(),
-        }
-    }
-
-    /// Whether `event` may wait for a later commit (see [`Self::advance`]).
-    fn pure_event(&self, event: &Event) -> bool {
-        match event {
-            Event::AttemptStarted { node, phase, .. } => {
-                self.task(node, *phase).is_some_and(|t| t.pure)
-            }
-            Event::AttemptFailed { retry_at, .. } => retry_at.is_none(),
-            Event::NodeStarted { .. }
-            | Event::AttemptSucceeded { .. }
-            | Event::NodeSucceeded { .. }
-            | Event::NodeFailed { .. }
-            | Event::NodeSkipped { .. }
-            | Event::NodeCancelled { .. }
-            | Event::RunStopping { .. }
-            | Event::CompensationStarted { .. }
-            | Event::CompensationSucceeded { .. }
-            | Event::CompensationFailed { .. } => true,
-            Event::RunStarted { .. }
-            | Event::NodeWaiting { .. }
-            | Event::NodeApproved { .. }
-            | Event::NodeRejected { .. }
-            | Event::NodeTimedOut { .. }
-            | Event::RunSucceeded { .. }
-            | Event::RunFailed { .. }
-            | Event::RunCancelled { .. } => false,
-        }
-    }
-
-    /// Whether `event` ends an attempt of a step that holds a grant.
-    fn effect_ended(&self, event: &Event) -> bool {
-        match event {
-            Event::AttemptSucceeded { node, phase, .. }
-            | Event::AttemptFailed { node, phase, .. } => {
-                self.task(node, *phase).is_some_and(|t| !t.pure)
-            }
-            _ => false,
-        }
     }
 
     fn finish(&mut self) {
@@ -784,106 +692,5 @@ impl RunActor {
         // Wait for the first subscription (or its failure), not for a message.
         let _ = tokio::time::timeout(Duration::from_secs(5), ready_rx).await;
         self.watchers.insert(i, Watcher(handle));
-    }
-}
-
-/// The transition that commits `events`: the events and the rows they change.
-pub(crate) fn projection(
-    wf: &CompiledWorkflow,
-    state: &RunState,
-    events: &[Decided],
-) -> Transition {
-    let run_id = &state.run_id;
-    let mut executions = Vec::new();
-    let mut run = None;
-    for decided in events {
-        let (event, now) = (&decided.event, decided.at);
-        let row = |node: &str, item: Option<u32>, phase: Phase, attempt: u32| {
-            let started_at = wf
-                .index(node)
-                .and_then(|i| state.nodes[i].exec(item, phase))
-                .map_or(now, |e| e.started_at);
-            Execution {
-                run_id: run_id.clone(),
-                node_id: node.to_string(),
-                item,
-                phase,
-                attempt,
-                status: "running".into(),
-                output: None,
-                error: None,
-                error_kind: None,
-                started_at,
-                finished_at: None,
-                retry_at: None,
-            }
-        };
-        match event {
-            Event::AttemptStarted {
-                node,
-                item,
-                phase,
-                attempt,
-                ..
-            } => executions.push(Execution {
-                started_at: now,
-                ..row(node, *item, *phase, *attempt)
-            }),
-            Event::AttemptSucceeded {
-                node,
-                item,
-                phase,
-                attempt,
-                output,
-                ..
-            } => executions.push(Execution {
-                status: "succeeded".into(),
-                output: Some(output.clone()),
-                finished_at: Some(now),
-                ..row(node, *item, *phase, *attempt)
-            }),
-            Event::AttemptFailed {
-                node,
-                item,
-                phase,
-                attempt,
-                error,
-                kind,
-                retry_at,
-                ..
-            } => executions.push(Execution {
-                status: "failed".into(),
-                error: Some(error.clone()),
-                error_kind: Some(kind.clone()),
-                finished_at: Some(now),
-                retry_at: *retry_at,
-                ..row(node, *item, *phase, *attempt)
-            }),
-            Event::RunSucceeded { output } => {
-                run = Some(end(RunStatus::Succeeded, Some(output), None))
-            }
-            Event::RunFailed { error } => run = Some(end(RunStatus::Failed, None, Some(error))),
-            Event::RunCancelled { reason } => {
-                run = Some(end(RunStatus::Cancelled, None, Some(reason)))
-            }
-            _ => {}
-        }
-    }
-    Transition {
-        run_id: Some(run_id.clone()),
-        events: events
-            .iter()
-            .map(|d| d.event.to_new(d.by.as_deref()))
-            .collect(),
-        executions,
-        run,
-    }
-}
-
-fn end(status: RunStatus, output: Option<&Value>, error: Option<&String>) -> RunUpdate {
-    RunUpdate {
-        status,
-        output: output.cloned(),
-        error: error.cloned(),
     }
 }

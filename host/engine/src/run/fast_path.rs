@@ -1,0 +1,106 @@
+//! The fast path of a run: which events may wait for a later commit, and
+//! going on from them without one (see the parent module).
+
+use crate::Result;
+use crate::event::Event;
+use baton_store::Phase;
+
+use super::{Events, RunActor};
+
+impl RunActor {
+    /// Go on from `events`, which are decided and applied. They are kept
+    /// uncommitted, and acted on at once, only if `commit` is false and each
+    /// is one of a pure step's own: an attempt of a pure task starting or
+    /// ending without a retry to wait for, a node starting, finishing or
+    /// being skipped, the run stopping or compensating. Anything else is a
+    /// commit point, and so is an idle actor: a wait, a timer, a step that
+    /// holds a grant, the run's end, an operator's action or a message.
+    /// The result of a step that holds a grant is committed as soon as the
+    /// pure steps after it have started, so they overlap its commit.
+    pub(super) async fn advance(&mut self, events: Events, commit: bool) -> Result<()> {
+        let fast = self.shared.fast_path;
+        let defer = fast.enabled
+            && !commit
+            && self.replies.is_empty()
+            && self.pending.len() + events.len() <= fast.max_events
+            && events.iter().all(|d| self.pure_event(&d.event));
+        if !defer {
+            let mut all = std::mem::take(&mut self.pending);
+            let acted = all.len();
+            all.extend(events);
+            self.flush_at = None;
+            self.subscribe_waits(&all[acted..]).await;
+            self.commit(&all).await?;
+            self.act(&all[acted..]);
+            return Ok(());
+        }
+        if events.is_empty() {
+            return Ok(());
+        }
+        let now = tokio::time::Instant::now();
+        let effect_ended = events.iter().any(|d| self.effect_ended(&d.event));
+        let due = if effect_ended {
+            now
+        } else {
+            now + fast.max_delay
+        };
+        self.flush_at = Some(self.flush_at.map_or(due, |at| at.min(due)));
+        self.act(&events);
+        self.pending.extend(events);
+        if self.attempts.is_empty() {
+            // Nothing is left to wake the actor but the outside world.
+            let all = std::mem::take(&mut self.pending);
+            self.flush_at = None;
+            self.commit(&all).await?;
+        }
+        Ok(())
+    }
+
+    /// The task of `node` in `phase`, if it has one.
+    fn task(&self, node: &str, phase: Phase) -> Option<&crate::compiled::Task> {
+        let node = &self.wf.nodes[self.wf.index(node)?];
+        match phase {
+            Phase::Run => node.task.as_ref(),
+            Phase::Compensate => node.compensate.as_ref(),
+        }
+    }
+
+    /// Whether `event` may wait for a later commit (see [`Self::advance`]).
+    fn pure_event(&self, event: &Event) -> bool {
+        match event {
+            Event::AttemptStarted { node, phase, .. } => {
+                self.task(node, *phase).is_some_and(|t| t.pure)
+            }
+            Event::AttemptFailed { retry_at, .. } => retry_at.is_none(),
+            Event::NodeStarted { .. }
+            | Event::AttemptSucceeded { .. }
+            | Event::NodeSucceeded { .. }
+            | Event::NodeFailed { .. }
+            | Event::NodeSkipped { .. }
+            | Event::NodeCancelled { .. }
+            | Event::RunStopping { .. }
+            | Event::CompensationStarted { .. }
+            | Event::CompensationSucceeded { .. }
+            | Event::CompensationFailed { .. } => true,
+            Event::RunStarted { .. }
+            | Event::NodeWaiting { .. }
+            | Event::NodeApproved { .. }
+            | Event::NodeRejected { .. }
+            | Event::NodeTimedOut { .. }
+            | Event::RunSucceeded { .. }
+            | Event::RunFailed { .. }
+            | Event::RunCancelled { .. } => false,
+        }
+    }
+
+    /// Whether `event` ends an attempt of a step that holds a grant.
+    fn effect_ended(&self, event: &Event) -> bool {
+        match event {
+            Event::AttemptSucceeded { node, phase, .. }
+            | Event::AttemptFailed { node, phase, .. } => {
+                self.task(node, *phase).is_some_and(|t| !t.pure)
+            }
+            _ => false,
+        }
+    }
+}
