@@ -99,6 +99,7 @@ async fn publish_and_receive_survive_a_broker_restart() {
                 .unwrap(),
             ),
             limits: runtime.default_limits(),
+            act_until: None,
         };
         runtime.run(&plugin, request)
     };

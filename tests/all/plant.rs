@@ -78,6 +78,7 @@ impl Plant {
             input: input.to_string(),
             grants: Arc::new(serde_json::from_value(grants).unwrap()),
             limits,
+            act_until: None,
         };
         self.runtime.run(plugin, request).await
     }

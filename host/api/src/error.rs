@@ -104,6 +104,14 @@ impl From<EngineError> for ApiError {
                 "unavailable",
                 "the server is shutting down",
             ),
+            EngineError::Unavailable(m) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
+            EngineError::Fenced(run) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("run {run} is moving to another node; try again"),
+            ),
             other => internal(other),
         }
     }

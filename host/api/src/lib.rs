@@ -100,7 +100,9 @@ pub(crate) fn routes_with_spec(
     max_body: usize,
     timeout: Duration,
 ) -> OpenApiRouter<ApiState> {
-    use routes::{approvals, health, interlock, metrics, plugins, runs, status, tokens, workflows};
+    use routes::{
+        approvals, cluster, health, interlock, metrics, plugins, runs, status, tokens, workflows,
+    };
     use server::{Deadline, deadline};
     let plain = from_fn_with_state(Deadline::plain(timeout), deadline);
     let plugins = OpenApiRouter::new()
@@ -135,6 +137,7 @@ pub(crate) fn routes_with_spec(
             interlock::release
         ))
         .routes(routes!(status::status))
+        .routes(routes!(cluster::cluster))
         .routes(routes!(openapi::openapi))
         .routes(routes!(
             session::sign_in,

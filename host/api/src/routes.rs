@@ -2,6 +2,7 @@
 
 pub mod approvals;
 pub(crate) mod body;
+pub mod cluster;
 pub mod health;
 pub mod interlock;
 pub mod metrics;

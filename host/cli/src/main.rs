@@ -73,6 +73,8 @@ enum Command {
     Interlock(cmd::interlock::InterlockCommand),
     /// The server's overview: interlock, task slots and queue, runs, connections.
     Status,
+    /// The nodes sharing the server's database: heartbeats, and the runs each owns.
+    Cluster,
     /// Who changed what on a server, and when, newest first.
     Audit(cmd::audit::AuditArgs),
     /// Serve the API with a simulated oven PLC, an embedded MQTT broker and the example workflows.
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
             Command::Token(c) => cmd::token::run(c, &cli.remote).await,
             Command::Interlock(c) => cmd::interlock::run(c, &cli.remote).await,
             Command::Status => cmd::status::run(&cli.remote).await,
+            Command::Cluster => cmd::cluster::run(&cli.remote).await,
             Command::Audit(args) => cmd::audit::run(args, &cli.remote).await,
             Command::Demo(args) => cmd::demo::run(args, settings).await,
         }

@@ -83,4 +83,18 @@ pub trait MqttClient: Send + Sync {
         self: std::sync::Arc<Self>,
         filter: TopicFilter,
     ) -> BoxFuture<'static, Result<tokio::sync::mpsc::Receiver<Message>, MqttError>>;
+
+    /// Like [`MqttClient::subscribe`], as a member of the shared
+    /// subscription `group` (`$share/GROUP/FILTER`): each message goes to
+    /// one member of the group only, so that several processes subscribed
+    /// this way share the messages rather than each getting every one.
+    /// Clients that cannot share subscribe alone.
+    fn subscribe_shared(
+        self: std::sync::Arc<Self>,
+        group: String,
+        filter: TopicFilter,
+    ) -> BoxFuture<'static, Result<tokio::sync::mpsc::Receiver<Message>, MqttError>> {
+        let _ = group;
+        self.subscribe(filter)
+    }
 }

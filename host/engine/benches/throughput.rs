@@ -5,7 +5,9 @@
 //! on the fast path (the default) and with `[engine.fast_path] enabled =
 //! false`, where every step is committed before the next one starts.
 //!
-//! - `task/bare`: one attempt through the runtime, no engine: the baseline.
+//! - `task/bare`: one attempt through the runtime, no engine: the baseline;
+//!   `task/bare/keep_resident=0` is the same with every page of the
+//!   instance's memory returned to the kernel between attempts.
 //! - `chain/40`: one run of 40 `noop` nodes in sequence: per-step latency;
 //!   the overhead per step is `chain/40 / 40 - task/bare`.
 //! - `runs/100x10`: 100 concurrent runs of 10-step chains.
@@ -215,28 +217,48 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(10));
 
-    let runtime = fast.runtime().clone();
+    let runtime: Runtime = (**fast.runtime()).clone();
     let plugin = rt
         .block_on(runtime.load(&std::fs::read(baton_plugins::test_programs::NOOP).unwrap()))
         .unwrap();
+    // The same task with every page returned to the kernel between
+    // instances (`[runtime] keep_resident = 0`): what keeping them saves.
+    let cold = Runtime::new(
+        RuntimeConfig {
+            keep_resident: 0,
+            max_instances: 8,
+            ..RuntimeConfig::default()
+        },
+        Connectors::from_config(&ConnectorsConfig::default()).unwrap(),
+    )
+    .unwrap();
+    let cold_plugin = rt
+        .block_on(cold.load(&std::fs::read(baton_plugins::test_programs::NOOP).unwrap()))
+        .unwrap();
     group.throughput(Throughput::Elements(1));
-    group.bench_function("task/bare", |b| {
-        b.to_async(&rt).iter(|| async {
-            let attempt = runtime
-                .run(
-                    &plugin,
-                    TaskRequest {
-                        context: TaskContext::new("r", "n", 1),
-                        config: "{}".into(),
-                        input: "{}".into(),
-                        grants: Default::default(),
-                        limits: Limits::default(),
-                    },
-                )
-                .await;
-            assert!(attempt.result.is_ok());
-        })
-    });
+    for (name, runtime, plugin) in [
+        ("task/bare", &runtime, &plugin),
+        ("task/bare/keep_resident=0", &cold, &cold_plugin),
+    ] {
+        group.bench_function(name, |b| {
+            b.to_async(&rt).iter(|| async {
+                let attempt = runtime
+                    .run(
+                        plugin,
+                        TaskRequest {
+                            context: TaskContext::new("r", "n", 1),
+                            config: "{}".into(),
+                            input: "{}".into(),
+                            grants: Default::default(),
+                            limits: Limits::default(),
+                            act_until: None,
+                        },
+                    )
+                    .await;
+                assert!(attempt.result.is_ok());
+            })
+        });
+    }
 
     for (label, workflow, runs, steps, input) in &workloads {
         group.throughput(Throughput::Elements(*steps));

@@ -17,6 +17,7 @@ use crate::catalog::Snapshot;
 use crate::compiled::CompiledWorkflow;
 use crate::event::Event;
 use crate::executor::PluginCache;
+use crate::relay::Action;
 use crate::run::{Decided, Input, RunActor};
 use crate::scheduler::Scheduler;
 use crate::state::RunState;
@@ -25,13 +26,19 @@ use crate::{EngineConfig, Error, Result};
 /// What the engine's parts share with every run.
 pub(crate) struct Shared {
     pub(crate) store: Store,
+    pub(crate) node: crate::node::Node,
+    /// The heartbeat loop and the interlock watch; stopped by [`Engine::halt`].
+    background: Mutex<Vec<tokio::task::AbortHandle>>,
+    /// Held while the interlock changes or is read, so a read cannot undo a
+    /// change in progress.
+    pub(crate) interlock_change: tokio::sync::Mutex<()>,
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) plugins: PluginCache,
     pub(crate) slots: Semaphore,
     workflows: Mutex<HashMap<(String, i64), Arc<CompiledWorkflow>>>,
     runs: Mutex<HashMap<String, Registered>>,
     halted: std::sync::atomic::AtomicBool,
-    triggers: crate::triggers::Triggers,
+    pub(crate) triggers: crate::triggers::Triggers,
     pub(crate) metrics: crate::metrics::EngineMetrics,
     limits: baton_workflow::Limits,
     pub(crate) secrets: crate::Secrets,
@@ -53,7 +60,7 @@ impl Shared {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -105,7 +112,7 @@ pub struct Applied {
 /// The workflow engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Engine {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -117,8 +124,11 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Start the engine on `store` and resume every unfinished run.
+    /// Start the engine on `store`: register it as a node of the database,
+    /// and resume the unfinished runs it takes (on SQLite all of them; on
+    /// PostgreSQL those of silent nodes and those with no owner).
     pub async fn start(store: Store, runtime: Arc<Runtime>, config: EngineConfig) -> Result<Self> {
+        let node = crate::node::Node::register(&store, &config.cluster).await?;
         if config.secrets.names().next().is_some() {
             // Guest log lines and denials are redacted as they are written,
             // before the runtime traces or truncates them.
@@ -130,6 +140,9 @@ impl Engine {
         let engine = Self {
             shared: Arc::new(Shared {
                 store,
+                node,
+                background: Mutex::new(Vec::new()),
+                interlock_change: tokio::sync::Mutex::new(()),
                 runtime,
                 plugins: PluginCache::default(),
                 slots: Semaphore::new(config.max_concurrent_tasks.max(1)),
@@ -144,59 +157,19 @@ impl Engine {
                 waiters: Default::default(),
             }),
         };
-        // The interlock is a safety state: it outlives restarts.
-        let engaged = engine.shared.store.flag(INTERLOCK).await?;
-        if engaged
-            .as_ref()
-            .and_then(|v| v.get("engaged"))
-            .and_then(Value::as_bool)
-            == Some(true)
-        {
-            engine.shared.runtime.set_interlock(true);
-            tracing::warn!(
-                "the safety interlock is engaged: PLC writes are denied and no run starts"
-            );
+        // The interlock is a safety state: it outlives restarts, and holds
+        // for every node on the database.
+        engine.load_interlock().await?;
+        engine.claim_at_start().await?;
+        let heartbeat = engine.spawn_heartbeat();
+        lock(&engine.shared.background).push(heartbeat.abort_handle());
+        if engine.shared.node.clustered {
+            let watch = engine.spawn_interlock_watch();
+            let inbox = engine.spawn_inbox();
+            lock(&engine.shared.background).extend([watch.abort_handle(), inbox.abort_handle()]);
         }
-        engine.resume_all().await?;
-        for record in engine.shared.store.latest_workflows().await? {
-            match serde_json::from_value::<Workflow>(record.definition) {
-                Ok(wf) => engine.shared.triggers.arm(&engine, &wf),
-                Err(e) => {
-                    tracing::error!(workflow = %record.name, error = %e, "cannot arm triggers")
-                }
-            }
-        }
+        engine.refresh_triggers().await?;
         Ok(engine)
-    }
-
-    /// Engage or release the safety interlock. While engaged, every PLC
-    /// write and every interlocked MQTT publish from any task is denied (the
-    /// task sees `denied`, which the built-in plugins report as a fatal
-    /// error, so the node fails), attempts already running that can actuate
-    /// are aborted, and no new run starts. The state is stored and restored
-    /// at start-up.
-    pub async fn set_interlock(&self, engaged: bool, actor: &str) -> Result<()> {
-        if engaged {
-            // Deny first, then store: a failed write must not leave the
-            // plant actuating while the operator believes it stopped.
-            self.shared.runtime.set_interlock(true);
-            for entry in lock(&self.shared.runs).values() {
-                let _ = entry.inbox.send(Input::Interlock);
-            }
-        }
-        self.shared
-            .store
-            .set_flag(INTERLOCK, &serde_json::json!({"engaged": engaged}), actor)
-            .await?;
-        if !engaged {
-            self.shared.runtime.set_interlock(false);
-        }
-        Ok(())
-    }
-
-    /// Whether the safety interlock is engaged.
-    pub fn interlock(&self) -> bool {
-        self.shared.runtime.interlock()
     }
 
     /// The store.
@@ -336,7 +309,7 @@ impl Engine {
             .store
             .put_workflow(&workflow.name, &definition, &plugins, Some(&source))
             .await?;
-        self.shared.triggers.arm(self, &workflow);
+        self.shared.triggers.arm(self, &workflow, record.version);
         Ok(record)
     }
 
@@ -365,7 +338,9 @@ impl Engine {
         input: Value,
         options: StartOptions,
     ) -> Result<Started> {
-        if self.shared.halted.load(std::sync::atomic::Ordering::SeqCst) {
+        if self.shared.halted.load(std::sync::atomic::Ordering::SeqCst)
+            || self.shared.node.is_lost()
+        {
             return Err(Error::ShuttingDown);
         }
         if self.interlock() {
@@ -421,6 +396,7 @@ impl Engine {
             input,
             idempotency_key: options.idempotency_key,
             trigger: options.trigger,
+            owner: Some(self.shared.node.id.clone()),
         };
         tokio::spawn(async move {
             match engine.shared.store.create_run(run, transition).await? {
@@ -429,7 +405,7 @@ impl Engine {
                     created: false,
                 }),
                 Created::New(id) => {
-                    let actor = engine.actor(wf, state);
+                    let actor = engine.actor(wf, state, engine.shared.node.new_fence());
                     let task = tokio::spawn(actor.start(first));
                     engine.track(&id, task);
                     Ok(Started {
@@ -443,16 +419,25 @@ impl Engine {
         .map_err(|_| Error::ShuttingDown)?
     }
 
-    fn actor(&self, wf: Arc<CompiledWorkflow>, state: RunState) -> RunActor {
+    fn actor(
+        &self,
+        wf: Arc<CompiledWorkflow>,
+        state: RunState,
+        fence: baton_store::Fence,
+    ) -> RunActor {
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.shared.runs).insert(
+        let old = lock(&self.shared.runs).insert(
             state.run_id.clone(),
             Registered {
                 inbox: tx.clone(),
                 task: None,
             },
         );
-        RunActor::new(self.shared.clone(), wf, state, rx, tx)
+        // A run taken back under a new epoch: the old actor may not go on.
+        if let Some(task) = old.and_then(|o| o.task) {
+            task.abort();
+        }
+        RunActor::new(self.shared.clone(), wf, state, rx, tx, fence)
     }
 
     fn track(&self, run_id: &str, task: tokio::task::JoinHandle<()>) {
@@ -467,6 +452,9 @@ impl Engine {
     /// same store.
     pub fn halt(&self) {
         self.shared.triggers.clear();
+        for task in lock(&self.shared.background).drain(..) {
+            task.abort();
+        }
         self.shared
             .halted
             .store(true, std::sync::atomic::Ordering::SeqCst);
@@ -477,27 +465,53 @@ impl Engine {
         }
     }
 
-    async fn send(
-        &self,
-        run_id: &str,
-        input: impl FnOnce(oneshot::Sender<Result<()>>) -> Input,
-    ) -> Result<()> {
-        let (reply, rx) = oneshot::channel();
-        let sender = lock(&self.shared.runs).get(run_id).map(|r| r.inbox.clone());
-        let Some(sender) = sender else {
-            return Err(match self.shared.store.run(run_id).await? {
-                None => Error::NotFound(format!("no run `{run_id}`")),
-                Some(run) if run.status.is_terminal() => {
-                    Error::Conflict(format!("run {run_id} has already {}", run.status))
-                }
-                Some(_) => Error::Conflict(format!("run {run_id} is not active on this engine")),
-            });
-        };
-        sender
-            .send(input(reply))
-            .map_err(|_| Error::Conflict(format!("run {run_id} has finished")))?;
-        rx.await
-            .map_err(|_| Error::Conflict(format!("run {run_id} has finished")))?
+    /// Abort running attempts that can actuate, in every run here.
+    pub(crate) fn interlock_runs(&self) {
+        for entry in lock(&self.shared.runs).values() {
+            let _ = entry.inbox.send(Input::Interlock);
+        }
+    }
+
+    /// Drop every run from memory at once, committing nothing: this node
+    /// no longer owns them.
+    pub(crate) fn drop_all_runs(&self) {
+        let runs: Vec<_> = lock(&self.shared.runs).drain().collect();
+        for (run_id, entry) in runs {
+            if let Some(task) = entry.task {
+                task.abort();
+            }
+            self.shared.waiters.wake(&run_id);
+        }
+    }
+
+    /// The inbox of run `run_id`'s actor, if it runs here.
+    pub(crate) fn inbox_of(&self, run_id: &str) -> Option<mpsc::UnboundedSender<Input>> {
+        lock(&self.shared.runs).get(run_id).map(|r| r.inbox.clone())
+    }
+
+    /// Hand `action` to run `run_id`, here or, through the inbox, on the
+    /// node that owns it; returns once it is durable.
+    async fn send(&self, run_id: &str, action: Action) -> Result<()> {
+        if let Some(sender) = self.inbox_of(run_id) {
+            let (reply, rx) = oneshot::channel();
+            if sender.send(action.clone().into_input(reply)).is_ok()
+                && let Ok(result) = rx.await
+            {
+                return result;
+            }
+            // The actor ended without answering: finished, or taken over.
+        }
+        match self.shared.store.run(run_id).await? {
+            None => Err(Error::NotFound(format!("no run `{run_id}`"))),
+            Some(run) if run.status.is_terminal() => Err(Error::Conflict(format!(
+                "run {run_id} has already {}",
+                run.status
+            ))),
+            Some(_) if self.shared.node.clustered => self.relay(run_id, action).await,
+            Some(_) => Err(Error::Conflict(format!(
+                "run {run_id} is not active on this engine"
+            ))),
+        }
     }
 
     /// Approve or reject an approval node. Returns once the decision is durable.
@@ -509,14 +523,13 @@ impl Engine {
         actor: &str,
         comment: Option<String>,
     ) -> Result<()> {
-        self.send(run_id, |reply| Input::Approval {
+        let action = Action::Approval {
             node: node.to_string(),
             approved,
             actor: actor.to_string(),
             comment,
-            reply,
-        })
-        .await
+        };
+        self.send(run_id, action).await
     }
 
     /// Release the node waiting for signal `name`.
@@ -527,24 +540,22 @@ impl Engine {
         payload: Value,
         actor: &str,
     ) -> Result<()> {
-        self.send(run_id, |reply| Input::Signal {
+        let action = Action::Signal {
             name: name.to_string(),
             payload,
             actor: actor.to_string(),
-            reply,
-        })
-        .await
+        };
+        self.send(run_id, action).await
     }
 
     /// Cancel a run: running attempts are stopped, compensations run if the
     /// workflow asks for them, and the run ends `cancelled`.
     pub async fn cancel(&self, run_id: &str, actor: &str, reason: &str) -> Result<()> {
-        self.send(run_id, |reply| Input::Cancel {
+        let action = Action::Cancel {
             actor: actor.to_string(),
             reason: reason.to_string(),
-            reply,
-        })
-        .await
+        };
+        self.send(run_id, action).await
     }
 
     /// Wait up to `timeout` for a run to finish; `None` if it has not. A run
@@ -610,30 +621,19 @@ impl Engine {
         Ok((run, state, wf))
     }
 
-    async fn resume_all(&self) -> Result<()> {
-        let runs = self.shared.store.unfinished_runs().await?;
-        for run in runs {
-            match self.inspect(&run.id).await {
-                Ok((_, state, wf)) => {
-                    tracing::info!(run = %run.id, workflow = %run.workflow, "resuming run");
-                    let actor = self.actor(wf, state);
-                    let task = tokio::spawn(actor.resume());
-                    self.track(&run.id, task);
-                }
-                Err(e) => {
-                    tracing::error!(run = %run.id, error = %e, "cannot resume run; it stays as it is")
-                }
-            }
-        }
+    /// Resume run `run_id` here from its committed events, under `fence`.
+    pub(crate) async fn resume_one(&self, run_id: &str, fence: baton_store::Fence) -> Result<()> {
+        let (run, state, wf) = self.inspect(run_id).await?;
+        tracing::info!(run = %run.id, workflow = %run.workflow, epoch = fence.epoch, "resuming run");
+        let actor = self.actor(wf, state, fence);
+        let task = tokio::spawn(actor.resume());
+        self.track(run_id, task);
         Ok(())
     }
 }
 
 /// How often [`Engine::wait_finished`] reads a run that has no actor here.
 const POLL_UNOWNED: Duration = Duration::from_millis(250);
-
-/// The flag that holds the interlock state.
-const INTERLOCK: &str = "interlock";
 
 /// Decode stored events; an event this engine does not know means the run
 /// cannot be resumed safely.

@@ -26,6 +26,13 @@ pub enum Error {
     /// The safety interlock is engaged, so no run may start.
     #[error("the safety interlock is engaged: no run may start until it is released")]
     Interlock,
+    /// Another node owns the run now; this one dropped it.
+    #[error("run {0} is owned by another node now")]
+    Fenced(String),
+    /// What was asked for cannot be done now, e.g. the node that owns the
+    /// run did not answer in time.
+    #[error("{0}")]
+    Unavailable(String),
     /// The engine is shutting down.
     #[error("the engine is shutting down")]
     ShuttingDown,

@@ -93,6 +93,8 @@ pub(crate) struct AttemptSpec {
     pub context: TaskContext,
     pub input: Value,
     pub limits: Limits,
+    /// When the node's hold on the run ends, for an attempt that can act.
+    pub act_until: Option<std::time::Instant>,
 }
 
 pub(crate) async fn execute(spec: AttemptSpec, shared: &Shared) -> Outcome {
@@ -127,6 +129,7 @@ pub(crate) async fn execute(spec: AttemptSpec, shared: &Shared) -> Outcome {
                 input: spec.input.to_string(),
                 grants: spec.task.grants,
                 limits: spec.limits,
+                act_until: spec.act_until,
             },
         )
         .await;

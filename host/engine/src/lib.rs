@@ -24,6 +24,11 @@
 //! - [`retry`]: backoff and jitter.
 //! - [`metrics`]: attempt latency, slot queueing, compile times.
 //! - `executor`: running one attempt through the runtime.
+//! - `node`: this engine as a node of its database: heartbeat, lease,
+//!   taking over the runs of silent nodes.
+//! - `relay`: operator actions for runs another node owns, through the
+//!   store's inbox.
+//! - [`interlock`]: one safety interlock for every node on the database.
 //! - `triggers`: runs started by MQTT messages and cron schedules.
 //! - `catalog`: what validation knows about installed plugins and connections.
 //! - [`config`]: the engine's settings.
@@ -44,13 +49,18 @@ mod catalog;
 mod engine;
 mod error;
 mod executor;
+pub mod interlock;
+mod node;
+mod relay;
 mod run;
+mod takeover;
 mod triggers;
 mod waiters;
 
-pub use config::{EngineConfig, FastPath};
+pub use config::{ClusterConfig, EngineConfig, FastPath};
 pub use engine::{Applied, Engine, StartOptions, Started};
 pub use error::{Error, Result};
 pub use event::Event;
+pub use node::NodeStatus;
 pub use secrets::Secrets;
 pub use triggers::message_input;

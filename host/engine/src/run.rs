@@ -138,6 +138,10 @@ pub(crate) struct RunActor {
     /// The time the current decisions were made at; rows use it too, so one
     /// transition's times agree.
     now: Millis,
+    /// The ownership this actor commits under.
+    fence: baton_store::Fence,
+    /// This run's attempts that hold it in the database.
+    holds: Arc<crate::node::Holds>,
 }
 
 impl RunActor {
@@ -147,6 +151,7 @@ impl RunActor {
         state: RunState,
         inbox: mpsc::UnboundedReceiver<Input>,
         me: mpsc::UnboundedSender<Input>,
+        fence: baton_store::Fence,
     ) -> Self {
         Self {
             shared,
@@ -162,6 +167,8 @@ impl RunActor {
             pending: Vec::new(),
             flush_at: None,
             now: now_millis(),
+            fence,
+            holds: Arc::default(),
         }
     }
 
@@ -478,6 +485,13 @@ impl RunActor {
                         self.stop_all();
                         return Err(Error::ShuttingDown);
                     }
+                    Err(baton_store::Error::Fenced(run)) => {
+                        // Taken over: the new owner resumes from the last
+                        // commit; nothing here may act or write again.
+                        tracing::warn!(run = %run, epoch = self.fence.epoch, "run is owned by another node now; dropped here");
+                        self.stop_all();
+                        return Err(Error::Fenced(run));
+                    }
                     Err(e) => {
                         // Nothing is acted on until the change is durable; keep trying.
                         tracing::error!(run = %self.state.run_id, error = %e, "could not commit; retrying");
@@ -500,7 +514,10 @@ impl RunActor {
     }
 
     fn transition(&self, events: &[Decided]) -> Transition {
-        projection(&self.wf, &self.state, events)
+        Transition {
+            fence: Some(self.fence.clone()),
+            ..projection(&self.wf, &self.state, events)
+        }
     }
 
     /// Effects of committed events.
@@ -598,6 +615,7 @@ impl RunActor {
             context,
             input,
             limits: executor::limits(self.shared.runtime.default_limits(), &node.def),
+            act_until: None,
         };
         let connectors = self.shared.runtime.connectors();
         let actuates = spec
@@ -605,9 +623,34 @@ impl RunActor {
             .grants
             .actuates(|c| connectors.mqtt_interlocked(c));
         let shared = self.shared.clone();
-        let abort = self
-            .attempts
-            .spawn(async move { executor::execute(spec, &shared).await });
+        // An attempt that can act starts only while this node surely owns
+        // the run, for as long as the attempt may take.
+        let guard = (!spec.task.pure).then(|| {
+            (
+                self.state.run_id.clone(),
+                self.fence.clone(),
+                spec.limits.timeout,
+                self.holds.clone(),
+            )
+        });
+        let abort = self.attempts.spawn(async move {
+            let mut spec = spec;
+            let mut _permit = None;
+            if let Some((run, fence, timeout, holds)) = guard {
+                match shared
+                    .node
+                    .guard(&shared.store, &run, &fence, timeout, &holds)
+                    .await
+                {
+                    Ok(permit) => {
+                        spec.act_until = permit.until;
+                        _permit = Some(permit);
+                    }
+                    Err(e) => return executor::failed("fenced", e.to_string()),
+                }
+            }
+            executor::execute(spec, &shared).await
+        });
         self.running.insert(
             abort.id(),
             Running {

@@ -14,10 +14,11 @@ use tokio::task::JoinHandle;
 
 use crate::{Engine, StartOptions};
 
-/// Armed triggers by workflow name; dropping an entry disarms them.
+/// Armed triggers by workflow name, with the version they are of; dropping
+/// an entry disarms them.
 #[derive(Default)]
 pub(crate) struct Triggers {
-    armed: Mutex<HashMap<String, Vec<Armed>>>,
+    armed: Mutex<HashMap<String, (i64, Vec<Armed>)>>,
 }
 
 /// A trigger's task. Dropping it tells the task to stop at its next wait;
@@ -39,8 +40,12 @@ where
 }
 
 impl Triggers {
-    /// Replace the triggers of `workflow` with those it declares now.
-    pub(crate) fn arm(&self, engine: &Engine, workflow: &Workflow) {
+    /// Replace the triggers of `workflow` with those its `version` declares,
+    /// unless a newer version's are armed already.
+    pub(crate) fn arm(&self, engine: &Engine, workflow: &Workflow, version: i64) {
+        if self.version(&workflow.name).is_some_and(|v| v > version) {
+            return;
+        }
         let mut armed = Vec::new();
         for trigger in &workflow.triggers {
             if let Some(m) = &trigger.mqtt {
@@ -55,12 +60,42 @@ impl Triggers {
             }
         }
         let mut all = self.armed.lock().unwrap_or_else(|e| e.into_inner());
-        all.insert(workflow.name.clone(), armed);
+        all.insert(workflow.name.clone(), (version, armed));
+    }
+
+    /// The version whose triggers are armed for workflow `name`.
+    fn version(&self, name: &str) -> Option<i64> {
+        let all = self.armed.lock().unwrap_or_else(|e| e.into_inner());
+        all.get(name).map(|(v, _)| *v)
     }
 
     /// Disarm everything.
     pub(crate) fn clear(&self) {
         self.armed.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
+impl Engine {
+    /// Arm the triggers of every workflow's newest version that are not
+    /// armed yet: at start-up, and on PostgreSQL at every heartbeat, so that
+    /// a version applied through another node is followed here.
+    pub(crate) async fn refresh_triggers(&self) -> crate::Result<()> {
+        let store = &self.shared.store;
+        for (name, version) in store.latest_versions().await? {
+            if self.shared.triggers.version(&name) == Some(version) {
+                continue;
+            }
+            let Some(record) = store.workflow(&name, version).await? else {
+                continue;
+            };
+            match serde_json::from_value::<Workflow>(record.definition) {
+                Ok(wf) => self.shared.triggers.arm(self, &wf, version),
+                Err(e) => {
+                    tracing::error!(workflow = %name, error = %e, "cannot arm triggers")
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -97,7 +132,17 @@ async fn mqtt(
     };
     let mut backoff = Duration::from_millis(200);
     loop {
-        match client.clone().subscribe(filter.clone()).await {
+        // With several nodes, each message goes to one of them.
+        let node = &engine.shared.node;
+        let subscribed = if node.clustered {
+            client
+                .clone()
+                .subscribe_shared(node.config.mqtt_group.clone(), filter.clone())
+                .await
+        } else {
+            client.clone().subscribe(filter.clone()).await
+        };
+        match subscribed {
             Ok(mut messages) => {
                 backoff = Duration::from_millis(200);
                 loop {

@@ -95,6 +95,7 @@ fn bench(c: &mut Criterion) {
                 input: "{\"n\":1}".into(),
                 grants: grants.clone(),
                 limits: Limits::default(),
+                act_until: None,
             };
             let attempt = runtime.run(&plugin, request).await;
             assert_eq!(attempt.result.as_deref(), Ok("{\"n\":1}"));
@@ -137,6 +138,7 @@ fn bench(c: &mut Criterion) {
                     input: "{\"n\":1}".into(),
                     grants: grants.clone(),
                     limits: Limits::default(),
+                    act_until: None,
                 };
                 let attempt = runtime.run(&plugin, request).await;
                 assert_eq!(attempt.result.as_deref(), Ok("{\"n\":1}"));

@@ -50,6 +50,12 @@ pub struct TaskRequest {
     pub grants: Arc<Grants>,
     /// Bounds on the attempt.
     pub limits: Limits,
+    /// Past this moment the attempt may not act on the world: PLC writes,
+    /// MQTT publishes and HTTP requests are refused. The engine sets it to
+    /// the end of its hold on the run, so that a node that lost the run
+    /// (paused past its lease, say) cannot act for it any more. `None`: no
+    /// such bound.
+    pub act_until: Option<std::time::Instant>,
 }
 
 /// Severity of a guest log line.

@@ -6,7 +6,6 @@
 //! (`unknown-device` / `unknown-connection`). Only then is I/O done. Errors are
 //! returned to the guest as WIT variants; nothing here traps.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use baton_connectors::mqtt::{self as conn_mqtt, MqttError as ConnMqttError, TopicFilter};
@@ -48,7 +47,14 @@ impl TaskState {
             self.journal.deny(denied.0.clone());
             return Err(PlcError::Denied(denied.0));
         }
-        if request.is_write() && self.interlock.load(Ordering::SeqCst) {
+        if request.is_write() && crate::state::past(self.act_until) {
+            let reason = format!(
+                "plc device `{device}`: write refused, this node's hold on the run has ended"
+            );
+            self.journal.deny(reason.clone());
+            return Err(PlcError::Denied(reason));
+        }
+        if request.is_write() && self.interlock.engaged() {
             let reason =
                 format!("plc device `{device}`: write refused, the safety interlock is engaged");
             self.journal.deny(reason.clone());
@@ -210,7 +216,14 @@ impl mqtt::Host for TaskState {
             self.journal.deny(denied.0.clone());
             return Err(MqttError::Denied(denied.0));
         }
-        if self.interlock.load(Ordering::SeqCst)
+        if crate::state::past(self.act_until) {
+            let reason = format!(
+                "mqtt connection `{connection}`: publish to `{topic}` refused, this node's hold on the run has ended"
+            );
+            self.journal.deny(reason.clone());
+            return Err(MqttError::Denied(reason));
+        }
+        if self.interlock.engaged()
             && (self.connectors.mqtt_interlocked(&connection)
                 || self.grants.publish_interlocked(&connection, &topic))
         {

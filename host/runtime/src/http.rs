@@ -28,7 +28,7 @@ mod send;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use baton_grant::Grants;
@@ -52,7 +52,8 @@ pub(crate) struct HttpHooks {
     grants: Arc<Grants>,
     journal: Journal,
     /// The runtime's safety interlock, read at each request.
-    interlock: Arc<AtomicBool>,
+    interlock: Arc<crate::Interlock>,
+    act_until: Option<std::time::Instant>,
     max_requests: usize,
     in_flight: Arc<AtomicUsize>,
     max_body: u64,
@@ -64,13 +65,15 @@ impl HttpHooks {
     pub(crate) fn new(
         grants: Arc<Grants>,
         journal: Journal,
-        interlock: Arc<AtomicBool>,
+        interlock: Arc<crate::Interlock>,
+        act_until: Option<std::time::Instant>,
         limits: &Limits,
     ) -> Self {
         Self {
             grants,
             journal,
             interlock,
+            act_until,
             max_requests: limits.http_requests,
             in_flight: Arc::new(AtomicUsize::new(0)),
             max_body: limits.http_response_bytes,
@@ -102,7 +105,13 @@ impl WasiHttpHooks for HttpHooks {
                 return Box::new(async { Err(Error::HttpRequestDenied) });
             }
         };
-        if self.interlock.load(Ordering::SeqCst)
+        if crate::state::past(self.act_until) {
+            self.journal.deny(format!(
+                "http {target}: refused, this node's hold on the run has ended"
+            ));
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        if self.interlock.engaged()
             && let Some(interlocked) = self.grants.http_interlocked(&target)
         {
             self.journal.deny(format!(

@@ -9,7 +9,8 @@ use baton_grant::Grants;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, UpdateDeadline,
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    UpdateDeadline,
 };
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx};
@@ -42,7 +43,7 @@ struct Inner {
     cache: Option<ArtifactCache>,
     config: RuntimeConfig,
     connectors: Connectors,
-    interlock: Arc<AtomicBool>,
+    interlock: Arc<crate::Interlock>,
     errors: Arc<crate::counters::ConnectorErrors>,
     stop_ticker: Arc<AtomicBool>,
     redactor: std::sync::RwLock<Option<crate::Redactor>>,
@@ -80,6 +81,12 @@ impl Runtime {
             .max_memories_per_module(2)
             .max_tables_per_module(4)
             .table_elements(100_000);
+        // Reused slots keep the pages a guest dirtied, reset in place, rather
+        // than faulting them back in on every instantiation.
+        let keep = usize::try_from(config.keep_resident).unwrap_or(usize::MAX);
+        pool.pagemap_scan(Enabled::Auto)
+            .linear_memory_keep_resident(keep)
+            .table_keep_resident(keep);
         let mut wasm = Config::new();
         wasm.epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
@@ -122,7 +129,7 @@ impl Runtime {
                 cache,
                 config,
                 connectors,
-                interlock: Arc::new(AtomicBool::new(false)),
+                interlock: Arc::default(),
                 errors: Arc::default(),
                 stop_ticker,
                 redactor: Default::default(),
@@ -143,7 +150,13 @@ impl Runtime {
     /// Engage or release the safety interlock: while engaged, every PLC write
     /// from any task is denied.
     pub fn set_interlock(&self, engaged: bool) {
-        self.inner.interlock.store(engaged, Ordering::SeqCst);
+        self.inner.interlock.set(engaged);
+    }
+
+    /// The interlock itself: for a cluster, which confirms its state from
+    /// the store (see [`crate::Interlock`]).
+    pub fn interlock_state(&self) -> &Arc<crate::Interlock> {
+        &self.inner.interlock
     }
 
     /// Rewrite every guest log line and denial with `redact` before it is
@@ -160,9 +173,10 @@ impl Runtime {
         &self.inner.errors
     }
 
-    /// Whether the safety interlock is engaged.
+    /// Whether actuation is denied: the safety interlock is engaged, or its
+    /// state could not be confirmed.
     pub fn interlock(&self) -> bool {
-        self.inner.interlock.load(Ordering::SeqCst)
+        self.inner.interlock.engaged()
     }
 
     /// Check, compile (or fetch from the cache) and describe a component.
@@ -236,7 +250,7 @@ impl Runtime {
             timeout: DESCRIBE_TIMEOUT,
             ..self.inner.config.defaults
         };
-        let (mut store, _pipes) = self.store(Arc::new(Grants::default()), &limits, None);
+        let (mut store, _pipes) = self.store(Arc::new(Grants::default()), &limits, None, None);
         let call = async {
             let task = pre.instantiate_async(&mut store).await?;
             task.call_describe(&mut store).await
@@ -261,6 +275,7 @@ impl Runtime {
         grants: Arc<Grants>,
         limits: &Limits,
         scratch: Option<&std::path::Path>,
+        act_until: Option<Instant>,
     ) -> (Store<TaskState>, Pipes) {
         let pipes = Pipes {
             stdout: MemoryOutputPipe::new(CAPTURE),
@@ -303,6 +318,7 @@ impl Runtime {
                 grants.clone(),
                 journal.clone(),
                 self.inner.interlock.clone(),
+                act_until,
                 limits,
             ),
             table: ResourceTable::new(),
@@ -310,6 +326,7 @@ impl Runtime {
             grants,
             connectors: self.inner.connectors.clone(),
             interlock: self.inner.interlock.clone(),
+            act_until,
             errors: self.inner.errors.clone(),
             journal,
             ticks: 0,
@@ -357,6 +374,7 @@ impl Runtime {
             request.grants.clone(),
             &limits,
             scratch.as_ref().map(|d| d.path()),
+            request.act_until,
         );
         let ctx = to_wit(&request.context);
         let outcome = {

@@ -25,7 +25,9 @@ pub(crate) struct TaskState {
     pub(crate) limiter: Limiter,
     pub(crate) grants: Arc<Grants>,
     pub(crate) connectors: Connectors,
-    pub(crate) interlock: Arc<std::sync::atomic::AtomicBool>,
+    pub(crate) interlock: Arc<crate::Interlock>,
+    /// See [`crate::TaskRequest::act_until`].
+    pub(crate) act_until: Option<std::time::Instant>,
     pub(crate) errors: Arc<crate::counters::ConnectorErrors>,
     pub(crate) journal: Journal,
     /// Epoch ticks the guest has run for; compared against the CPU budget.
@@ -293,4 +295,9 @@ mod tests {
         assert!(all.iter().all(|l| !l.contains("hunt")), "{all:?}");
         assert_eq!(taken.denials, ["plc device `[secret pw]`: not granted"]);
     }
+}
+
+/// Whether `until` has passed.
+pub(crate) fn past(until: Option<std::time::Instant>) -> bool {
+    until.is_some_and(|t| std::time::Instant::now() > t)
 }

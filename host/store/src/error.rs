@@ -9,6 +9,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// Another process already serves runs from this SQLite database.
+    #[error(
+        "the database is in use by another Baton process ({holder}; lock file {path}); \
+         one process alone may use an SQLite database: stop the other one, or use \
+         PostgreSQL for several nodes"
+    )]
+    Locked {
+        /// The lock file.
+        path: String,
+        /// Who holds it, as far as the lock file says.
+        holder: String,
+    },
     /// The database refused or failed an operation.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -25,6 +37,10 @@ pub enum Error {
     /// The writer task has stopped, so nothing more can be committed.
     #[error("the store is shut down")]
     Closed,
+    /// The run is owned by another node now (a takeover raised its epoch),
+    /// so this node may not write to it; carries the run's id.
+    #[error("run {0} is owned by another node now")]
+    Fenced(String),
     /// A batched write failed; carries the database's message.
     #[error("commit failed: {0}")]
     Commit(String),

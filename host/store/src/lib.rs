@@ -13,18 +13,24 @@
 //!
 //! # Layout
 //! - `store`: opening a database, the backends, migrations.
+//! - `exclusive`: one process per SQLite database.
 //! - `writer`: the group-commit writer.
 //! - [`model`]: the records the store reads and writes.
 //! - `cache`: token lookups and the newest workflow versions, kept in memory.
+//! - `cluster`: the nodes sharing a database, and which owns each run.
+//! - `inbox`: operator actions for runs another node owns.
 //! - `plugins`, `workflows`, `runs`, `events`, `tokens`, `flags`: queries, one module per table.
 #![deny(missing_docs)]
 
 pub mod model;
 
 mod cache;
+mod cluster;
 mod error;
 mod events;
+mod exclusive;
 mod flags;
+mod inbox;
 mod plugins;
 mod runs;
 mod store;
@@ -33,7 +39,9 @@ mod workflows;
 mod writer;
 
 pub use cache::TTL as CACHE_TTL;
+pub use cluster::{Claimed, Fence, NodeRecord, Registered};
 pub use error::{Error, Result};
+pub use inbox::{INBOX_CHANNEL, InboxItem};
 pub use model::*;
 pub use store::{Backend, Store, StoreOptions, Synchronous, WriterStats};
 pub use tokens::TokenRecord;

@@ -150,6 +150,8 @@ pub struct NewRun {
     /// An audit record (outside the run) committed with it, in the same
     /// transaction, only if the run is new.
     pub audit: Option<NewEvent>,
+    /// The node that will run it; it owns the run from epoch 1.
+    pub owner: Option<String>,
 }
 
 /// What [`crate::Store::create_run`] did.
@@ -299,6 +301,10 @@ pub struct Transition {
     pub executions: Vec<Execution>,
     /// A new run status.
     pub run: Option<RunUpdate>,
+    /// The ownership the run's writer holds: the commit is refused with
+    /// [`crate::Error::Fenced`] unless the run still has this owner and epoch.
+    /// None for audit events, and for a run's first transition.
+    pub fence: Option<crate::Fence>,
 }
 
 /// A node that waits, from [`crate::Store::waiting_nodes`].

@@ -104,7 +104,7 @@ impl Store {
             })
             .await
             .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?.map_err(Error::Commit)
+        rx.await.map_err(|_| Error::Closed)?.map_err(Error::from)
     }
 
     /// Commit a transition. Returns once it is durable.
@@ -114,7 +114,7 @@ impl Store {
             .send(Request::Commit { transition, reply })
             .await
             .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?.map_err(Error::Commit)
+        rx.await.map_err(|_| Error::Closed)?.map_err(Error::from)
     }
 
     /// The run with this id.

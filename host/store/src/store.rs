@@ -44,6 +44,10 @@ pub struct StoreOptions {
     pub synchronous: Synchronous,
     /// Most transitions written in one group commit.
     pub max_batch: usize,
+    /// Refuse to open an SQLite database that another process holds, and
+    /// hold it while this store is open: for a process that runs the
+    /// database's runs (`baton serve`), never for a reader.
+    pub exclusive: bool,
 }
 
 impl Default for StoreOptions {
@@ -52,6 +56,7 @@ impl Default for StoreOptions {
             max_connections: 8,
             synchronous: Synchronous::Full,
             max_batch: 1024,
+            exclusive: false,
         }
     }
 }
@@ -93,6 +98,7 @@ pub struct Store {
     pub(crate) caches: Arc<Caches>,
     gate: Arc<tokio::sync::RwLock<()>>,
     backend: Backend,
+    _exclusive: Option<Arc<crate::exclusive::Exclusive>>,
 }
 
 /// What the store keeps in memory between reads (see `cache`).
@@ -121,6 +127,11 @@ impl Store {
         let bad = |reason: String| Error::Url {
             url: url.to_string(),
             reason,
+        };
+        let exclusive = if options.exclusive {
+            crate::exclusive::acquire(url)?.map(Arc::new)
+        } else {
+            None
         };
         let pool = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
@@ -175,6 +186,7 @@ impl Store {
             caches: Arc::default(),
             gate,
             backend,
+            _exclusive: exclusive,
         })
     }
 

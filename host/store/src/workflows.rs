@@ -118,6 +118,15 @@ impl Store {
         Ok(row.0)
     }
 
+    /// The newest version number of every workflow, by name.
+    pub async fn latest_versions(&self) -> Result<Vec<(String, i64)>> {
+        Ok(with_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT name, MAX(version) FROM workflows GROUP BY name ORDER BY name")
+                .fetch_all(p)
+                .await?
+        }))
+    }
+
     /// The newest version of every workflow, by name.
     pub async fn latest_workflows(&self) -> Result<Vec<WorkflowRecord>> {
         let rows: Vec<WorkflowRow> = with_pool!(&self.pool, p => {

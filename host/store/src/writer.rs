@@ -20,13 +20,38 @@ use std::sync::atomic::Ordering;
 pub(crate) enum Request {
     Commit {
         transition: Transition,
-        reply: oneshot::Sender<Result<(), String>>,
+        reply: oneshot::Sender<Result<(), Refused>>,
     },
     Create {
         run: Box<NewRun>,
         transition: Transition,
-        reply: oneshot::Sender<Result<Created, String>>,
+        reply: oneshot::Sender<Result<Created, Refused>>,
     },
+}
+
+/// Why a request was not committed.
+#[derive(Debug, Clone)]
+pub(crate) enum Refused {
+    /// The run's fence no longer matches: another node owns it.
+    Fenced(String),
+    /// The database failed; its message.
+    Failed(String),
+}
+
+impl From<Refused> for crate::Error {
+    fn from(r: Refused) -> Self {
+        match r {
+            Refused::Fenced(run) => crate::Error::Fenced(run),
+            Refused::Failed(message) => crate::Error::Commit(message),
+        }
+    }
+}
+
+/// What a request in a committed batch got.
+enum Outcome {
+    Committed,
+    Created(Created),
+    Fenced(String),
 }
 
 pub(crate) fn spawn(
@@ -79,7 +104,7 @@ async fn run(
 
 /// What a successful batch produced, per request.
 struct Done {
-    created: Vec<Option<Created>>,
+    outcomes: Vec<Outcome>,
     events: Vec<StoredEvent>,
 }
 
@@ -93,16 +118,19 @@ fn finish(
     for event in done.events {
         let _ = events.send(Arc::new(event));
     }
-    for (request, created) in requests.zip(done.created) {
-        match (request, created) {
+    for (request, outcome) in requests.zip(done.outcomes) {
+        match (request, outcome) {
+            (Request::Commit { reply, .. }, Outcome::Fenced(run)) => {
+                let _ = reply.send(Err(Refused::Fenced(run)));
+            }
             (Request::Commit { reply, .. }, _) => {
                 let _ = reply.send(Ok(()));
             }
-            (Request::Create { reply, .. }, Some(created)) => {
+            (Request::Create { reply, .. }, Outcome::Created(created)) => {
                 let _ = reply.send(Ok(created));
             }
-            (Request::Create { reply, .. }, None) => {
-                let _ = reply.send(Err("run was not created".into()));
+            (Request::Create { reply, .. }, _) => {
+                let _ = reply.send(Err(Refused::Failed("run was not created".into())));
             }
         }
     }
@@ -113,10 +141,10 @@ fn fail(requests: impl Iterator<Item = Request>, error: &str) {
     for request in requests {
         match request {
             Request::Commit { reply, .. } => {
-                let _ = reply.send(Err(error.to_string()));
+                let _ = reply.send(Err(Refused::Failed(error.to_string())));
             }
             Request::Create { reply, .. } => {
-                let _ = reply.send(Err(error.to_string()));
+                let _ = reply.send(Err(Refused::Failed(error.to_string())));
             }
         }
     }
@@ -138,7 +166,7 @@ async fn write(
     events: &broadcast::Sender<Arc<StoredEvent>>,
 ) -> Result<Done, sqlx::Error> {
     let at = now_millis();
-    let mut created = Vec::with_capacity(batch.len());
+    let mut outcomes = Vec::with_capacity(batch.len());
     let mut pending: Vec<Pending<'_>> = Vec::new();
     let mut executions: HashMap<ExecKey<'_>, &Execution> = HashMap::new();
     let mut order: Vec<ExecKey<'_>> = Vec::new();
@@ -152,7 +180,8 @@ async fn write(
                 Request::Create { run, transition, .. } => {
                     let inserted: Option<(String,)> = sqlx::query_as(
                         "INSERT INTO runs (id, workflow, version, status, input, idempotency_key, \
-                         trigger, created_at, updated_at) VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7) \
+                         trigger, created_at, updated_at, owner, epoch) \
+                         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7, $8, $9) \
                          ON CONFLICT (workflow, idempotency_key) DO NOTHING RETURNING id",
                     )
                     .bind(&run.id)
@@ -162,10 +191,12 @@ async fn write(
                     .bind(&run.idempotency_key)
                     .bind(&run.trigger)
                     .bind(at)
+                    .bind(&run.owner)
+                    .bind(i64::from(run.owner.is_some()))
                     .fetch_optional(&mut *tx)
                     .await?;
                     if inserted.is_some() {
-                        created.push(Some(Created::New(run.id.clone())));
+                        outcomes.push(Outcome::Created(Created::New(run.id.clone())));
                         changes.push((Some(run.id.as_str()), transition));
                         audits.extend(&run.audit);
                     } else {
@@ -176,11 +207,30 @@ async fn write(
                         .bind(&run.idempotency_key)
                         .fetch_one(&mut *tx)
                         .await?;
-                        created.push(Some(Created::Existing(id)));
+                        outcomes.push(Outcome::Created(Created::Existing(id)));
                     }
                 }
                 Request::Commit { transition, .. } => {
-                    created.push(None);
+                    // The fence is checked first, in this transaction: on
+                    // PostgreSQL the row lock it takes makes a takeover wait
+                    // for this commit, so a run's events stay in commit order.
+                    if let (Some(fence), Some(id)) = (&transition.fence, &transition.run_id) {
+                        let owned = sqlx::query(
+                            "UPDATE runs SET epoch = epoch WHERE id = $1 AND owner = $2 AND epoch = $3",
+                        )
+                        .bind(id)
+                        .bind(&fence.owner)
+                        .bind(fence.epoch)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected()
+                            == 1;
+                        if !owned {
+                            outcomes.push(Outcome::Fenced(id.clone()));
+                            continue;
+                        }
+                    }
+                    outcomes.push(Outcome::Committed);
                     changes.push((transition.run_id.as_deref(), transition));
                 }
             }
@@ -284,7 +334,7 @@ async fn write(
                 data: e.event.data.value(),
             })
             .collect();
-        Ok(Done { created, events })
+        Ok(Done { outcomes, events })
     })
 }
 

@@ -11,69 +11,9 @@ use baton_store::{
 };
 use serde_json::json;
 
-struct Db {
-    url: String,
-    _dir: Option<tempfile::TempDir>,
-}
-
-fn sqlite() -> Db {
-    let dir = tempfile::tempdir().unwrap();
-    Db {
-        url: format!("sqlite://{}", dir.path().join("t.db").display()),
-        _dir: Some(dir),
-    }
-}
-
-async fn postgres(tag: &str) -> Option<Db> {
-    let server = baton_sim::suite::database_url("PostgreSQL store suite")?;
-    let name = format!("baton_store_{tag}_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&server).await.unwrap();
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    Some(Db {
-        url: url.to_string(),
-        _dir: None,
-    })
-}
-
-/// Run `check` on SQLite, and on PostgreSQL when configured (required under CI).
-macro_rules! both {
-    ($sqlite:ident, $pg:ident, $check:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            let db = sqlite();
-            $check(Store::open(&db.url, StoreOptions::default()).await.unwrap()).await;
-        }
-
-        #[tokio::test]
-        async fn $pg() {
-            if let Some(db) = postgres(stringify!($check)).await {
-                $check(Store::open(&db.url, StoreOptions::default()).await.unwrap()).await
-            }
-        }
-    };
-}
-
-fn new_run(id: &str, key: Option<&str>) -> NewRun {
-    NewRun {
-        id: id.into(),
-        workflow: "w".into(),
-        version: 1,
-        input: json!({"n": id}),
-        idempotency_key: key.map(Into::into),
-        trigger: "api".into(),
-        audit: None,
-    }
-}
+#[macro_use]
+mod common;
+use common::{new_run, postgres, sqlite};
 
 fn event(kind: &str, n: usize) -> NewEvent {
     NewEvent {
@@ -122,6 +62,7 @@ async fn group_commit(store: Store) {
                             output: Some(json!({"ok": i})),
                             error: None,
                         }),
+                        fence: None,
                     })
                     .await
                     .unwrap();

@@ -26,8 +26,9 @@ pub async fn healthz() -> Json<Value> {
 }
 
 /// `GET /readyz`: the store answers a one-row lookup within
-/// `server.ready_timeout`. A failure is logged; the client is told only that
-/// the store is not ready.
+/// `server.ready_timeout`, and this node's heartbeat holds its lease (a node
+/// that cannot heartbeat takes over no run and is not ready). A store failure
+/// is logged; the client is told only that the store is not ready.
 #[utoipa::path(
     get,
     operation_id = "readyz",
@@ -43,7 +44,18 @@ pub async fn readyz(State(state): State<ApiState>) -> ApiResult<Json<Value>> {
     // database that reads no row (not a count or a scan).
     let ping = state.engine.store().flag("readyz-probe");
     let failure = match tokio::time::timeout(state.limits.ready_timeout, ping).await {
-        Ok(Ok(_)) => return Ok(Json(json!({"status": "ready"}))),
+        Ok(Ok(_)) => {
+            let node = state.engine.node_status();
+            if node.healthy {
+                return Ok(Json(json!({"status": "ready", "node": node.id})));
+            }
+            let why = node.problem.unwrap_or_else(|| "its lease ran out".into());
+            return Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                format!("not ready: node `{}` cannot hold its lease: {why}", node.id),
+            ));
+        }
         Ok(Err(e)) => e.to_string(),
         Err(_) => format!(
             "no answer within {:?} (server.ready_timeout)",

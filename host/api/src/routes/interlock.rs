@@ -34,6 +34,7 @@ pub async fn show(State(state): State<ApiState>, caller: Caller) -> ApiResult<Js
     caller.require(Role::Viewer)?;
     Ok(Json(json!({
         "engaged": state.engine.interlock(),
+        "confirmed": state.engine.interlock_confirmed(),
         "release_role": state.interlock_release_role.as_str(),
     })))
 }

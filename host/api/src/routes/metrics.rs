@@ -83,6 +83,27 @@ pub async fn metrics(
         "1 while the safety interlock is engaged.",
         i64::from(engine.interlock()),
     );
+    let node = engine.node_status();
+    let id = label(&node.id);
+    line(
+        w,
+        &format!(
+            "# HELP baton_node_info This process as a node of its database; the value is 1.\n\
+             # TYPE baton_node_info gauge\n\
+             baton_node_info{{node=\"{id}\",version=\"{}\",clustered=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            node.clustered
+        ),
+    );
+    line(
+        w,
+        &format!(
+            "# HELP baton_node_healthy 1 while this node's heartbeat holds its lease.\n\
+             # TYPE baton_node_healthy gauge\n\
+             baton_node_healthy{{node=\"{id}\"}} {}",
+            i64::from(node.healthy)
+        ),
+    );
     line(
         w,
         "# HELP baton_attempt_duration_seconds Wall time of task attempts.\n# TYPE baton_attempt_duration_seconds histogram",

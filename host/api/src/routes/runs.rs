@@ -361,6 +361,10 @@ pub async fn events(
         .into_response())
 }
 
+/// How often a stream re-reads the store when no live event came, on
+/// PostgreSQL: the run may be owned by another node.
+const FOLLOW_POLL: Duration = Duration::from_millis(500);
+
 /// Send a run's stored events after `after`, then its live ones, in order
 /// and without gaps or repeats, until the run ends.
 async fn follow(
@@ -404,8 +408,19 @@ async fn follow(
         if finished {
             return;
         }
+        // On PostgreSQL another node may own the run, and its events reach
+        // this process only through the store: read it again when nothing
+        // came for a while.
+        let poll = match store.backend() {
+            baton_store::Backend::Postgres => FOLLOW_POLL,
+            baton_store::Backend::Sqlite => Duration::MAX,
+        };
         loop {
-            match live.recv().await {
+            let next = match tokio::time::timeout(poll, live.recv()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            };
+            match next {
                 Ok(event) if event.run_id.as_deref() == Some(id) && event.seq > after => {
                     after = event.seq;
                     let end = is_end(&event);

@@ -43,6 +43,14 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
     }
     // Checked before anything starts, so a bad value is reported at once.
     settings.server.limits()?;
+    // Bound first, so the node registers with the address it serves on.
+    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.server.listen))?;
+    let addr = listener.local_addr()?;
+    if settings.engine.cluster.address.is_none() {
+        settings.engine.cluster.address = Some(format!("http://{addr}"));
+    }
     let engine = start_engine(&mut settings).await?;
     let given = admin_token_from_env();
     match baton_api::auth::bootstrap(engine.store(), given.as_deref()).await? {
@@ -61,10 +69,6 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
         ),
         Bootstrap::Installed | Bootstrap::AlreadyInstalled | Bootstrap::AlreadyHadTokens => {}
     }
-    let listener = tokio::net::TcpListener::bind(&settings.server.listen)
-        .await
-        .with_context(|| format!("listening on {}", settings.server.listen))?;
-    let addr = listener.local_addr()?;
     // One write, whose failure is ignored: a supervisor that stops reading
     // stderr once it knows the address must not take the server down.
     let _ = std::io::Write::write_all(
@@ -81,8 +85,9 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
 }
 
 /// Serve the API on `listener` within the `[server]` limits and policy
-/// until Ctrl-C or SIGTERM, then halt the engine: runs resume from their
-/// committed events at the next start.
+/// until Ctrl-C or SIGTERM, then stop the engine: nothing more is committed,
+/// and its runs are released, to resume from their committed events on
+/// another node or at the next start.
 pub async fn serve_within(
     listener: tokio::net::TcpListener,
     engine: Engine,
@@ -94,7 +99,8 @@ pub async fn serve_within(
         ..ApiState::new(engine.clone())
     };
     let served = baton_api::serve(listener, state, shutdown_signal()).await;
-    engine.halt();
+    // A clean stop gives this node's runs up, for other nodes to take at once.
+    engine.stop().await;
     Ok(served?)
 }
 
@@ -117,7 +123,11 @@ pub async fn start_engine(settings: &mut Settings) -> anyhow::Result<Engine> {
     if settings.runtime.cache_dir.is_none() {
         settings.runtime.cache_dir = Some(dir.join("artifacts"));
     }
-    let store = Store::open(&database, StoreOptions::default())
+    let options = StoreOptions {
+        exclusive: true,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&database, options)
         .await
         .with_context(|| format!("opening {database}"))?;
     let connectors = baton_connectors::Connectors::from_config(&settings.connectors())?;

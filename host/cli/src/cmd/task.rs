@@ -108,6 +108,7 @@ pub async fn run(
         input,
         grants: Arc::new(grants),
         limits,
+        act_until: None,
     };
     let attempt = runtime.run(&plugin, request).await;
     if let Some(watcher) = watcher {

@@ -4,6 +4,7 @@
 
 mod abuse;
 mod client;
+mod cluster;
 mod console;
 mod endpoints;
 mod hostile;

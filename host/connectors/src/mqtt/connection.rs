@@ -35,6 +35,13 @@ pub struct MqttConnection {
     ack_timeout: Duration,
     max_payload: usize,
     task: JoinHandle<()>,
+    config: MqttConfig,
+    /// The shared-subscription group, for the companion connection that
+    /// carries shared subscriptions (`$share/GROUP/FILTER`).
+    share: Option<String>,
+    /// That companion, made on first use: a client of its own, so that its
+    /// deliveries never mix with this client's own subscriptions.
+    companion: std::sync::OnceLock<Arc<MqttConnection>>,
 }
 
 #[derive(Default)]
@@ -78,6 +85,14 @@ impl Shared {
 impl MqttConnection {
     /// Start connecting to the broker in the background. Must be called inside a tokio runtime.
     pub fn connect(name: &str, config: &MqttConfig) -> Result<Self, ConfigError> {
+        Self::connect_as(name, config, None)
+    }
+
+    fn connect_as(
+        name: &str,
+        config: &MqttConfig,
+        share: Option<String>,
+    ) -> Result<Self, ConfigError> {
         let error = |reason: String| ConfigError {
             kind: "mqtt",
             name: name.to_string(),
@@ -85,10 +100,13 @@ impl MqttConnection {
         };
         let (host, port) = config.endpoint().map_err(error)?;
         let addr = format!("{host}:{port}");
-        let client_id = config
+        let mut client_id = config
             .client_id
             .clone()
             .unwrap_or_else(|| default_client_id(name));
+        if share.is_some() {
+            client_id.push_str("-shared");
+        }
         let mut options = MqttOptions::new(client_id, host, port);
         options.set_keep_alive(config.keep_alive.max(Duration::from_secs(1)));
         options.set_clean_session(true);
@@ -115,7 +133,29 @@ impl MqttConnection {
             ack_timeout: config.ack_timeout,
             max_payload: config.max_payload,
             task,
+            config: config.clone(),
+            share,
+            companion: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The filter as the broker is asked for it: within the shared group,
+    /// on a companion connection.
+    fn broker_filter(&self, filter: &TopicFilter) -> String {
+        match &self.share {
+            Some(group) => format!("$share/{group}/{filter}"),
+            None => filter.to_string(),
+        }
+    }
+
+    /// The companion connection for shared subscriptions in `group`.
+    fn companion(&self, group: &str) -> Result<Arc<MqttConnection>, MqttError> {
+        if let Some(c) = self.companion.get() {
+            return Ok(c.clone());
+        }
+        let made = Self::connect_as(&self.name, &self.config, Some(group.to_string()))
+            .map_err(|e| MqttError::Unavailable(e.to_string()))?;
+        Ok(self.companion.get_or_init(|| Arc::new(made)).clone())
     }
 
     /// Whether the broker is connected right now.
@@ -228,7 +268,10 @@ impl MqttConnection {
                 return Err(self.unavailable());
             }
             state.receivers.insert(id, (filter.clone(), tx));
-            let users = state.subscriptions.entry(filter.to_string()).or_default();
+            let users = state
+                .subscriptions
+                .entry(self.broker_filter(&filter))
+                .or_default();
             *users += 1;
             *users == 1
         };
@@ -236,12 +279,12 @@ impl MqttConnection {
         let guard = ReceiverGuard {
             connection: self,
             id,
-            filter: filter.to_string(),
+            filter: self.broker_filter(&filter),
         };
         if first {
             let send = self
                 .client
-                .subscribe(filter.to_string(), rumqttc::QoS::AtLeastOnce);
+                .subscribe(self.broker_filter(&filter), rumqttc::QoS::AtLeastOnce);
             self.acknowledged(PendingKind::Subscribe, send).await?;
         }
         Ok(Watch { rx, _guard: guard })
@@ -356,6 +399,18 @@ impl MqttClient for MqttConnection {
             });
             ready_rx.await.map_err(|_| self_gone())??;
             Ok(rx)
+        })
+    }
+
+    fn subscribe_shared(
+        self: Arc<Self>,
+        group: String,
+        filter: TopicFilter,
+    ) -> BoxFuture<'static, Result<mpsc::Receiver<Message>, MqttError>> {
+        Box::pin(async move {
+            let companion = self.companion(&group)?;
+            companion.wait_connected(self.ack_timeout).await;
+            companion.subscribe(filter).await
         })
     }
 }

@@ -98,6 +98,7 @@ pub(crate) fn projection(
             .collect(),
         executions,
         run,
+        fence: None,
     }
 }
 

@@ -4,6 +4,7 @@
 mod support;
 
 mod approvals;
+mod cluster;
 mod compensation;
 mod fast_path;
 mod graph;

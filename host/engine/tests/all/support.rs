@@ -188,7 +188,13 @@ pub async fn start_engine(db: &str, plc: &str) -> Engine {
     start_engine_with(db, plc, EngineConfig::default()).await
 }
 
-pub async fn start_engine_with(db: &str, plc: &str, config: EngineConfig) -> Engine {
+pub async fn start_engine_with(db: &str, plc: &str, mut config: EngineConfig) -> Engine {
+    // A restarted engine waits out its predecessor's lease: keep it short.
+    let defaults = baton_engine::ClusterConfig::default();
+    if config.cluster.lease == defaults.lease && config.cluster.heartbeat == defaults.heartbeat {
+        config.cluster.heartbeat = Duration::from_millis(100);
+        config.cluster.lease = Duration::from_secs(1);
+    }
     let store = Store::open(db, StoreOptions::default()).await.unwrap();
     let url = broker_url().await;
     let mut connectors = ConnectorsConfig::default();

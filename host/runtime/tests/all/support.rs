@@ -97,6 +97,7 @@ pub fn request(config: Value, input: Value, grants: Value, limits: Limits) -> Ta
         input: input.to_string(),
         grants: Arc::new(grants),
         limits,
+        act_until: None,
     }
 }
 
