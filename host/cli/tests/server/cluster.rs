@@ -244,13 +244,13 @@ fn a_killed_nodes_runs_finish_on_the_others_and_no_effect_repeats() {
 const CHAIN: &str = r#"
 name: chain
 nodes:
-  w1: { plugin: modbus-write@1, config: { device: oven-1, kind: holding, address: 200 }, input: { values: "[int(input.n)]" }, grants: { plc: [{ device: oven-1, write: ["holding:*"] }] } }
+  w1: { plugin: modbus-write@1, timeout: 1s, config: { device: oven-1, kind: holding, address: 200 }, input: { values: "[int(input.n)]" }, grants: { plc: [{ device: oven-1, write: ["holding:200-203"] }] } }
   d1: { needs: [w1], type: delay, duration: 400ms }
-  w2: { needs: [d1], plugin: modbus-write@1, config: { device: oven-1, kind: holding, address: 201 }, input: { values: "[int(input.n)]" }, grants: { plc: [{ device: oven-1, write: ["holding:*"] }] } }
+  w2: { needs: [d1], plugin: modbus-write@1, timeout: 1s, config: { device: oven-1, kind: holding, address: 201 }, input: { values: "[int(input.n)]" }, grants: { plc: [{ device: oven-1, write: ["holding:200-203"] }] } }
   d2: { needs: [w2], type: delay, duration: 400ms }
-  w3: { needs: [d2], plugin: modbus-write@1, config: { device: oven-1, kind: holding, address: 202 }, input: { values: "[int(input.n)]" }, grants: { plc: [{ device: oven-1, write: ["holding:*"] }] } }
+  w3: { needs: [d2], plugin: modbus-write@1, timeout: 1s, config: { device: oven-1, kind: holding, address: 202 }, input: { values: "[int(input.n)]" }, grants: { plc: [{ device: oven-1, write: ["holding:200-203"] }] } }
   d3: { needs: [w3], type: delay, duration: 400ms }
-  w4: { needs: [d3], plugin: modbus-write@1, config: { device: oven-1, kind: holding, address: 203 }, input: { values: "[int(input.n)]" }, grants: { plc: [{ device: oven-1, write: ["holding:*"] }] } }
+  w4: { needs: [d3], plugin: modbus-write@1, timeout: 1s, config: { device: oven-1, kind: holding, address: 203 }, input: { values: "[int(input.n)]" }, grants: { plc: [{ device: oven-1, write: ["holding:200-203"] }] } }
 "#;
 
 fn signal(server: &Server, sig: &str) {
@@ -374,7 +374,7 @@ fn any_node_steers_streams_and_interlocks_the_runs_of_another() {
     let stream = std::thread::scope(|s| {
         let events = s.spawn(|| {
             b.sse(&format!("/api/v1/runs/{approved}/events"), |e| {
-                e["type"] == "run_succeeded"
+                e["kind"] == "run_succeeded"
             })
         });
         std::thread::sleep(Duration::from_millis(300));
@@ -382,7 +382,7 @@ fn any_node_steers_streams_and_interlocks_the_runs_of_another() {
         events.join().unwrap()
     });
     assert!(
-        stream.iter().any(|e| e["type"] == "node_approved"),
+        stream.iter().any(|e| e["kind"] == "node_approved"),
         "{stream:?}"
     );
     let (status, body) = b.post(
