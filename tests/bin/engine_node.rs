@@ -64,7 +64,12 @@ async fn main() -> Result<()> {
         connectors,
     )?;
     let store = Store::open(&db, StoreOptions::default()).await?;
-    let engine = Engine::start(store, Arc::new(runtime), EngineConfig::default()).await?;
+    // Restarted after each kill: a short lease keeps the wait for the
+    // killed process to go silent (on PostgreSQL) short.
+    let mut config = EngineConfig::default();
+    config.cluster.heartbeat = std::time::Duration::from_millis(100);
+    config.cluster.lease = std::time::Duration::from_millis(600);
+    let engine = Engine::start(store, Arc::new(runtime), config).await?;
     engine
         .add_plugin(&std::fs::read(baton_plugins::test_programs::SCRIPTED)?)
         .await?;

@@ -700,7 +700,7 @@ async fn the_release_role_is_configurable() {
     let (_, shown) = s.get("/api/v1/interlock", &s.viewer).await;
     assert_eq!(
         shown,
-        serde_json::json!({"engaged": false, "release_role": "operator"})
+        serde_json::json!({"engaged": false, "confirmed": true, "release_role": "operator"})
     );
     let (status, _) = s
         .call(

@@ -343,7 +343,9 @@ impl Engine {
         {
             return Err(Error::ShuttingDown);
         }
-        if self.interlock() {
+        // Engaged as stored; a state that is only unconfirmed for a moment
+        // does not refuse a run, and its actuations wait for it or are denied.
+        if self.shared.runtime.interlock_state().stored() {
             return Err(Error::Interlock);
         }
         // Always the store's newest: another node may have applied a version.

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use crate::{ClusterConfig, Error, Result};
 
 /// A margin for the heartbeat in flight and for clocks that run at slightly
-/// different rates.
+/// different rates: this, or a fifth of the lease if that is less.
 const MARGIN: Duration = Duration::from_millis(500);
 
 /// How this node stands, for `/readyz` and the cluster view.
@@ -132,13 +132,17 @@ impl Node {
     /// A heartbeat sent at `sent` was written.
     pub(crate) fn confirmed(&self, sent: Instant) {
         let until = if self.clustered {
-            sent + self.config.lease.saturating_sub(MARGIN)
+            sent + self.config.lease.saturating_sub(self.margin())
         } else {
             // Nothing else may use the database: the lease never ends.
             sent + Duration::from_secs(100 * 365 * 24 * 3600)
         };
         *lock(&self.valid_until) = Some(until);
         *lock(&self.problem) = None;
+    }
+
+    fn margin(&self) -> Duration {
+        (self.config.lease / 5).min(MARGIN)
     }
 
     /// A heartbeat failed.
@@ -222,12 +226,13 @@ impl Node {
             return Ok(Permit::default());
         }
         let until = || Some(std::time::Instant::now() + timeout);
+        let margin = self.margin();
         let mut backoff = Duration::from_millis(50);
         loop {
             if self.is_lost() {
                 return Err(Error::Fenced(run_id.to_string()));
             }
-            if self.lease_left() > timeout + MARGIN {
+            if self.lease_left() > timeout + margin {
                 return Ok(Permit {
                     until: until(),
                     _hold: None,
@@ -235,7 +240,7 @@ impl Node {
             }
             let mut count = holds.count.lock().await;
             let sent = Instant::now();
-            match store.hold_run(run_id, fence, timeout + MARGIN * 2).await {
+            match store.hold_run(run_id, fence, timeout + margin * 2).await {
                 Ok(()) => {
                     *count += 1;
                     drop(count);
@@ -246,7 +251,7 @@ impl Node {
                         holds: holds.clone(),
                     };
                     // Held from no earlier than `sent`, by the database's clock.
-                    if sent.elapsed() < MARGIN {
+                    if sent.elapsed() < margin {
                         return Ok(Permit {
                             until: until(),
                             _hold: Some(hold),

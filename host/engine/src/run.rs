@@ -664,7 +664,7 @@ impl RunActor {
             },
         );
         // Engaged between the decision and now: this one must not act either.
-        if actuates && self.shared.runtime.interlock() {
+        if actuates && self.shared.runtime.interlock_state().stored() {
             self.abort_actuating();
         }
     }

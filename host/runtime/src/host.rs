@@ -54,7 +54,7 @@ impl TaskState {
             self.journal.deny(reason.clone());
             return Err(PlcError::Denied(reason));
         }
-        if request.is_write() && self.interlock.engaged() {
+        if request.is_write() && !self.interlock.allows(crate::interlock::CONFIRM_WAIT).await {
             let reason =
                 format!("plc device `{device}`: write refused, the safety interlock is engaged");
             self.journal.deny(reason.clone());
@@ -223,9 +223,9 @@ impl mqtt::Host for TaskState {
             self.journal.deny(reason.clone());
             return Err(MqttError::Denied(reason));
         }
-        if self.interlock.engaged()
-            && (self.connectors.mqtt_interlocked(&connection)
-                || self.grants.publish_interlocked(&connection, &topic))
+        if (self.connectors.mqtt_interlocked(&connection)
+            || self.grants.publish_interlocked(&connection, &topic))
+            && !self.interlock.allows(crate::interlock::CONFIRM_WAIT).await
         {
             let reason = format!(
                 "mqtt connection `{connection}`: publish to `{topic}` refused, the safety interlock is engaged"

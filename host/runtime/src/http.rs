@@ -111,7 +111,7 @@ impl WasiHttpHooks for HttpHooks {
             ));
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
-        if self.interlock.engaged()
+        if self.interlock.stored()
             && let Some(interlocked) = self.grants.http_interlocked(&target)
         {
             self.journal.deny(format!(
@@ -120,6 +120,12 @@ impl WasiHttpHooks for HttpHooks {
             ));
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
+        // Unconfirmed (with several nodes): checked again in the request,
+        // after a short wait for the state to be read.
+        let interlock = self
+            .grants
+            .http_interlocked(&target)
+            .map(|grant| (grant.to_string(), self.interlock.clone()));
         // Taken now, not when the request future first runs, so that the
         // count is exact however the guest interleaves its requests.
         let Some(slot) = InFlight::try_acquire(&self.in_flight, self.max_requests) else {
@@ -134,6 +140,15 @@ impl WasiHttpHooks for HttpHooks {
         let max_body = self.max_body;
         let journal = self.journal.clone();
         Box::new(async move {
+            if let Some((grant, interlock)) = interlock
+                && !interlock.allows(crate::interlock::CONFIRM_WAIT).await
+            {
+                journal.deny(format!(
+                    "http {target}: refused, the safety interlock is engaged or its state \
+                     cannot be confirmed (grant `{grant}` is interlocked)"
+                ));
+                return Err(Error::HttpRequestDenied);
+            }
             // A resolver that never answers is bounded like a host that never accepts.
             let Ok(addrs) = tokio::time::timeout(timeouts.connect, resolve(&target)).await else {
                 journal.log(

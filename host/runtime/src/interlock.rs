@@ -4,7 +4,12 @@
 //! a database, another node may engage it: this node then counts the state
 //! as known only until a bounded time after it last read it from the store
 //! ([`Interlock::confirm`]). Past that, the interlock counts as engaged: a
-//! node that cannot confirm the state denies actuation (fail safe).
+//! node that cannot confirm the state denies actuation (fail safe). An
+//! actuation that finds the state unconfirmed waits a moment
+//! ([`CONFIRM_WAIT`]) for a late read before it is denied.
+
+/// Longest an actuation waits for the interlock state to be confirmed.
+pub const CONFIRM_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -42,12 +47,32 @@ impl Interlock {
 
     /// Whether the state is known to be current.
     pub fn confirmed(&self) -> bool {
-        self.millis(Instant::now()) <= self.known_until.load(Ordering::SeqCst)
+        self.millis(Instant::now()) < self.known_until.load(Ordering::SeqCst)
     }
 
     /// Whether it was engaged, as last set or read, whatever its confirmation.
     pub fn stored(&self) -> bool {
         self.engaged.load(Ordering::SeqCst)
+    }
+
+    /// Whether actuation may go ahead now: not engaged, and confirmed, or
+    /// confirmed again within `wait` (a read of the stored state that is
+    /// late, say on a loaded node). Engaged, or still unconfirmed after
+    /// `wait`: denied.
+    pub async fn allows(&self, wait: Duration) -> bool {
+        let deadline = Instant::now() + wait;
+        loop {
+            if self.stored() {
+                return false;
+            }
+            if self.confirmed() {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Set the state here.
@@ -88,5 +113,27 @@ mod tests {
         assert!(!i.stored());
         i.confirm(true, Instant::now(), Duration::from_secs(5));
         assert!(i.engaged() && i.confirmed());
+    }
+
+    #[tokio::test]
+    async fn a_late_confirmation_is_waited_for_and_an_engaged_one_is_not() {
+        let i = std::sync::Arc::new(Interlock::default());
+        i.require_confirmation();
+        assert!(
+            !i.allows(Duration::from_millis(30)).await,
+            "never confirmed"
+        );
+        let late = i.clone();
+        let confirming = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            late.confirm(false, Instant::now(), Duration::from_secs(1));
+        });
+        assert!(
+            i.allows(Duration::from_millis(500)).await,
+            "confirmed within the wait"
+        );
+        confirming.await.unwrap();
+        i.confirm(true, Instant::now(), Duration::from_secs(1));
+        assert!(!i.allows(Duration::from_millis(500)).await);
     }
 }

@@ -96,7 +96,8 @@ impl Store {
 
     /// Register node `id` for this process (`incarnation`), unless another
     /// live process (heard from within `lease`) already uses the id. A row
-    /// left by a dead or stopped process of the same id is taken over.
+    /// left by a dead or stopped process of the same id is taken over, and
+    /// the runs that process owned are left unowned, for claiming.
     pub async fn register_node(
         &self,
         id: &str,
@@ -128,6 +129,16 @@ impl Store {
                 .await?
         });
         if done.is_some() {
+            // What the id's previous process owned is up for claiming now:
+            // that process is gone (stopped, or silent for the lease).
+            with_pool!(&self.pool, p => {
+                sqlx::query(
+                    "UPDATE runs SET owner = NULL WHERE owner = $1 AND status = 'running'",
+                )
+                .bind(id)
+                .execute(p)
+                .await?;
+            });
             return Ok(Registered::Yes);
         }
         let sql = format!("SELECT {now} - heartbeat_at FROM nodes WHERE id = $1");

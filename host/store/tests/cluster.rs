@@ -112,11 +112,20 @@ async fn a_live_node_id_is_refused_and_a_silent_one_taken(store: Store) {
         matches!(reg("two", LEASE).await, Registered::InUse { heartbeat_age_ms } if heartbeat_age_ms < 5_000),
         "a second process with a live id is refused"
     );
+    store
+        .create_run(owned("r0", "line-a"), Transition::default())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(30)).await;
     assert_eq!(
         reg("two", Duration::from_millis(20)).await,
         Registered::Yes,
         "silent past the lease: taken"
+    );
+    assert_eq!(
+        store.run_owner("r0").await.unwrap(),
+        None,
+        "the dead process's runs are up for claiming"
     );
     assert!(
         !store.heartbeat("line-a", "one", 5).await.unwrap(),

@@ -41,6 +41,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("delete", "/api/v1/interlock"),
     ("get", "/api/v1/audit"),
     ("get", "/api/v1/status"),
+    ("get", "/api/v1/cluster"),
     ("get", "/api/v1/approvals"),
     ("post", "/api/v1/session"),
     ("get", "/api/v1/session"),

@@ -56,7 +56,8 @@ export async function render(root) {
     const mayRelease = can(il.release_role || 'admin');
     put(interlock, 
       h('div', {}, h('h2', {}, 'Safety interlock'),
-        h('div', { class: 'big', id: 'interlock-state', 'data-engaged': String(il.engaged) }, il.engaged ? '⛔ ENGAGED: actuation denied, no run may start' : '● Released')),
+        h('div', { class: 'big', id: 'interlock-state', 'data-engaged': String(il.engaged) }, il.engaged ? '⛔ ENGAGED: actuation denied, no run may start' : '● Released'),
+        il.confirmed === false ? h('p', { class: 'note', id: 'interlock-unconfirmed' }, 'This node cannot read the interlock state from the database, so it denies actuation until it can.') : null),
       h('div', { class: 'row' },
         !il.engaged && can('operator') ? h('button', { class: 'danger', id: 'interlock-engage', onclick: engage }, 'Engage interlock') : null,
         il.engaged && mayRelease ? h('button', { class: 'quiet', id: 'interlock-release', onclick: release }, 'Release…') : null,
@@ -90,7 +91,22 @@ export async function render(root) {
         withError ? h('td', {}, r.error || '') : null))));
   }
 
-  function paintHealth(st) {
+  function paintNodes(cl) {
+    if (!cl) return null;
+    const me = cl.node || {};
+    const row = (n) => h('tr', { 'data-node': n.id },
+      h('td', {}, n.id, n.id === me.id ? h('span', { class: 'muted' }, ' (this one)') : null),
+      h('td', {}, h('span', { class: `state ${n.alive ? 'succeeded' : n.stopped_at ? 'pending' : 'failed'}` }, n.alive ? 'alive' : n.stopped_at ? 'stopped' : 'silent')),
+      h('td', {}, `${Math.round(n.heartbeat_age_ms / 100) / 10} s ago`),
+      h('td', {}, String(n.runs)));
+    return [h('h2', {}, me.clustered ? 'Nodes' : 'Node'),
+      !me.healthy ? h('p', { class: 'note', id: 'node-problem' }, `This node cannot hold its lease: ${me.problem || 'no heartbeat'}`) : null,
+      me.clustered
+        ? h('table', { id: 'nodes' }, h('thead', {}, h('tr', {}, h('th', {}, 'Node'), h('th', {}, 'State'), h('th', {}, 'Heard from'), h('th', {}, 'Runs'))), h('tbody', {}, (cl.nodes || []).map(row)))
+        : h('p', { class: 'muted', id: 'nodes' }, `${me.id}: one node on SQLite.`)];
+  }
+
+  function paintHealth(st, cl) {
     const link = (c) => h('tr', { 'data-connector': c.name },
       h('td', {}, c.name), h('td', {}, h('span', { class: `state ${c.state === 'connected' ? 'succeeded' : c.state === 'offline' ? 'failed' : 'pending'}` }, c.state)),
       h('td', {}, c.last_error ? `${c.last_error}${c.last_error_at ? ` (${ago(c.last_error_at)})` : ''}` : ''));
@@ -105,16 +121,17 @@ export async function render(root) {
       h('table', { id: 'connectors' }, h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'State'), h('th', {}, 'Last error'))),
         h('tbody', {},
           con.plc.length ? h('tr', {}, h('th', { colspan: 3 }, 'PLC devices')) : null, con.plc.map(link),
-          con.mqtt.length ? h('tr', {}, h('th', { colspan: 3 }, 'MQTT brokers')) : null, con.mqtt.map(link))));
+          con.mqtt.length ? h('tr', {}, h('th', { colspan: 3 }, 'MQTT brokers')) : null, con.mqtt.map(link))),
+      paintNodes(cl));
   }
 
   async function refresh() {
     clearTimeout(timer);
     const focused = document.activeElement;
     const typing = focused && focused.classList && focused.classList.contains('approval-comment');
-    const [il, list, running, failed, st] = await Promise.allSettled([
+    const [il, list, running, failed, st, cl] = await Promise.allSettled([
       api('GET', '/interlock'), api('GET', '/approvals'), api('GET', '/runs?status=running&limit=20'),
-      api('GET', '/runs?status=failed&limit=10'), api('GET', '/status')]);
+      api('GET', '/runs?status=failed&limit=10'), api('GET', '/status'), api('GET', '/cluster')]);
     if (closed) return;
     if (il.status === 'fulfilled') paintInterlock(il.value); else put(interlock, alertBox(il.reason));
     // Do not repaint the list under someone typing a comment into it.
@@ -123,7 +140,7 @@ export async function render(root) {
     }
     if (running.status === 'fulfilled') put(active, h('h2', {}, `Active runs (${running.value.runs.length})`), running.value.runs.length ? runTable(running.value.runs, false) : h('p', { class: 'muted' }, 'No run is active.'));
     if (failed.status === 'fulfilled') put(failures, h('h2', {}, 'Latest failures'), failed.value.runs.length ? runTable(failed.value.runs, true) : h('p', { class: 'muted' }, 'No failed runs.'));
-    if (st.status === 'fulfilled') paintHealth(st.value); else put(health, h('h2', {}, 'Engine'), alertBox(st.reason));
+    if (st.status === 'fulfilled') paintHealth(st.value, cl.status === 'fulfilled' ? cl.value : null); else put(health, h('h2', {}, 'Engine'), alertBox(st.reason));
     timer = setTimeout(refresh, 2000);
   }
   await refresh();

@@ -74,6 +74,8 @@ try {
   assert.equal(session.sameSite, 'Strict');
   assert.equal(await page.evaluate(() => document.cookie), '', 'scripts cannot read the session cookie');
   await page.waitForSelector('#health #queue-depth');
+  await page.waitForSelector('#health #nodes');
+  assert.match(await page.textContent('#health #nodes'), /one node on SQLite/, 'the overview names this node');
   await shot('overview');
 
   step('start line1-startup from its page; bad JSON is caught before sending');
