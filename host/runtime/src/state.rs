@@ -278,6 +278,11 @@ impl ResourceLimiter for Limiter {
     }
 }
 
+/// Whether `until` has passed.
+pub(crate) fn past(until: Option<std::time::Instant>) -> bool {
+    until.is_some_and(|t| std::time::Instant::now() > t)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,9 +300,4 @@ mod tests {
         assert!(all.iter().all(|l| !l.contains("hunt")), "{all:?}");
         assert_eq!(taken.denials, ["plc device `[secret pw]`: not granted"]);
     }
-}
-
-/// Whether `until` has passed.
-pub(crate) fn past(until: Option<std::time::Instant>) -> bool {
-    until.is_some_and(|t| std::time::Instant::now() > t)
 }
