@@ -69,20 +69,5 @@ impl Drop for EngineNode {
 /// `BATON_TEST_DATABASE_URL`, or `None` after skipping `suite` when that is
 /// not set (failing under CI).
 pub async fn postgres_database(suite: &str, name: &str) -> Option<String> {
-    let server = baton_sim::suite::database_url(suite)?;
-    let name = format!("{name}_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&server).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name}"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    Some(url.to_string())
+    baton_sim::suite::fresh_database(suite, name).await
 }

@@ -113,25 +113,15 @@ impl Drop for Node {
 }
 
 fn database() -> String {
-    let server = std::env::var("BATON_TEST_DATABASE_URL").expect(
-        "set BATON_TEST_DATABASE_URL to a PostgreSQL server (a fresh database is made on it)",
-    );
-    let name = format!("baton_bench_cluster_{}", std::process::id());
-    tokio::runtime::Runtime::new().unwrap().block_on(async {
-        let admin = sqlx::PgPool::connect(&server).await.unwrap();
-        for sql in [
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            format!("CREATE DATABASE {name}"),
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&admin)
-                .await
-                .unwrap();
-        }
-    });
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    url.to_string()
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(baton_sim::suite::fresh_database(
+            "cluster benchmark",
+            "baton_bench_cluster",
+        ))
+        .expect(
+            "set BATON_TEST_DATABASE_URL to a PostgreSQL server (a fresh database is made on it)",
+        )
 }
 
 fn now_ms() -> i64 {

@@ -18,6 +18,10 @@ use crate::{Error, Result};
 pub const RELAY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often the owner looks at the inbox when no notification comes.
 const POLL: Duration = Duration::from_millis(500);
+/// Answered items are kept this long (a caller reads its answer within
+/// [`RELAY_TIMEOUT`]), then deleted, checked this often.
+const KEEP_ANSWERED: Duration = Duration::from_secs(3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 /// An operator's action on a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -162,7 +166,16 @@ impl Engine {
             let me = engine.shared.node.id.clone();
             let mut wake = store.listen(baton_store::INBOX_CHANNEL).await;
             let taking: Arc<Mutex<HashSet<i64>>> = Arc::default();
+            let mut pruned = tokio::time::Instant::now();
             loop {
+                if pruned.elapsed() > PRUNE_EVERY {
+                    pruned = tokio::time::Instant::now();
+                    let before = baton_store::now_millis()
+                        - i64::try_from(KEEP_ANSWERED.as_millis()).unwrap_or(i64::MAX);
+                    if let Err(e) = store.prune_inbox(before).await {
+                        tracing::warn!(error = %e, "cannot prune the inbox");
+                    }
+                }
                 match &mut wake {
                     Some(rx) => {
                         if tokio::time::timeout(POLL, rx.recv()).await == Ok(None) {

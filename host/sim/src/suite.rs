@@ -119,6 +119,38 @@ pub fn database_url(suite: &str) -> Option<String> {
     }
 }
 
+/// A new, empty database `NAME_PID` on the server at
+/// `BATON_TEST_DATABASE_URL` (dropped first if a crashed run left it), and
+/// its URL; `None` after skipping `suite` when the variable is not set.
+///
+/// # Panics
+/// Under CI when it is not set, or when the server refuses.
+#[track_caller]
+pub fn fresh_database(suite: &str, name: &str) -> impl Future<Output = Option<String>> {
+    let server = database_url(suite);
+    let name = format!("{name}_{}", std::process::id());
+    async move {
+        let server = server?;
+        let admin = sqlx::PgPool::connect(&server)
+            .await
+            .unwrap_or_else(|e| panic!("{DATABASE_URL_VAR}={server}: {e}"));
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        admin.close().await;
+        let mut url =
+            url::Url::parse(&server).unwrap_or_else(|e| panic!("{DATABASE_URL_VAR}={server}: {e}"));
+        url.set_path(&name);
+        Some(url.to_string())
+    }
+}
+
 /// The broker at `BATON_TEST_MQTT_URL`, `None` outside CI when that is not
 /// set (the embedded broker stands in, which is no skip), and an error under
 /// CI when it is not set: CI runs the MQTT suites against Mosquitto.

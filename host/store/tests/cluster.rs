@@ -198,6 +198,20 @@ async fn inbox_items_are_taken_once(store: Store) {
         "withdrawn: never taken"
     );
     assert!(store.open_inbox("a", 10).await.unwrap().is_empty());
+
+    let open = store.post_inbox("r1", &json!({"kind": "y"})).await.unwrap();
+    assert_eq!(
+        store.prune_inbox(0).await.unwrap(),
+        0,
+        "nothing answered that long ago"
+    );
+    assert_eq!(
+        store.prune_inbox(i64::MAX).await.unwrap(),
+        2,
+        "the answered ones go"
+    );
+    assert_eq!(store.inbox_answer(id).await.unwrap(), None);
+    assert!(store.take_inbox(open).await.unwrap(), "an open item stays");
 }
 
 both!(

@@ -41,20 +41,10 @@ impl Db {
     /// `None`, after one `skipped:` line, when no PostgreSQL server is
     /// configured outside CI; under `CI=true` that fails the test.
     pub async fn postgres() -> Option<Self> {
-        let server = baton_sim::suite::database_url("PostgreSQL engine-recovery suite")?;
         let name = format!("baton_test_{}", uuid_like());
-        let admin = sqlx::PgPool::connect(&server).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        admin.close().await;
-        let mut url = url::Url::parse(&server).unwrap();
-        url.set_path(&name);
-        Some(Self {
-            url: url.to_string(),
-            _dir: None,
-        })
+        let url =
+            baton_sim::suite::fresh_database("PostgreSQL engine-recovery suite", &name).await?;
+        Some(Self { url, _dir: None })
     }
 }
 

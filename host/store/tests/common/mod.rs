@@ -19,24 +19,10 @@ pub fn sqlite() -> Db {
 }
 
 pub async fn postgres(tag: &str) -> Option<Db> {
-    let server = baton_sim::suite::database_url("PostgreSQL store suite")?;
-    let name = format!("baton_store_{tag}_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&server).await.unwrap();
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name}"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&admin)
-            .await
-            .unwrap();
-    }
-    let mut url = url::Url::parse(&server).unwrap();
-    url.set_path(&name);
-    Some(Db {
-        url: url.to_string(),
-        _dir: None,
-    })
+    let url =
+        baton_sim::suite::fresh_database("PostgreSQL store suite", &format!("baton_store_{tag}"))
+            .await?;
+    Some(Db { url, _dir: None })
 }
 
 /// Run `check` on SQLite, and on PostgreSQL when configured (required under CI).
