@@ -486,6 +486,11 @@ impl Engine {
         }
     }
 
+    /// Whether run `run_id` runs on this engine now.
+    pub fn runs_here(&self, run_id: &str) -> bool {
+        lock(&self.shared.runs).contains_key(run_id)
+    }
+
     /// The inbox of run `run_id`'s actor, if it runs here.
     pub(crate) fn inbox_of(&self, run_id: &str) -> Option<mpsc::UnboundedSender<Input>> {
         lock(&self.shared.runs).get(run_id).map(|r| r.inbox.clone())
@@ -582,7 +587,7 @@ impl Engine {
             if run.status.is_terminal() {
                 return Ok(Some(run));
             }
-            let here = lock(&self.shared.runs).contains_key(run_id);
+            let here = self.runs_here(run_id);
             let woken = if here {
                 tokio::time::timeout_at(deadline, ended).await.is_ok()
             } else {

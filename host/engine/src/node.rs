@@ -36,8 +36,9 @@ pub struct NodeStatus {
     pub clustered: bool,
     /// Whether its last heartbeat was written within the lease.
     pub healthy: bool,
-    /// How much of its lease is left, in milliseconds.
-    pub lease_left_ms: u64,
+    /// How much of its lease is left, in milliseconds; none on one node,
+    /// whose lease never runs out.
+    pub lease_left_ms: Option<u64>,
     /// Why it is not healthy, if it is not.
     pub problem: Option<String>,
 }
@@ -183,11 +184,9 @@ impl Node {
             id: self.id.clone(),
             clustered: self.clustered,
             healthy: self.healthy(),
-            lease_left_ms: if self.clustered {
-                u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
-            } else {
-                u64::MAX
-            },
+            lease_left_ms: self
+                .clustered
+                .then(|| u64::try_from(left.as_millis()).unwrap_or(u64::MAX)),
             problem: lock(&self.problem).clone().or_else(|| {
                 (!self.healthy()).then(|| {
                     format!(

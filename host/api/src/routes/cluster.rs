@@ -11,7 +11,7 @@ use crate::error::ApiResult;
 use crate::openapi::Refused;
 
 /// `GET /cluster`: `node` (this node: `id`, `clustered`, `healthy`,
-/// `lease_left_ms`, `problem`), `lease_ms` and `heartbeat_ms` (the
+/// `lease_left_ms`, null on SQLite, `problem`), `lease_ms` and `heartbeat_ms` (the
 /// settings), `unowned_runs` (unfinished runs no node owns, claimed by the
 /// next node with free slots) and `nodes`: each node's `id`, `address`,
 /// `version`, `started_at`, `heartbeat_at`, `heartbeat_age_ms` (by the

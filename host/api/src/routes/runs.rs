@@ -337,11 +337,12 @@ pub async fn events(
     };
     let (tx, rx) = tokio::sync::mpsc::channel::<StoredEvent>(256);
     let closed = state.streams.closed();
+    let engine = state.engine.clone();
     tokio::spawn(async move {
         // Whichever comes first: the run's end (or a store failure), the
         // client leaving (the body, and so `rx`, is dropped), the shutdown.
         tokio::select! {
-            () = follow(&store, &id, after, &tx) => {}
+            () = follow(&engine, &id, after, &tx) => {}
             () = tx.closed() => {}
             () = closed => {}
         }
@@ -362,17 +363,19 @@ pub async fn events(
 }
 
 /// How often a stream re-reads the store when no live event came, on
-/// PostgreSQL: the run may be owned by another node.
+/// PostgreSQL, for a run owned by another node (ten times less often for a
+/// run owned here, which may move).
 const FOLLOW_POLL: Duration = Duration::from_millis(500);
 
 /// Send a run's stored events after `after`, then its live ones, in order
 /// and without gaps or repeats, until the run ends.
 async fn follow(
-    store: &baton_store::Store,
+    engine: &baton_engine::Engine,
     id: &str,
     mut after: i64,
     tx: &tokio::sync::mpsc::Sender<StoredEvent>,
 ) {
+    let store = engine.store();
     let is_end = |e: &StoredEvent| {
         matches!(
             e.kind.as_str(),
@@ -412,8 +415,11 @@ async fn follow(
         // this process only through the store: read it again when nothing
         // came for a while.
         let poll = match store.backend() {
-            baton_store::Backend::Postgres => FOLLOW_POLL,
             baton_store::Backend::Sqlite => Duration::MAX,
+            // Its events come through this process while it runs here; the
+            // store is still read now and then, as it may move.
+            baton_store::Backend::Postgres if engine.runs_here(id) => FOLLOW_POLL * 10,
+            baton_store::Backend::Postgres => FOLLOW_POLL,
         };
         loop {
             let next = match tokio::time::timeout(poll, live.recv()).await {
