@@ -2,7 +2,8 @@
 //! types, caching and security headers), the session cookie, the CSRF
 //! check, and roles enforced on cookie requests exactly as on bearer ones.
 //! Then the whole console in a real Chromium against `baton demo`
-//! (`host/console/tests/browser/console.mjs`).
+//! (`host/console/tests/browser/console.mjs`), and its incidents
+//! (`incidents.mjs`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -360,8 +361,12 @@ fn browser_suite() -> Result<(PathBuf, PathBuf), String> {
     Ok((chromium, dir))
 }
 
-#[test]
-fn the_console_in_a_real_browser_against_the_demo() {
+/// Run the browser script `script` (in `host/console/tests/browser`) against
+/// a fresh `baton demo`, its screenshots kept as CI artefacts in
+/// `target/console-screenshots/`. Outside CI, without Chromium, Node.js or
+/// playwright-core, it says what is missing and passes; under `CI=true` it
+/// fails.
+fn browser_script(script: &str) {
     let (chromium, dir) = match browser_suite() {
         Ok(found) => found,
         Err(missing) => {
@@ -371,10 +376,9 @@ fn the_console_in_a_real_browser_against_the_demo() {
     };
     let data = tempfile::tempdir().unwrap();
     let demo = Demo::start(data.path());
-    // Kept as CI artefacts: target/console-screenshots/*.png.
     let shots = root().join("target/console-screenshots");
     let status = Command::new("node")
-        .arg(dir.join("console.mjs"))
+        .arg(dir.join(script))
         .envs(demo.env.clone())
         .env("SCREENSHOTS", &shots)
         .env("BATON_TEST_PLUGIN", baton_plugins::test_programs::SCRIPTED)
@@ -384,8 +388,18 @@ fn the_console_in_a_real_browser_against_the_demo() {
         .unwrap();
     assert!(
         status.success(),
-        "the browser suite failed (its steps are above)"
+        "the browser suite's {script} failed (its steps are above)"
     );
+}
+
+#[test]
+fn the_console_in_a_real_browser_against_the_demo() {
+    browser_script("console.mjs");
+}
+
+#[test]
+fn the_consoles_incidents_in_a_real_browser_against_the_demo() {
+    browser_script("incidents.mjs");
 }
 
 #[test]

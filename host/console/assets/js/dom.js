@@ -86,33 +86,89 @@ export function debounce(fn, ms) {
  * Resolves to the comment ('' when none was asked for), or null if cancelled.
  */
 export function ask({ title, message, comment = false, required = false, confirm = 'Confirm', danger = false }) {
+  const fields = comment ? [{ name: 'comment', label: comment === true ? 'Comment' : comment, required }] : [];
+  return dialog({ title, message, fields, confirm, danger, submit: (v) => (comment ? v.comment : '') });
+}
+
+function fieldError(f, v) {
+  if (f.required && !v.trim()) return f.json ? `${f.label}: a JSON value is required.` : 'A comment is required.';
+  if (!f.json || !v.trim()) return null;
+  try { JSON.parse(v); } catch (e) { return `${f.label}: not JSON: ${e.message}`; }
+  return null;
+}
+
+/**
+ * A modal dialog with fields, each a comment or (with `json`) a JSON value
+ * checked as it is typed: `fields` is a list of `{name, label, value, json,
+ * required, rows, hint}`. `submit(values)` gets each field's trimmed text,
+ * or its parsed value (undefined when left empty); it is awaited with the
+ * dialog open, and what it throws is shown there, the problems' fields
+ * marked, for a correction. Resolves to what `submit` returns, or null if
+ * cancelled.
+ */
+export function dialog({ title, message, fields = [], confirm = 'Confirm', danger = false, submit = (v) => v }) {
   return new Promise((resolve) => {
-    const text = comment ? h('textarea', { id: 'dialog-comment', rows: 3, 'aria-label': 'Comment', 'aria-required': required ? 'true' : false }) : null;
-    const error = h('p', { class: 'alert', hidden: true });
+    const inputs = fields.map((f) => {
+      const el = h('textarea', {
+        id: `dialog-${f.name}`, name: f.name, rows: f.rows || 3, spellcheck: f.json ? 'false' : false,
+        'aria-label': f.label, 'aria-required': f.required ? 'true' : false,
+        'aria-describedby': f.hint ? `dialog-${f.name}-hint` : false, class: f.json ? 'json' : false,
+      });
+      el.value = f.value || '';
+      return el;
+    });
+    const error = h('div', { class: 'alert', id: 'dialog-error', role: 'alert', hidden: true });
     const ok = h('button', { type: 'submit', id: 'dialog-confirm', class: danger ? 'danger' : '' }, confirm);
     const cancel = h('button', { type: 'button', class: 'quiet', id: 'dialog-cancel' }, 'Cancel');
     const form = h('form', { method: 'dialog' },
       h('h2', {}, title), message ? h('p', {}, message) : null,
-      text ? h('label', { for: 'dialog-comment' }, comment === true ? 'Comment' : comment, text) : null,
+      fields.map((f, i) => h('label', { for: `dialog-${f.name}` }, f.label, inputs[i],
+        f.hint ? h('span', { class: 'hint', id: `dialog-${f.name}-hint` }, f.hint) : null)),
       error, h('div', { class: 'row' }, ok, cancel));
-    const dialog = h('dialog', { 'aria-label': title }, form);
-    document.body.append(dialog);
-    const done = (v) => { dialog.close(); dialog.remove(); resolve(v); };
+    const box = h('dialog', { 'aria-label': title, class: fields.some((f) => f.json) ? 'wide' : false }, form);
+    document.body.append(box);
+    const show = (text, bad = []) => {
+      error.hidden = !text;
+      if (text) put(error, text);
+      inputs.forEach((el, i) => el.setAttribute('aria-invalid', String(bad.includes(fields[i].name))));
+    };
+    // JSON is checked as it is typed, and nothing is sent while it does not parse.
+    const check = () => {
+      const bad = fields.map((f, i) => [f, f.json && inputs[i].value.trim() ? fieldError(f, inputs[i].value) : null]).filter(([, e]) => e);
+      show(bad.length ? bad.map(([, e]) => e).join(' ') : '', bad.map(([f]) => f.name));
+      ok.disabled = bad.length > 0;
+    };
+    // Typing also clears a message about a field left empty.
+    inputs.forEach((el) => el.addEventListener('input', check));
+    const done = (v) => { box.close(); box.remove(); resolve(v); };
     cancel.addEventListener('click', () => done(null));
-    dialog.addEventListener('cancel', (e) => { e.preventDefault(); done(null); });
-    form.addEventListener('submit', (e) => {
+    box.addEventListener('cancel', (e) => { e.preventDefault(); done(null); });
+    form.addEventListener('submit', async (e) => {
       e.preventDefault();
-      const v = text ? text.value.trim() : '';
-      if (required && !v) {
-        error.hidden = false;
-        error.textContent = 'A comment is required.';
-        text.focus();
+      const bad = fields.map((f, i) => [i, fieldError(f, inputs[i].value)]).find(([, m]) => m);
+      if (bad) {
+        show(bad[1], [fields[bad[0]].name]);
+        inputs[bad[0]].focus();
         return;
       }
-      done(v);
+      const values = Object.fromEntries(fields.map((f, i) => {
+        const v = inputs[i].value.trim();
+        return [f.name, f.json ? (v ? JSON.parse(v) : undefined) : v];
+      }));
+      ok.disabled = true;
+      try {
+        done(await submit(values));
+      } catch (err) {
+        ok.disabled = false;
+        // A problem names its field as `config.kind`: mark the field it is in.
+        const named = (err && err.problems ? err.problems : []).map((p) => String(p.field || '').split(/[.[]/)[0]);
+        show(describe(err), fields.map((f) => f.name).filter((n) => named.includes(n)));
+        const first = inputs.find((el) => el.getAttribute('aria-invalid') === 'true');
+        (first || ok).focus();
+      }
     });
-    dialog.showModal();
-    (text || ok).focus();
+    box.showModal();
+    (inputs[0] || ok).focus();
   });
 }
 

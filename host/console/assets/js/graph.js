@@ -19,6 +19,7 @@ export function nodesOf(definition) {
     needs: [].concat(n.needs || []),
     when: n.when || null,
     foreach: Boolean(n.foreach),
+    config: n.config,
   }));
 }
 
@@ -90,7 +91,11 @@ export function drawGraph(container, nodes, { onSelect, plain = false } = {}) {
   // that its labels stay readable.
   if (width <= container.clientWidth * 1.6) svg.classList.add('fit');
   const api = {
-    /** Set each node's shown state: `states` maps id to `{state, detail}`. */
+    /**
+     * Set each node's shown state: `states` maps id to `{state, detail,
+     * incident}`; a node with an open incident is marked apart from a
+     * plain failure.
+     */
     update(states) {
       for (const [id, v] of Object.entries(states)) {
         const b = boxes.get(id);
@@ -98,6 +103,11 @@ export function drawGraph(container, nodes, { onSelect, plain = false } = {}) {
         const text = v.detail ? `${v.state} · ${v.detail}` : v.state;
         if (b.box.getAttribute('data-state') !== v.state) b.box.setAttribute('data-state', v.state);
         if (b.stateText.textContent !== text) b.stateText.textContent = text;
+        const incident = Boolean(v.incident);
+        if (b.box.classList.contains('incident') !== incident) {
+          b.box.classList.toggle('incident', incident);
+          if (incident) b.box.setAttribute('data-incident', 'true'); else b.box.removeAttribute('data-incident');
+        }
         const aria = `${id}: ${text}`;
         if (b.label.textContent !== aria) { b.label.textContent = aria; b.box.setAttribute('aria-label', aria); }
       }
@@ -116,12 +126,13 @@ export function drawGraph(container, nodes, { onSelect, plain = false } = {}) {
   return api;
 }
 
-/** The legend of node states. */
-export function legend(stateEl) {
+/** The legend of node states, and of a node holding its run on an incident. */
+export function legend(stateEl, withIncident = false) {
   const names = ['pending', 'running', 'waiting', 'succeeded', 'failed', 'skipped', 'cancelled', 'compensating', 'compensated'];
   const el = document.createElement('div');
   el.className = 'legend';
   el.setAttribute('aria-label', 'Node states');
   for (const n of names) el.append(stateEl(n));
+  if (withIncident) el.append(stateEl('incident'));
   return el;
 }

@@ -1,20 +1,24 @@
-// The operator's home: the interlock, the runs waiting for a person, active
-// runs, the latest failures and the engine's health. Refreshed every 2 s.
+// The operator's home: the interlock, the held runs' incidents, the runs
+// waiting for a person, active runs, the latest failures and the engine's
+// health. Refreshed every 2 s.
 
 import { api, can, enc } from './api.js';
 import { h, put, state, fmtTime, ago, toast, ask, alertBox, describe } from './dom.js';
+import { incidentActions } from './incident.js';
 
 export async function render(root) {
   const interlock = h('section', { class: 'panel interlock', id: 'interlock', 'aria-label': 'Safety interlock' });
+  const incidents = h('section', { class: 'panel', id: 'incidents', 'aria-label': 'Incidents' });
   const approvals = h('section', { class: 'panel', id: 'approvals', 'aria-label': 'Waiting for a person' });
   const active = h('section', { class: 'panel', id: 'active', 'aria-label': 'Active runs' });
   const failures = h('section', { class: 'panel', id: 'failures', 'aria-label': 'Latest failures' });
   const health = h('section', { class: 'panel', id: 'health', 'aria-label': 'Engine health' });
-  root.append(h('h1', {}, 'Overview'), interlock, h('div', { class: 'grid' }, approvals, active), h('div', { class: 'grid' }, failures, health));
+  root.append(h('h1', {}, 'Overview'), interlock, incidents, h('div', { class: 'grid' }, approvals, active), h('div', { class: 'grid' }, failures, health));
   // Comments typed into the approvals list survive the refresh.
   const drafts = new Map();
   let timer = 0;
   let closed = false;
+  let incidentsKey = '';
 
   async function engage() {
     try {
@@ -83,6 +87,34 @@ export async function render(root) {
       list.truncated ? h('p', { class: 'note' }, 'More runs are active than this list scans.') : null);
   }
 
+  function paintIncidents(list) {
+    // Repainted only when the list changed, so focus stays on its buttons;
+    // the times held are brought up to date in place.
+    const key = JSON.stringify(list.incidents.map((i) => [i.run_id, i.node, i.error, i.since]));
+    if (key === incidentsKey) {
+      for (const el of incidents.querySelectorAll('.held-since')) el.textContent = ago(Number(el.dataset.since));
+      return;
+    }
+    incidentsKey = key;
+    const operator = can('operator');
+    const rows = list.incidents.map((i) => {
+      const open = `#/runs/${enc(i.run_id)}?node=${enc(i.node)}`;
+      return h('tr', { class: 'incident', 'data-run': i.run_id, 'data-node': i.node },
+        h('td', {}, h('a', { href: open }, `${i.workflow} v${i.version}`), h('div', { class: 'muted' }, h('code', {}, i.run_id))),
+        h('td', {}, i.key ? h('a', { href: `#/runs?key=${enc(i.key)}`, class: 'run-key' }, i.key) : h('span', { class: 'muted' }, '–')),
+        h('td', {}, h('code', {}, i.node)),
+        h('td', { class: 'incident-error' }, i.error),
+        h('td', {}, h('span', { class: 'held-since', 'data-since': i.since, title: fmtTime(i.since) }, ago(i.since))),
+        h('td', {}, operator
+          ? [incidentActions({ run: i.run_id, node: i.node, done: refresh }), h('a', { href: open, class: 'repair' }, 'Open the run to correct its config')]
+          : h('a', { href: open, class: 'repair' }, 'Open the run')));
+    });
+    incidents.classList.toggle('open', rows.length > 0);
+    put(incidents, h('h2', {}, rows.length ? `⚑ Incidents: held runs (${rows.length})` : 'Incidents'),
+      rows.length ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', {}, 'Key'), h('th', {}, 'Node'), h('th', {}, 'Error'), h('th', {}, 'Held'), h('th', {}, operator ? 'Action' : ''))), h('tbody', {}, rows))
+        : h('p', { class: 'muted' }, 'No run is held on a failure.'));
+  }
+
   function runTable(runs, withError) {
     return h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', {}, 'State'), h('th', {}, 'Started'), withError ? h('th', {}, 'Error') : null)),
       h('tbody', {}, runs.map((r) => h('tr', { 'data-run': r.id },
@@ -129,11 +161,13 @@ export async function render(root) {
     clearTimeout(timer);
     const focused = document.activeElement;
     const typing = focused && focused.classList && focused.classList.contains('approval-comment');
-    const [il, list, running, failed, st, cl] = await Promise.allSettled([
-      api('GET', '/interlock'), api('GET', '/approvals'), api('GET', '/runs?status=running&limit=20'),
+    const [il, list, held, running, failed, st, cl] = await Promise.allSettled([
+      api('GET', '/interlock'), api('GET', '/approvals'), api('GET', '/incidents'), api('GET', '/runs?status=running&limit=20'),
       api('GET', '/runs?status=failed&limit=10'), api('GET', '/status'), api('GET', '/cluster')]);
     if (closed) return;
     if (il.status === 'fulfilled') paintInterlock(il.value); else put(interlock, alertBox(il.reason));
+    if (held.status === 'fulfilled') paintIncidents(held.value);
+    else { incidentsKey = ''; put(incidents, h('h2', {}, 'Incidents'), alertBox(held.reason)); }
     // Do not repaint the list under someone typing a comment into it.
     if (!typing) {
       if (list.status === 'fulfilled') paintApprovals(list.value); else put(approvals, h('h2', {}, 'Waiting for a person'), alertBox(list.reason));

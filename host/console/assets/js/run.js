@@ -1,12 +1,39 @@
 // The run page: the whole DAG coloured by state and updated live from the
 // run's event stream, the selected node's attempts, a timeline, the pinned
-// version and plugin digests, and approve, reject and cancel.
+// version and plugin digests; approve, reject and cancel, and for a held
+// run the incident's retry, complete, skip and fail.
 
 import { api, can, enc } from './api.js';
 import { h, clear, put, pluginPairs, state, fmtTime, fmtDuration, pretty, toast, ask, describe } from './dom.js';
 import { drawGraph, legend, nodesOf } from './graph.js';
 import { drawGantt } from './gantt.js';
 import { RunModel, EVENT_KINDS, END_KINDS } from './runmodel.js';
+import { incidentActions } from './incident.js';
+
+const UNITS = {
+  ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
+  m: 60000, min: 60000, mins: 60000, minute: 60000, minutes: 60000,
+  h: 3600000, hr: 3600000, hrs: 3600000, hour: 3600000, hours: 3600000,
+  d: 86400000, day: 86400000, days: 86400000, w: 604800000, week: 604800000, weeks: 604800000,
+  M: 2630016000, month: 2630016000, months: 2630016000, y: 31557600000, year: 31557600000, years: 31557600000,
+};
+
+/** A definition's duration (`4h`, `1h 30m`, `2days`, as the server writes them) in ms, or null. */
+function durationMs(text) {
+  if (typeof text === 'number') return text * 1000;
+  if (typeof text !== 'string') return null;
+  let total = 0;
+  let rest = text.trim();
+  while (rest) {
+    const m = rest.match(/^(\d+(?:\.\d+)?)\s*([a-zA-Zµ]+)\s*/);
+    if (!m || UNITS[m[2]] === undefined) return null;
+    total += Number(m[1]) * UNITS[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  return total || null;
+}
+
+const RESOLVED = { retry: 'Retried', complete: 'Completed by hand', skip: 'Skipped', fail: 'Run failed' };
 
 /** Every stored event of run `id` after `after`, a page at a time. */
 async function storedEvents(id, after = 0) {
@@ -19,7 +46,7 @@ async function storedEvents(id, after = 0) {
   }
 }
 
-export async function render(root, { id }) {
+export async function render(root, { id }, query = new URLSearchParams()) {
   // The run alone (one row), then its pinned version for the graph; the
   // stored events download meanwhile and are folded in one go, and only a
   // live run then follows its stream.
@@ -29,6 +56,9 @@ export async function render(root, { id }) {
   const wf = await api('GET', `/workflows/${enc(run.workflow)}/versions/${run.version}`);
   const nodes = nodesOf(wf.definition);
   const model = new RunModel(nodes);
+  const deadline = durationMs(wf.definition && wf.definition.deadline);
+  // A held run is not over: its stream stays open for what operators do.
+  const going = () => model.status === 'running' || model.status === 'held';
   let selected = null;
   let stream = null;
   let frame = 0;
@@ -38,6 +68,7 @@ export async function render(root, { id }) {
 
   const statusEl = h('span', { id: 'run-status' });
   const actions = h('div', { class: 'row', id: 'run-actions' });
+  const banner = h('div', { id: 'held', hidden: true });
   const summary = h('dl', { class: 'kv' });
   const graphBox = h('div', { class: 'graph', id: 'graph' });
   const detail = h('div', { id: 'node-detail' }, h('p', { class: 'muted' }, 'Choose a node in the graph to see its attempts.'));
@@ -49,19 +80,21 @@ export async function render(root, { id }) {
     h('div', { class: 'spread' },
       h('h1', {}, 'Run ', h('code', {}, id), ' ', statusEl),
       actions),
+    banner,
     h('div', { class: 'split' },
       h('div', { class: 'column' },
         h('section', { class: 'panel', 'aria-label': 'Graph' },
           h('div', { class: 'spread' }, h('h2', {}, 'Graph'), live),
-          graphBox, legend(state)),
+          graphBox, legend(state, true)),
         h('section', { class: 'panel', 'aria-label': 'Node' }, detail)),
       h('div', { class: 'column' },
         h('section', { class: 'panel', 'aria-label': 'Run' }, h('h2', {}, 'Run'), summary, pinned),
         h('section', { class: 'panel', 'aria-label': 'Timeline' }, h('h2', {}, 'Timeline'), gantt))));
 
   const graph = drawGraph(graphBox, nodes, {
-    onSelect(nodeId) { selected = nodeId; graph.select(nodeId); renderDetail(); },
+    onSelect(nodeId) { choose(nodeId); },
   });
+  function choose(nodeId) { selected = nodeId; graph.select(nodeId); renderDetail(); }
 
   {
     put(pinned, h('h2', {}, 'Pinned'),
@@ -91,12 +124,22 @@ export async function render(root, { id }) {
   function renderHeader() {
     countEl.textContent = String(model.count);
     // Rebuilt only when what it shows changed, so focus stays on its buttons.
-    const key = JSON.stringify([model.status, model.approvals(), model.result, model.stopping, model.endedAt]);
+    const incidents = model.incidents();
+    const key = JSON.stringify([model.status, model.approvals(), incidents, model.result, model.stopping, model.endedAt]);
     if (key === headerKey) return;
     headerKey = key;
     put(statusEl, state(model.status));
+    graphBox.classList.toggle('held', model.status === 'held');
+    banner.hidden = model.status !== 'held';
+    banner.className = model.status === 'held' ? 'held-banner' : '';
+    if (model.status === 'held') {
+      put(banner, h('strong', {}, '⚑ Held: '),
+        incidents.length === 1 ? `node ${incidents[0]} failed and the run waits for an operator. ` : `${incidents.length} nodes failed and the run waits for an operator. `,
+        incidents.map((node) => h('button', { class: 'quiet show-incident', 'data-node': node, onclick: () => choose(node) }, `Show ${node}`)),
+        can('operator') ? null : h('span', { class: 'muted' }, ' An operator can retry, complete, skip or fail it.'));
+    } else clear(banner);
     clear(actions);
-    if (model.status === 'running' && can('operator')) {
+    if (going() && can('operator')) {
       for (const node of model.approvals()) {
         actions.append(h('button', { class: 'ok approve', 'data-node': node, onclick: decide(node, true) }, `Approve: ${node}`),
           h('button', { class: 'danger reject', 'data-node': node, onclick: decide(node, false) }, `Reject: ${node}`));
@@ -106,6 +149,8 @@ export async function render(root, { id }) {
     put(summary, [
       h('dt', {}, 'Workflow'), h('dd', {}, h('a', { href: `#/workflows/${enc(run.workflow)}` }, run.workflow), ` v${run.version}`),
       h('dt', {}, 'Trigger'), h('dd', {}, run.trigger || '–'),
+      h('dt', {}, 'Key'), h('dd', { id: 'run-key' }, run.key ? h('a', { href: `#/runs?key=${enc(run.key)}`, title: 'Every run with this key' }, run.key) : '–'),
+      deadline ? [h('dt', {}, 'Deadline'), h('dd', { id: 'run-deadline' }, `${fmtTime((model.startedAt || run.created_at) + deadline)} (${wf.definition.deadline} from the start)`)] : null,
       h('dt', {}, 'Started'), h('dd', {}, fmtTime(run.created_at)),
       h('dt', {}, 'Ended'), h('dd', {}, fmtTime(model.endedAt || run.finished_at)),
       h('dt', {}, 'Events'), h('dd', {}, countEl),
@@ -133,9 +178,11 @@ export async function render(root, { id }) {
         a.output !== undefined ? h('details', {}, h('summary', {}, 'output'), h('pre', {}, pretty(a.output))) : null,
         a.logs.length ? h('details', {}, h('summary', {}, `${a.logs.length} log line(s)`), h('pre', { class: 'logs' }, a.logs.map((l) => `${l.level ? `[${l.level}] ` : ''}${l.message !== undefined ? l.message : JSON.stringify(l)}`).join('\n'))) : null,
         a.denials.length ? h('details', { open: true }, h('summary', {}, `${a.denials.length} denial(s)`), h('pre', { class: 'denials' }, a.denials.join('\n'))) : null)));
-    const waitingApproval = n.state === 'waiting' && n.waiting && n.waiting.reason === 'approval' && model.status === 'running';
-    put(detail, 
-      h('div', { class: 'spread' }, h('h2', {}, 'Node ', h('code', {}, selected), ' ', state(n.state)),
+    const waitingApproval = n.state === 'waiting' && n.waiting && n.waiting.reason === 'approval' && going();
+    const config = n.config !== undefined ? n.config : def.config;
+    const node = selected;
+    put(detail,
+      h('div', { class: 'spread' }, h('h2', {}, 'Node ', h('code', {}, selected), ' ', state(n.state), n.incident ? [' ', state('incident')] : null),
         waitingApproval && can('operator') ? h('div', { class: 'row' },
           h('button', { class: 'ok approve', onclick: decide(selected, true) }, 'Approve'),
           h('button', { class: 'danger reject', onclick: decide(selected, false) }, 'Reject')) : null),
@@ -143,16 +190,32 @@ export async function render(root, { id }) {
         h('dt', {}, 'Type'), h('dd', {}, def.plugin || def.type || ''),
         def.needs && def.needs.length ? [h('dt', {}, 'Needs'), h('dd', {}, def.needs.join(', '))] : null,
         def.when ? [h('dt', {}, 'When'), h('dd', {}, h('code', {}, def.when))] : null,
+        config !== undefined && config !== null ? [h('dt', {}, 'Config'), h('dd', {}, h('pre', { class: 'node-config' }, pretty(config)))] : null,
         n.items !== null ? [h('dt', {}, 'Items'), h('dd', {}, `${n.itemsDone} of ${n.items} done${n.itemsFailed ? `, ${n.itemsFailed} failed` : ''}`)] : null,
         n.waiting ? [h('dt', {}, 'Waiting'), h('dd', {}, `for ${n.waiting.reason} since ${fmtTime(n.waiting.since)}${n.waiting.until ? `, until ${fmtTime(n.waiting.until)}` : ''}`)] : null,
         n.decision ? [h('dt', {}, n.decision.approved ? 'Approved' : 'Rejected'), h('dd', {}, `by ${n.decision.actor || '?'} at ${fmtTime(n.decision.at)}${n.decision.comment ? `: “${n.decision.comment}”` : ''}`)] : null,
-        n.error ? [h('dt', {}, 'Error'), h('dd', {}, h('div', { class: 'alert' }, n.error))] : null,
+        n.error && !n.incident ? [h('dt', {}, 'Error'), h('dd', {}, h('div', { class: 'alert' }, n.error))] : null,
         n.input !== undefined ? [h('dt', {}, 'Input'), h('dd', {}, h('pre', {}, pretty(n.input)))] : null,
         n.output !== undefined ? [h('dt', {}, 'Output'), h('dd', {}, h('pre', { class: 'node-output' }, pretty(n.output)))] : null,
         n.compensation ? [h('dt', {}, 'Compensation'), h('dd', {}, `${n.compensation.status}${n.compensation.error ? `: ${n.compensation.error}` : ''}`)] : null),
       h('h2', {}, `Attempts (${n.attempts.length})`),
       n.attempts.length ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, '#'), h('th', {}, 'Item'), h('th', {}, 'State'), h('th', {}, 'Started'), h('th', { class: 'num' }, 'Took'), h('th', {}, 'Result'))), h('tbody', {}, rows))
         : h('p', { class: 'muted' }, 'No attempts.'));
+    if (n.incident) {
+      detail.firstChild.after(h('div', { class: 'incident-box', id: 'incident', 'data-node': node },
+        h('h2', {}, '⚑ Incident'),
+        h('p', {}, `This node failed for good ${fmtTime(n.incident.since)}, and the run is held until an operator acts.`),
+        h('div', { class: 'alert', id: 'incident-error' }, n.incident.error),
+        model.status === 'held' && can('operator')
+          ? incidentActions({ run: id, node, task: (def.type || 'task') === 'task', config: () => (n.config !== undefined ? n.config : def.config) })
+          : null));
+    }
+    if (n.resolutions.length) {
+      detail.append(h('h2', {}, 'Operators'), h('ul', { class: 'resolutions' }, n.resolutions.map((r) => h('li', { class: 'resolution', 'data-action': r.action },
+        `${RESOLVED[r.action] || r.action} by ${r.actor || '?'} at ${fmtTime(r.at)}${r.comment ? `: “${r.comment}”` : ''}`,
+        r.config !== undefined ? h('details', {}, h('summary', {}, 'corrected config'), h('pre', {}, pretty(r.config))) : null,
+        r.input !== undefined ? h('details', {}, h('summary', {}, 'corrected input'), h('pre', {}, pretty(r.input))) : null))));
+    }
   }
 
   function paint() {
@@ -160,6 +223,8 @@ export async function render(root, { id }) {
     if (closed) return;
     graph.update(model.view());
     renderHeader();
+    // A run that is held while watched shows its incident at once.
+    if (!selected && model.open.size) choose(model.incidents()[0]);
     if (selected && model.dirty.has(selected)) renderDetail();
     model.dirty.clear();
     // The timeline is the costliest part: at most twice a second, and
@@ -177,25 +242,28 @@ export async function render(root, { id }) {
       let ev;
       try { ev = JSON.parse(msg.data); } catch { return; }
       model.apply(ev);
-      live.textContent = model.status === 'running' ? `live · ${model.count} events` : `${model.count} events`;
+      live.textContent = going() ? `live · ${model.count} events` : `${model.count} events`;
       if (END_KINDS.has(ev.kind)) { stream.close(); }
       schedule();
     };
     for (const kind of EVENT_KINDS) stream.addEventListener(kind, onEvent);
     stream.addEventListener('open', () => { live.textContent = `live · ${model.count} events`; });
     stream.addEventListener('error', () => {
-      if (stream.readyState === EventSource.CLOSED && model.status === 'running' && !closed) {
+      if (stream.readyState === EventSource.CLOSED && going() && !closed) {
         live.textContent = 'stream lost; reconnecting…';
         setTimeout(() => { if (!closed) connect(); }, 2000);
-      } else if (model.status === 'running') live.textContent = 'reconnecting…';
+      } else if (going()) live.textContent = 'reconnecting…';
     });
   }
   for (const ev of await stored) model.apply(ev);
-  if (model.status === 'running') connect();
+  if (going()) connect();
   else live.textContent = `${model.count} events`;
   schedule();
-  const first = [...model.nodes].find(([, n]) => n.state === 'failed') || [...model.nodes].find(([, n]) => n.state === 'waiting');
-  if (first) { selected = first[0]; graph.select(first[0]); renderDetail(); }
+  // The node asked for in the address, else an incident, a failure or a wait.
+  const asked = query.get('node');
+  const first = (asked && model.nodes.has(asked) ? asked : null) || model.incidents()[0]
+    || ([...model.nodes].find(([, n]) => n.state === 'failed') || [...model.nodes].find(([, n]) => n.state === 'waiting') || [])[0];
+  if (first) choose(first);
 
   return () => { closed = true; clearTimeout(ganttTimer); if (stream) stream.close(); if (frame) cancelAnimationFrame(frame); };
 }

@@ -1,12 +1,14 @@
 // A run's state, folded from its events exactly as they arrive on the
 // stream: node states (with compensation), foreach item counts, attempts
-// with their times, logs and denials, and the approvals it waits for.
+// with their times, logs and denials, the approvals it waits for, and the
+// incidents that hold it with what operators did about them.
 
 export const EVENT_KINDS = [
   'run_started', 'node_started', 'attempt_started', 'attempt_succeeded', 'attempt_failed',
   'node_waiting', 'node_approved', 'node_rejected', 'node_timed_out', 'node_succeeded',
   'node_failed', 'node_skipped', 'node_cancelled', 'run_stopping', 'compensation_started',
   'compensation_succeeded', 'compensation_failed', 'run_succeeded', 'run_failed', 'run_cancelled',
+  'incident_opened', 'incident_resolved',
 ];
 
 export const END_KINDS = new Set(['run_succeeded', 'run_failed', 'run_cancelled']);
@@ -15,6 +17,7 @@ function freshNode() {
   return {
     state: 'pending', input: undefined, output: undefined, error: null, items: null,
     itemsDone: 0, itemsFailed: 0, attempts: [], waiting: null, decision: null, compensation: null,
+    incident: null, resolutions: [], config: undefined,
   };
 }
 
@@ -29,6 +32,7 @@ export class RunModel {
     this.endedAt = null;
     this.stopping = null;
     this.result = null;
+    this.open = new Set();
     this.dirty = new Set();
   }
 
@@ -99,12 +103,32 @@ export class RunModel {
         n.state = 'failed';
         n.compensation = { ...(n.compensation || {}), status: 'failed', error: d.error };
         n.error = `compensation failed: ${d.error}`; break;
+      case 'incident_opened':
+        n.state = 'failed'; n.error = d.error; n.incident = { error: d.error, since: ev.at };
+        this.open.add(id);
+        break;
+      case 'incident_resolved':
+        n.incident = null;
+        this.open.delete(id);
+        n.resolutions.push({ action: d.action, actor: ev.actor, comment: d.comment || null, config: d.config, input: d.input, at: ev.at });
+        if (d.action === 'retry') {
+          // As the engine does: the failed executions start again, or the
+          // whole node if it failed before any attempt.
+          n.error = null; n.itemsFailed = 0;
+          if (d.config !== undefined) n.config = d.config;
+          if (d.input !== undefined) n.input = d.input;
+          n.state = n.attempts.length || d.input !== undefined ? 'running' : 'pending';
+        }
+        break;
       case 'run_stopping': this.stopping = { ending: d.ending, reason: d.reason }; break;
       case 'run_succeeded': this.status = 'succeeded'; this.endedAt = ev.at; this.result = { output: d.output }; break;
       case 'run_failed': this.status = 'failed'; this.endedAt = ev.at; this.result = { error: d.error }; break;
       case 'run_cancelled': this.status = 'cancelled'; this.endedAt = ev.at; this.result = { error: d.reason }; break;
       default: break;
     }
+    // Held while a node has an open incident and the run is neither ending
+    // nor over.
+    if (!this.endedAt) this.status = !this.stopping && this.open.size ? 'held' : 'running';
   }
 
   /** What the graph shows for each node: `{state, detail}`. */
@@ -119,9 +143,15 @@ export class RunModel {
         if (last && last.attempt > 1) detail = `attempt ${last.attempt}`;
       }
       if (n.state === 'waiting' && n.waiting) detail = n.waiting.reason;
-      out[id] = { state: n.state, detail };
+      if (n.incident) detail = 'incident';
+      out[id] = { state: n.state, detail, incident: Boolean(n.incident) };
     }
     return out;
+  }
+
+  /** Nodes with an open incident, in the workflow's order. */
+  incidents() {
+    return this.order.filter((id) => this.open.has(id));
   }
 
   /** Nodes waiting for an operator's approval. */

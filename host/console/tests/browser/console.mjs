@@ -14,7 +14,7 @@ import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
-import { launch, signIn as signInAt } from './browser.mjs';
+import { client, launch, signIn as signInAt } from './browser.mjs';
 
 const server = process.env.BATON_SERVER;
 const admin = process.env.BATON_TOKEN;
@@ -23,17 +23,7 @@ assert.ok(server && admin, 'BATON_SERVER and BATON_TOKEN must be set');
 mkdirSync(shots, { recursive: true });
 const origin = new URL(server).origin;
 
-async function call(method, path, body, token = admin) {
-  const r = await fetch(`${server}${path}`, {
-    method,
-    headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let data = null;
-  try { data = JSON.parse(text); } catch { data = text; }
-  return { status: r.status, data };
-}
+const call = client(server, admin);
 
 const step = (name) => console.log(`step: ${name}`);
 const { context, page, close } = await launch();
