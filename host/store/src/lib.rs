@@ -19,6 +19,8 @@
 //! - `cache`: token lookups and the newest workflow versions, kept in memory.
 //! - `cluster`: the nodes sharing a database, and which owns each run.
 //! - `inbox`: operator actions for runs another node owns.
+//! - `retention`: deleting finished runs and old audit events, in small
+//!   batches.
 //! - `plugins`, `workflows`, `runs`, `events`, `tokens`, `flags`: queries, one module per table.
 #![deny(missing_docs)]
 
@@ -32,6 +34,7 @@ mod exclusive;
 mod flags;
 mod inbox;
 mod plugins;
+mod retention;
 mod runs;
 mod store;
 mod tokens;
@@ -43,5 +46,6 @@ pub use cluster::{Claimed, Fence, NodeRecord, Registered};
 pub use error::{Error, Result};
 pub use inbox::{INBOX_CHANNEL, InboxItem};
 pub use model::*;
+pub use retention::Deleted;
 pub use store::{Backend, Store, StoreOptions, Synchronous, WriterStats};
 pub use tokens::TokenRecord;

@@ -96,7 +96,10 @@ pub struct Store {
     pub(crate) writes: mpsc::Sender<Request>,
     pub(crate) events: broadcast::Sender<Arc<StoredEvent>>,
     pub(crate) caches: Arc<Caches>,
-    gate: Arc<tokio::sync::RwLock<()>>,
+    /// Read-held by the writer for each commit; write-held by
+    /// `hold_commits`, and on SQLite by a retention batch (see `retention`),
+    /// so that nothing else writes meanwhile.
+    pub(crate) gate: Arc<tokio::sync::RwLock<()>>,
     backend: Backend,
     _exclusive: Option<Arc<crate::exclusive::Exclusive>>,
 }

@@ -76,7 +76,8 @@ async fn run(
 ) {
     let mut batch = Vec::with_capacity(max_batch);
     while rx.recv_many(&mut batch, max_batch).await > 0 {
-        // Held only by `Store::hold_commits`.
+        // Write-held by `Store::hold_commits`, and on SQLite by a retention
+        // batch: then nothing is committed until it is released.
         let _open = gate.read().await;
         match write(&pool, &batch, &events).await {
             Ok(done) => {
