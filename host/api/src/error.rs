@@ -79,6 +79,7 @@ impl From<EngineError> for ApiError {
         match e {
             EngineError::NotFound(m) => Self::not_found(m),
             EngineError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            EngineError::BadRequest(m) => Self::bad_request(m),
             EngineError::Parse(p) => Self {
                 details: json!({"line": p.line, "column": p.column}),
                 ..Self::new(

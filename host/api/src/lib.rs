@@ -101,7 +101,8 @@ pub(crate) fn routes_with_spec(
     timeout: Duration,
 ) -> OpenApiRouter<ApiState> {
     use routes::{
-        approvals, cluster, health, interlock, metrics, plugins, runs, status, tokens, workflows,
+        approvals, cluster, health, incidents, interlock, locks, metrics, plugins, runs, status,
+        tokens, workflows,
     };
     use server::{Deadline, deadline};
     let plain = from_fn_with_state(Deadline::plain(timeout), deadline);
@@ -128,6 +129,12 @@ pub(crate) fn routes_with_spec(
         .routes(routes!(runs::approve))
         .routes(routes!(runs::reject))
         .routes(routes!(approvals::list))
+        .routes(routes!(incidents::list))
+        .routes(routes!(locks::list))
+        .routes(routes!(incidents::retry))
+        .routes(routes!(incidents::complete))
+        .routes(routes!(incidents::skip))
+        .routes(routes!(incidents::fail))
         .routes(routes!(tokens::create, tokens::list))
         .routes(routes!(tokens::revoke))
         .routes(routes!(health::audit))

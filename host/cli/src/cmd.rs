@@ -3,7 +3,9 @@
 pub mod audit;
 pub mod cluster;
 pub mod demo;
+pub mod incident;
 pub mod interlock;
+pub mod lock;
 pub mod plugin;
 pub mod run;
 pub mod serve;

@@ -90,6 +90,26 @@ pub fn describe(event: &Event) -> String {
         }
         Event::NodeSucceeded { node, .. } => format!("{node}: succeeded"),
         Event::NodeFailed { node, error } => format!("{node}: FAILED: {error}"),
+        Event::LocksRequested { node, locks, .. } => {
+            let names: Vec<&str> = locks.iter().map(|l| l.key.as_str()).collect();
+            let who = node.as_deref().unwrap_or("run");
+            format!("{who}: waits for lock {}", names.join(", "))
+        }
+        Event::LocksAcquired { node } => {
+            format!("{}: holds its locks", node.as_deref().unwrap_or("run"))
+        }
+        Event::IncidentOpened { node, error } => {
+            format!("{node}: INCIDENT, the run is held: {error}")
+        }
+        Event::IncidentResolved {
+            node,
+            action,
+            comment,
+            ..
+        } => match comment {
+            Some(c) => format!("{node}: incident resolved: {} ({c})", action.as_str()),
+            None => format!("{node}: incident resolved: {}", action.as_str()),
+        },
         Event::NodeSkipped { node, reason } => format!("{node}: skipped ({reason})"),
         Event::NodeCancelled { node } => format!("{node}: cancelled"),
         Event::RunStopping { reason, .. } => format!("run stopping: {reason}"),

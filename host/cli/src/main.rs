@@ -71,6 +71,9 @@ enum Command {
     /// Show, engage or release the safety interlock on a server.
     #[command(subcommand)]
     Interlock(cmd::interlock::InterlockCommand),
+    /// The equipment locks on a server: who holds each, who waits.
+    #[command(subcommand)]
+    Lock(cmd::lock::LockCommand),
     /// The server's overview: interlock, task slots and queue, runs, connections.
     Status,
     /// The nodes sharing the server's database: heartbeats, and the runs each owns.
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
             Command::Run(c) => cmd::run::run(c, &cli.remote).await,
             Command::Token(c) => cmd::token::run(c, &cli.remote).await,
             Command::Interlock(c) => cmd::interlock::run(c, &cli.remote).await,
+            Command::Lock(c) => cmd::lock::run(c, &cli.remote).await,
             Command::Status => cmd::status::run(&cli.remote).await,
             Command::Cluster => cmd::cluster::run(&cli.remote).await,
             Command::Audit(args) => cmd::audit::run(args, &cli.remote).await,

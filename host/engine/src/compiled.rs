@@ -50,6 +50,92 @@ pub struct Task {
     pub pure: bool,
 }
 
+/// A lock as compiled: its name, or the CEL that computes it.
+#[derive(Debug)]
+pub struct CompiledLock {
+    /// The name.
+    pub name: LockName,
+    /// Holders it allows at once.
+    pub limit: u32,
+    /// Refuse rather than wait.
+    pub reject: bool,
+}
+
+/// How a lock's name is had.
+#[derive(Debug)]
+pub enum LockName {
+    /// As written.
+    Fixed(String),
+    /// Computed.
+    Expr(Expr),
+}
+
+fn compile_locks(
+    limits: &Limits,
+    node: Option<&str>,
+    locks: &[baton_workflow::Lock],
+) -> Result<Vec<CompiledLock>> {
+    locks
+        .iter()
+        .enumerate()
+        .map(|(i, lock)| {
+            let name = if lock.is_name() {
+                LockName::Fixed(lock.key.clone())
+            } else {
+                LockName::Expr(Expr::compile_with(&lock.key, limits).map_err(|e| {
+                    let at = node.map_or(String::new(), |n| format!("node `{n}`, "));
+                    Error::Definition(format!("{at}locks[{i}]: {e}"))
+                })?)
+            };
+            Ok(CompiledLock {
+                name,
+                limit: lock.limit.max(1),
+                reject: lock.on_conflict == baton_workflow::OnConflict::Reject,
+            })
+        })
+        .collect()
+}
+
+/// The names of `locks` in `scope`: sorted, each once (with the smallest
+/// limit asked for), and whether any refuses to wait.
+pub fn lock_keys(
+    locks: &[CompiledLock],
+    scope: &Scope,
+) -> std::result::Result<(Vec<crate::event::LockKey>, bool), String> {
+    let mut keys: Vec<crate::event::LockKey> = Vec::with_capacity(locks.len());
+    for (i, lock) in locks.iter().enumerate() {
+        let key = match &lock.name {
+            LockName::Fixed(name) => name.clone(),
+            LockName::Expr(expr) => match expr.eval(scope) {
+                Ok(Value::String(s)) => s,
+                Ok(Value::Number(n)) => n.to_string(),
+                Ok(other) => {
+                    return Err(format!(
+                        "locks[{i}]: `{}` gave {other}; a lock's name is a string",
+                        expr.source()
+                    ));
+                }
+                Err(e) => return Err(format!("locks[{i}]: `{}`: {e}", expr.source())),
+            },
+        };
+        if key.is_empty() || key.len() > baton_workflow::locks::MAX_LOCK_NAME {
+            return Err(format!(
+                "locks[{i}]: a lock's name has 1 to {} bytes, not {}",
+                baton_workflow::locks::MAX_LOCK_NAME,
+                key.len()
+            ));
+        }
+        keys.push(crate::event::LockKey {
+            key,
+            limit: lock.limit,
+        });
+    }
+    keys.sort();
+    // Sorted by name then limit: the first of each name has the smallest.
+    keys.dedup_by(|later, first| later.key == first.key);
+    Ok((keys, locks.iter().any(|l| l.reject)))
+}
+
 /// One node, ready to run.
 #[derive(Debug)]
 pub struct CompiledNode {
@@ -73,6 +159,8 @@ pub struct CompiledNode {
     pub task: Option<Task>,
     /// For tasks with `compensate`: the plugin that undoes it.
     pub compensate: Option<Task>,
+    /// The locks it holds while it runs.
+    pub locks: Vec<CompiledLock>,
 }
 
 /// A workflow version, ready to run.
@@ -88,6 +176,12 @@ pub struct CompiledWorkflow {
     pub nodes: Vec<CompiledNode>,
     /// Nodes that nothing needs: their outputs are the run's output.
     pub sinks: Vec<usize>,
+    /// The run's key expression.
+    pub key: Option<Expr>,
+    /// The locks every run holds from before its first node to its end.
+    pub locks: Vec<CompiledLock>,
+    /// Whether the run or any node takes a lock.
+    pub any_locks: bool,
     index: HashMap<String, usize>,
 }
 
@@ -184,8 +278,13 @@ impl CompiledWorkflow {
                 .as_deref()
                 .map(|f| compile(limits, id, "foreach", f))
                 .transpose()?;
+            let locks = compile_locks(limits, Some(id), &node.locks)?;
             let mut refs = BTreeSet::new();
             let mut exprs: Vec<&Expr> = when.iter().chain(foreach.iter()).collect();
+            exprs.extend(locks.iter().filter_map(|l| match &l.name {
+                LockName::Expr(e) => Some(e),
+                LockName::Fixed(_) => None,
+            }));
             match &input {
                 InputMap::Expr(e) => exprs.push(e),
                 InputMap::Object(fields) => {
@@ -237,11 +336,24 @@ impl CompiledWorkflow {
                 refs: refs.into_iter().collect(),
                 task,
                 compensate,
+                locks,
             });
         }
         let needed: BTreeSet<usize> = nodes.iter().flat_map(|n| n.parents.clone()).collect();
         let sinks = (0..nodes.len()).filter(|i| !needed.contains(i)).collect();
+        let key = def
+            .key
+            .as_deref()
+            .map(|k| {
+                Expr::compile_with(k, limits).map_err(|e| Error::Definition(format!("key: {e}")))
+            })
+            .transpose()?;
+        let locks = compile_locks(limits, None, &def.locks)?;
+        let any_locks = !locks.is_empty() || nodes.iter().any(|n| !n.locks.is_empty());
         Ok(Self {
+            locks,
+            any_locks,
+            key,
             name: record.name.clone(),
             version: record.version,
             def,
@@ -255,7 +367,59 @@ impl CompiledWorkflow {
     pub fn index(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
     }
+
+    /// A run's key: the workflow's `key` evaluated over `input`, as text.
+    /// Refused when it is not a string or a number, or is too long.
+    pub fn run_key(&self, input: &Value) -> Result<Option<String>> {
+        let Some(expr) = &self.key else {
+            return Ok(None);
+        };
+        let scope = Scope {
+            input: input.clone(),
+            nodes: Value::Object(Map::new()),
+            item: None,
+        };
+        let source = expr.source();
+        let key = match expr.eval(&scope) {
+            Ok(Value::String(s)) => s,
+            Ok(Value::Number(n)) => n.to_string(),
+            Ok(other) => {
+                return Err(Error::BadRequest(format!(
+                    "key: `{source}` gave {other} for this input; a run's key must be a \
+                     string or a number"
+                )));
+            }
+            Err(e) => return Err(Error::BadRequest(format!("key: `{source}`: {e}"))),
+        };
+        if key.is_empty() || key.len() > MAX_KEY_BYTES {
+            return Err(Error::BadRequest(format!(
+                "key: `{source}` gave a key of {} bytes; a run's key has 1 to {MAX_KEY_BYTES}",
+                key.len()
+            )));
+        }
+        Ok(Some(key))
+    }
 }
+
+impl CompiledWorkflow {
+    /// Refuse an input whose run locks cannot be named.
+    pub fn check_run_locks(&self, input: &Value) -> Result<()> {
+        if self.locks.is_empty() {
+            return Ok(());
+        }
+        let scope = Scope {
+            input: input.clone(),
+            nodes: Value::Object(Map::new()),
+            item: None,
+        };
+        lock_keys(&self.locks, &scope)
+            .map(|_| ())
+            .map_err(Error::BadRequest)
+    }
+}
+
+/// Longest run key, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
 
 impl InputMap {
     /// Make the input. `default` is what a node without `input` gets.

@@ -28,7 +28,7 @@ pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) node: crate::node::Node,
     /// The heartbeat loop and the interlock watch; stopped by [`Engine::halt`].
-    background: Mutex<Vec<tokio::task::AbortHandle>>,
+    pub(crate) background: Mutex<Vec<tokio::task::AbortHandle>>,
     /// Held while the interlock changes or is read, so a read cannot undo a
     /// change in progress.
     pub(crate) interlock_change: tokio::sync::Mutex<()>,
@@ -37,7 +37,7 @@ pub(crate) struct Shared {
     pub(crate) slots: Semaphore,
     workflows: Mutex<HashMap<(String, i64), Arc<CompiledWorkflow>>>,
     runs: Mutex<HashMap<String, Registered>>,
-    halted: std::sync::atomic::AtomicBool,
+    pub(crate) halted: std::sync::atomic::AtomicBool,
     pub(crate) triggers: crate::triggers::Triggers,
     pub(crate) metrics: crate::metrics::EngineMetrics,
     limits: baton_workflow::Limits,
@@ -168,6 +168,8 @@ impl Engine {
             let inbox = engine.spawn_inbox();
             lock(&engine.shared.background).extend([watch.abort_handle(), inbox.abort_handle()]);
         }
+        let grants = engine.spawn_lock_grants();
+        lock(&engine.shared.background).push(grants.abort_handle());
         engine.refresh_triggers().await?;
         Ok(engine)
     }
@@ -313,7 +315,7 @@ impl Engine {
         Ok(record)
     }
 
-    async fn compiled(&self, name: &str, version: i64) -> Result<Arc<CompiledWorkflow>> {
+    pub(crate) async fn compiled(&self, name: &str, version: i64) -> Result<Arc<CompiledWorkflow>> {
         if let Some(wf) = lock(&self.shared.workflows).get(&(name.to_string(), version)) {
             return Ok(wf.clone());
         }
@@ -356,9 +358,12 @@ impl Engine {
             .await?
             .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?;
         let wf = self.compiled(workflow, version).await?;
+        let key = wf.run_key(&input)?;
+        wf.check_run_locks(&input)?;
         let run_id = uuid::Uuid::now_v7().to_string();
         let now = now_millis();
         let mut state = RunState::new(&run_id, input.clone(), &wf);
+        state.started_at = now;
         let started = Event::RunStarted {
             workflow: workflow.to_string(),
             version,
@@ -399,6 +404,8 @@ impl Engine {
             idempotency_key: options.idempotency_key,
             trigger: options.trigger,
             owner: Some(self.shared.node.id.clone()),
+            key: key.clone(),
+            unique_key: wf.def.unique_key,
         };
         tokio::spawn(async move {
             match engine.shared.store.create_run(run, transition).await? {
@@ -406,6 +413,16 @@ impl Engine {
                     run_id: id,
                     created: false,
                 }),
+                Created::Locked(lock) => Err(Error::Conflict(format!(
+                    "lock `{lock}` is taken, and workflow `{}` has `on_conflict: reject` for it",
+                    wf.name
+                ))),
+                Created::KeyTaken(id) => Err(Error::Conflict(format!(
+                    "run {id} of workflow `{}` is active with key `{}`; the workflow allows \
+                     one active run per key (unique_key)",
+                    wf.name,
+                    key.unwrap_or_default()
+                ))),
                 Created::New(id) => {
                     let actor = engine.actor(wf, state, engine.shared.node.new_fence());
                     let task = tokio::spawn(actor.start(first));
@@ -474,6 +491,13 @@ impl Engine {
         }
     }
 
+    /// Tell every run here to read its lock requests again.
+    pub(crate) fn wake_lock_waiters(&self) {
+        for entry in lock(&self.shared.runs).values() {
+            let _ = entry.inbox.send(Input::LocksChanged);
+        }
+    }
+
     /// Drop every run from memory at once, committing nothing: this node
     /// no longer owns them.
     pub(crate) fn drop_all_runs(&self) {
@@ -498,7 +522,7 @@ impl Engine {
 
     /// Hand `action` to run `run_id`, here or, through the inbox, on the
     /// node that owns it; returns once it is durable.
-    async fn send(&self, run_id: &str, action: Action) -> Result<()> {
+    pub(crate) async fn send(&self, run_id: &str, action: Action) -> Result<()> {
         if let Some(sender) = self.inbox_of(run_id) {
             let (reply, rx) = oneshot::channel();
             if sender.send(action.clone().into_input(reply)).is_ok()

@@ -8,6 +8,10 @@ pub enum Error {
     /// is not waiting for approval.
     #[error("{0}")]
     Conflict(String),
+    /// What the caller sent cannot be used, e.g. a run input whose key
+    /// expression gives no key, or a resolution missing a field.
+    #[error("{0}")]
+    BadRequest(String),
     /// A workflow definition is not well-formed.
     #[error("{0}")]
     Parse(#[from] baton_workflow::ParseError),

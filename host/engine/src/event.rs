@@ -20,6 +20,43 @@ pub enum WaitReason {
     Mqtt,
     /// An external signal.
     Signal,
+    /// Its locks, held by other runs.
+    Lock,
+}
+
+/// A lock a run or node asked for, its name evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LockKey {
+    /// The lock's name.
+    pub key: String,
+    /// Holders it allows at once.
+    pub limit: u32,
+}
+
+/// What an operator did about an incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resolution {
+    /// Ran the node again, perhaps with a corrected config or input.
+    Retry,
+    /// Completed the node by hand with a given output.
+    Complete,
+    /// Skipped the node; what needs only it is skipped too.
+    Skip,
+    /// Failed the run, which compensates as the workflow says.
+    Fail,
+}
+
+impl Resolution {
+    /// Lowercase name, as in the API's paths and the audit's actions.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::Retry => "retry",
+            Resolution::Complete => "complete",
+            Resolution::Skip => "skip",
+            Resolution::Fail => "fail",
+        }
+    }
 }
 
 /// How a run ends.
@@ -125,6 +162,24 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         denials: Vec<String>,
     },
+    /// The run (no `node`) or a node asked for its locks: it waits for
+    /// them, in arrival order, unless they are granted at once.
+    LocksRequested {
+        /// The node, or none for the run's own locks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+        /// The locks, sorted by name.
+        locks: Vec<LockKey>,
+        /// With `on_conflict: reject`: refused rather than queued.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        reject: bool,
+    },
+    /// The run or node holds all its locks and goes on.
+    LocksAcquired {
+        /// The node, or none for the run's own locks.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        node: Option<String>,
+    },
     /// A node began to wait; `until` is its timeout (or a delay's end).
     NodeWaiting {
         /// The node.
@@ -171,6 +226,34 @@ pub enum Event {
         node: String,
         /// Why.
         error: String,
+    },
+    /// A node failed for good under `on_failure: hold`: the run is held
+    /// with an incident on it until an operator resolves it.
+    IncidentOpened {
+        /// The node.
+        node: String,
+        /// Why it failed.
+        error: String,
+    },
+    /// An operator resolved the incident on a node (the actor is recorded
+    /// with the event). A retry starts the node's failed executions again,
+    /// with their next attempt numbers and a fresh retry budget; the other
+    /// resolutions are followed by the node's succeeding, its skipping or
+    /// the run's stopping.
+    IncidentResolved {
+        /// The node.
+        node: String,
+        /// What was done.
+        action: Resolution,
+        /// Why; required to complete a node by hand.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        comment: Option<String>,
+        /// With `retry`: the config the node runs with from now on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        config: Option<Value>,
+        /// With `retry`: the input the node runs with from now on.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        input: Option<Value>,
     },
     /// A node will not run.
     NodeSkipped {
@@ -240,12 +323,16 @@ impl Event {
             Event::AttemptStarted { .. } => "attempt_started",
             Event::AttemptSucceeded { .. } => "attempt_succeeded",
             Event::AttemptFailed { .. } => "attempt_failed",
+            Event::LocksRequested { .. } => "locks_requested",
+            Event::LocksAcquired { .. } => "locks_acquired",
             Event::NodeWaiting { .. } => "node_waiting",
             Event::NodeApproved { .. } => "node_approved",
             Event::NodeRejected { .. } => "node_rejected",
             Event::NodeTimedOut { .. } => "node_timed_out",
             Event::NodeSucceeded { .. } => "node_succeeded",
             Event::NodeFailed { .. } => "node_failed",
+            Event::IncidentOpened { .. } => "incident_opened",
+            Event::IncidentResolved { .. } => "incident_resolved",
             Event::NodeSkipped { .. } => "node_skipped",
             Event::NodeCancelled { .. } => "node_cancelled",
             Event::RunStopping { .. } => "run_stopping",
@@ -271,11 +358,14 @@ impl Event {
             | Event::NodeTimedOut { node, .. }
             | Event::NodeSucceeded { node, .. }
             | Event::NodeFailed { node, .. }
+            | Event::IncidentOpened { node, .. }
+            | Event::IncidentResolved { node, .. }
             | Event::NodeSkipped { node, .. }
             | Event::NodeCancelled { node }
             | Event::CompensationStarted { node, .. }
             | Event::CompensationSucceeded { node, .. }
             | Event::CompensationFailed { node, .. } => Some(node),
+            Event::LocksRequested { node, .. } | Event::LocksAcquired { node } => node.as_deref(),
             _ => None,
         }
     }

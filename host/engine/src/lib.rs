@@ -29,7 +29,14 @@
 //! - `relay`: operator actions for runs another node owns, through the
 //!   store's inbox.
 //! - [`interlock`]: one safety interlock for every node on the database.
-//! - `triggers`: runs started by MQTT messages and cron schedules.
+//! - [`locks`]: equipment locks: grants reaching waiting runs, and who
+//!   holds what.
+//! - [`incidents`]: runs held on a failed node, and an operator's retry,
+//!   completion by hand, skip or fail.
+//! - `triggers`: runs started by MQTT messages, cron schedules and PLC
+//!   changes.
+//! - [`retention`]: the background sweep that deletes finished runs and old
+//!   audit events (`[retention]`).
 //! - `catalog`: what validation knows about installed plugins and connections.
 //! - [`config`]: the engine's settings.
 //! - [`secrets`]: the host's secrets: put into a node's config as an attempt
@@ -40,6 +47,7 @@ pub mod compiled;
 pub mod config;
 pub mod event;
 pub mod metrics;
+pub mod retention;
 pub mod retry;
 pub mod scheduler;
 pub mod secrets;
@@ -49,7 +57,9 @@ mod catalog;
 mod engine;
 mod error;
 mod executor;
+pub mod incidents;
 pub mod interlock;
+pub mod locks;
 mod node;
 mod relay;
 mod run;
@@ -60,7 +70,10 @@ mod waiters;
 pub use config::{ClusterConfig, EngineConfig, FastPath};
 pub use engine::{Applied, Engine, StartOptions, Started};
 pub use error::{Error, Result};
-pub use event::Event;
+pub use event::{Event, Resolution};
+pub use incidents::Incident;
+pub use scheduler::Fix;
 pub use node::NodeStatus;
+pub use retention::{RetentionConfig, RetentionStatus};
 pub use secrets::Secrets;
 pub use triggers::message_input;

@@ -42,6 +42,11 @@ pub(crate) enum Action {
         actor: String,
         reason: String,
     },
+    Incident {
+        node: String,
+        fix: crate::scheduler::Fix,
+        actor: String,
+    },
 }
 
 impl Action {
@@ -74,6 +79,12 @@ impl Action {
                 reason,
                 reply,
             },
+            Action::Incident { node, fix, actor } => Input::Incident {
+                node,
+                fix,
+                actor,
+                reply,
+            },
         }
     }
 }
@@ -84,6 +95,7 @@ fn encode(result: &Result<()>) -> Value {
         Err(e) => {
             let kind = match e {
                 Error::NotFound(_) => "not_found",
+                Error::BadRequest(_) => "bad_request",
                 Error::Interlock => "interlock",
                 Error::ShuttingDown | Error::Unavailable(_) => "unavailable",
                 Error::Fenced(_) => "fenced",
@@ -110,6 +122,7 @@ fn decode(answer: &Value) -> Option<Result<()>> {
     Some(Err(match kind {
         Some("fenced") => return None,
         Some("not_found") => Error::NotFound(message),
+        Some("bad_request") => Error::BadRequest(message),
         Some("interlock") => Error::Interlock,
         Some("unavailable") => Error::Unavailable(message),
         _ => Error::Conflict(message),

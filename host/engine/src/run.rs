@@ -17,7 +17,7 @@ use std::time::Duration;
 use baton_connectors::mqtt::{Message, TopicFilter};
 use baton_runtime::TaskContext;
 use baton_store::{Millis, Phase, Transition, now_millis};
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -27,6 +27,8 @@ use crate::event::{Ending, Event, WaitReason};
 use crate::executor::{self, AttemptSpec};
 
 mod fast_path;
+mod input;
+mod locks;
 mod projection;
 use crate::scheduler::{Outcome, Scheduler};
 use crate::state::{ExecStatus, NodeStatus, RunState};
@@ -53,12 +55,20 @@ pub(crate) enum Input {
         reason: String,
         reply: oneshot::Sender<Result<()>>,
     },
+    Incident {
+        node: String,
+        fix: crate::scheduler::Fix,
+        actor: String,
+        reply: oneshot::Sender<Result<()>>,
+    },
     Message {
         node: usize,
         message: Message,
     },
     /// The safety interlock was engaged: abort attempts that can actuate.
     Interlock,
+    /// Lock requests of this run may have been granted: look.
+    LocksChanged,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -71,6 +81,8 @@ enum Timer {
     Wait {
         node: usize,
     },
+    /// The run's deadline.
+    Deadline,
 }
 
 struct Running {
@@ -142,6 +154,9 @@ pub(crate) struct RunActor {
     fence: baton_store::Fence,
     /// This run's attempts that hold it in the database.
     holds: Arc<crate::node::Holds>,
+    /// Whether lock requests should be looked at now rather than at the
+    /// next poll.
+    locks_dirty: bool,
 }
 
 impl RunActor {
@@ -169,11 +184,13 @@ impl RunActor {
             now: now_millis(),
             fence,
             holds: Arc::default(),
+            locks_dirty: true,
         }
     }
 
     /// Run a freshly created run whose first events are already committed.
     pub(crate) async fn start(mut self, first: Events) {
+        self.arm_deadline();
         self.subscribe_waits(&first).await;
         self.act(&first);
         self.main_loop().await;
@@ -181,6 +198,7 @@ impl RunActor {
 
     /// Resume a run rebuilt from its events after a restart.
     pub(crate) async fn resume(mut self) {
+        self.arm_deadline();
         self.now = now_millis();
         let now = self.now;
         let mut events: Events = Vec::new();
@@ -240,6 +258,13 @@ impl RunActor {
                     None => std::future::pending().await,
                 }
             };
+            let lock_poll = self.lock_poll();
+            let locks = async {
+                match lock_poll {
+                    Some(after) => tokio::time::sleep(after).await,
+                    None => std::future::pending().await,
+                }
+            };
             let flush_at = self.flush_at;
             let flush = async {
                 match flush_at {
@@ -265,6 +290,10 @@ impl RunActor {
                 _ = flush => {
                     commit = true;
                     Vec::new()
+                }
+                _ = locks => {
+                    commit = true;
+                    self.look_at_locks().await
                 }
             };
             // Whatever else has already happened goes into the same commit:
@@ -301,10 +330,11 @@ impl RunActor {
             match input {
                 Input::Approval { reply, .. }
                 | Input::Signal { reply, .. }
+                | Input::Incident { reply, .. }
                 | Input::Cancel { reply, .. } => {
                     let _ = reply.send(finished());
                 }
-                Input::Message { .. } | Input::Interlock => {}
+                Input::Message { .. } | Input::Interlock | Input::LocksChanged => {}
             }
         }
     }
@@ -367,6 +397,11 @@ impl RunActor {
                 match timer {
                     Timer::Retry { node, item, phase } => s.retry_due(node, item, phase),
                     Timer::Wait { node } => s.wait_timeout(node),
+                    Timer::Deadline => {
+                        if let Some(deadline) = s.deadline() {
+                            s.deadline_passed(deadline)
+                        }
+                    }
                 }
             }
         })
@@ -382,85 +417,6 @@ impl RunActor {
                 r.abort.abort();
             }
         }
-    }
-
-    fn input(&mut self, input: Input) -> Events {
-        if let Input::Interlock = input {
-            self.abort_actuating();
-            return Vec::new();
-        }
-        let wf = self.wf.clone();
-        let (mut events, (actor, result, reply, by_input)) = self.step(|s| {
-            let (actor, result, reply) = match input {
-                Input::Approval {
-                    node,
-                    approved,
-                    actor,
-                    comment,
-                    reply,
-                } => {
-                    let result = match wf.index(&node) {
-                        None => Err(Error::NotFound(format!(
-                            "the workflow has no node `{node}`"
-                        ))),
-                        Some(i) => s
-                            .decide_approval(i, approved, &actor, comment)
-                            .map_err(Error::Conflict),
-                    };
-                    (Some(actor), result, Some(reply))
-                }
-                Input::Signal {
-                    name,
-                    payload,
-                    actor,
-                    reply,
-                } => {
-                    let waiting = (0..wf.nodes.len()).find(|&i| {
-                        wf.nodes[i].def.signal.as_deref() == Some(name.as_str())
-                            && matches!(s.status(i), NodeStatus::Waiting(WaitReason::Signal, _))
-                    });
-                    let result = match waiting {
-                        Some(i) => {
-                            s.release(i, json!({"signal": name, "payload": payload}));
-                            Ok(())
-                        }
-                        None => Err(Error::Conflict(format!(
-                            "no node of this run is waiting for signal `{name}`"
-                        ))),
-                    };
-                    (Some(actor), result, Some(reply))
-                }
-                Input::Cancel {
-                    actor,
-                    reason,
-                    reply,
-                } => {
-                    let result = s.cancel(reason).map_err(Error::Conflict);
-                    (Some(actor), result, Some(reply))
-                }
-                Input::Message { node, message } => {
-                    let payload = crate::triggers::payload(&message.payload);
-                    s.release(node, json!({"topic": message.topic, "payload": payload}));
-                    (Some("mqtt".to_string()), Ok(()), None)
-                }
-                // Handled before deciding anything; it changes no state.
-                Input::Interlock => (None, Ok(()), None),
-            };
-            // What follows from these is the engine's doing, not the actor's.
-            (actor, result, reply, s.events_so_far())
-        });
-        match reply {
-            // Answered once the decision is durable.
-            Some(reply) if result.is_ok() => self.replies.push(reply),
-            Some(reply) => {
-                let _ = reply.send(result);
-            }
-            None => {}
-        }
-        for decided in events.iter_mut().take(by_input) {
-            decided.by = actor.clone();
-        }
-        events
     }
 
     /// Commit, then act. An error means the store is gone (shutting down):
@@ -500,6 +456,12 @@ impl RunActor {
                     }
                 }
             }
+        }
+        if events
+            .iter()
+            .any(|d| matches!(d.event, Event::LocksRequested { .. }))
+        {
+            self.locks_dirty = true;
         }
         for reply in self.replies.drain(..) {
             let _ = reply.send(Ok(()));
@@ -600,9 +562,13 @@ impl RunActor {
                 state.compensation_input.clone().unwrap_or(Value::Null),
             ),
         };
-        let Some(task) = task else {
+        let Some(mut task) = task else {
             return;
         };
+        if let (Phase::Run, Some(config)) = (phase, &state.config) {
+            // An operator's retry corrected it.
+            task.config = config.to_string();
+        }
         // `run/node`, and per foreach item or for the compensation its own key.
         let mut context = TaskContext::new(self.state.run_id.clone(), node.id.clone(), attempt);
         match (phase, item) {
@@ -666,6 +632,14 @@ impl RunActor {
         // Engaged between the decision and now: this one must not act either.
         if actuates && self.shared.runtime.interlock_state().stored() {
             self.abort_actuating();
+        }
+    }
+
+    /// Set the timer of the run's deadline, if its workflow has one.
+    fn arm_deadline(&mut self) {
+        if let Some(deadline) = self.wf.def.deadline {
+            let at = self.state.started_at + deadline.as_millis() as i64;
+            self.timers.insert((at, Timer::Deadline));
         }
     }
 

@@ -15,6 +15,10 @@ use crate::event::{Ending, Event, WaitReason};
 use crate::retry;
 use crate::state::{ExecStatus, NodeStatus, RunState};
 
+mod incident;
+mod locks;
+pub use incident::Fix;
+
 /// How an attempt ended, as the scheduler needs it.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -89,13 +93,19 @@ impl<'a> Scheduler<'a> {
         }
     }
 
+    /// Node `i` failed for good: the run stops, or under `on_failure: hold`
+    /// it is held with an incident on the node.
     fn fail_node(&mut self, i: usize, error: String) {
         let node = self.id(i);
         self.emit(Event::NodeFailed {
             node: node.clone(),
             error: error.clone(),
         });
-        self.fail_run(format!("node `{node}` failed: {error}"));
+        if self.wf.def.on_failure == OnFailure::Hold && self.state.stopping.is_none() {
+            self.emit(Event::IncidentOpened { node, error });
+        } else {
+            self.fail_run(format!("node `{node}` failed: {error}"));
+        }
     }
 
     /// An attempt ended.
@@ -113,6 +123,7 @@ impl<'a> Scheduler<'a> {
         if current.is_none_or(|e| e.attempt != attempt || e.status != ExecStatus::Running) {
             return; // a stale result, e.g. from before a cancel
         }
+        let counted = current.map_or(attempt, |e| e.policy_attempt());
         match outcome.result {
             Ok(output) => {
                 self.emit(Event::AttemptSucceeded {
@@ -134,7 +145,7 @@ impl<'a> Scheduler<'a> {
                 let policy = self.wf.nodes[i].def.retry.as_ref().unwrap_or(&NO_RETRY);
                 let retry_in = (retry::allows(policy, &kind)
                     && (self.state.stopping.is_none() || phase == Phase::Compensate))
-                    .then(|| retry::delay(policy, attempt, jitter))
+                    .then(|| retry::delay(policy, counted, jitter))
                     .flatten();
                 let retry_in_ms = retry_in.map(|d| d.as_millis() as u64);
                 self.emit(Event::AttemptFailed {
@@ -289,7 +300,12 @@ impl<'a> Scheduler<'a> {
                 Some(c) => format!("rejected by {actor}: {c}"),
                 None => format!("rejected by {actor}"),
             };
-            self.fail_node(i, why);
+            // An operator's decision, not a failure to repair: never held.
+            self.emit(Event::NodeFailed {
+                node: node.clone(),
+                error: why.clone(),
+            });
+            self.fail_run(format!("node `{node}` failed: {why}"));
         }
         Ok(())
     }
@@ -346,6 +362,9 @@ impl<'a> Scheduler<'a> {
             self.stop();
             return;
         }
+        if !self.run_locked() {
+            return;
+        }
         for i in 0..self.wf.nodes.len() {
             if self.state.nodes[i].status == NodeStatus::Pending && self.ready(i) {
                 self.begin(i);
@@ -356,7 +375,7 @@ impl<'a> Scheduler<'a> {
             }
         }
         self.start_attempts();
-        if self.state.nodes.iter().all(|n| n.status.is_terminal()) {
+        if !self.state.held() && self.state.nodes.iter().all(|n| n.status.is_terminal()) {
             let mut output = Map::new();
             for &s in &self.wf.sinks {
                 if let Some(out) = &self.state.nodes[s].output {
@@ -409,6 +428,9 @@ impl<'a> Scheduler<'a> {
                 }
                 Err(e) => return self.fail_node(i, format!("when: {e}")),
             }
+        }
+        if !node.locks.is_empty() && !self.state.nodes[i].locked {
+            return self.request_node_locks(i, &scope);
         }
         let until = |d: Option<std::time::Duration>| d.map(|d| self.now + d.as_millis() as i64);
         match node.def.kind {
@@ -531,11 +553,13 @@ impl<'a> Scheduler<'a> {
                 }
                 if self.state.nodes[i].execs[k].status == ExecStatus::NotStarted {
                     let node = self.id(i);
+                    // 1, or the next number after an operator's retry.
+                    let attempt = self.state.nodes[i].execs[k].attempt + 1;
                     self.emit(Event::AttemptStarted {
                         node,
                         item: foreach.then_some(k as u32),
                         phase: Phase::Run,
-                        attempt: 1,
+                        attempt,
                         resumed: false,
                     });
                     running += 1;
@@ -564,7 +588,10 @@ impl<'a> Scheduler<'a> {
         if !self.state.in_flight().is_empty() {
             return;
         }
-        if self.wf.def.on_failure == OnFailure::Compensate {
+        if matches!(
+            self.wf.def.on_failure,
+            OnFailure::Compensate | OnFailure::Hold
+        ) {
             if self.state.nodes.iter().any(|n| {
                 n.compensation
                     .as_ref()

@@ -6,7 +6,7 @@ use baton_store::{Millis, Phase, RunStatus};
 use serde_json::Value;
 
 use crate::compiled::CompiledWorkflow;
-use crate::event::{Ending, Event, WaitReason};
+use crate::event::{Ending, Event, Resolution, WaitReason};
 
 /// Where a node is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,17 @@ pub struct Exec {
     pub status: ExecStatus,
     /// When the current attempt started.
     pub started_at: Millis,
+    /// Attempts made before an operator's last retry: the retry policy
+    /// counts only the attempts after it.
+    pub base: u32,
+}
+
+impl Exec {
+    /// The attempt number the retry policy sees: 1 for the first attempt
+    /// since the node started or an operator retried it.
+    pub fn policy_attempt(&self) -> u32 {
+        self.attempt.saturating_sub(self.base)
+    }
 }
 
 impl Default for Exec {
@@ -85,6 +96,7 @@ impl Default for Exec {
             attempt: 0,
             status: ExecStatus::NotStarted,
             started_at: 0,
+            base: 0,
         }
     }
 }
@@ -108,6 +120,12 @@ pub struct NodeState {
     pub compensation: Option<Exec>,
     /// The compensation's input.
     pub compensation_input: Option<Value>,
+    /// An open incident: the node failed for good and the run is held.
+    pub incident: bool,
+    /// The config an operator's retry set, in place of the workflow's.
+    pub config: Option<Value>,
+    /// Whether it holds the locks it declares.
+    pub locked: bool,
 }
 
 impl Default for NodeState {
@@ -121,6 +139,9 @@ impl Default for NodeState {
             error: None,
             compensation: None,
             compensation_input: None,
+            incident: false,
+            config: None,
+            locked: false,
         }
     }
 }
@@ -174,6 +195,22 @@ pub struct RunState {
     pub ended: Option<RunStatus>,
     /// Succeeded nodes, in completion order: compensation runs in reverse.
     pub completed: Vec<usize>,
+    /// When the run started, for its deadline.
+    pub started_at: Millis,
+    /// The run's own locks: not asked for, waited for, or held.
+    pub run_locks: RunLocks,
+}
+
+/// Where a run is with the locks its workflow declares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RunLocks {
+    /// Not asked for yet.
+    #[default]
+    None,
+    /// Asked for, waiting.
+    Requested,
+    /// Held: its nodes may start.
+    Held,
 }
 
 impl RunState {
@@ -186,12 +223,33 @@ impl RunState {
             stopping: None,
             ended: None,
             completed: Vec::new(),
+            started_at: 0,
+            run_locks: RunLocks::None,
         }
     }
 
     /// The run's status as the store shows it.
     pub fn status(&self) -> RunStatus {
-        self.ended.unwrap_or(RunStatus::Running)
+        match self.ended {
+            Some(status) => status,
+            None if self.held() => RunStatus::Held,
+            None => RunStatus::Running,
+        }
+    }
+
+    /// Whether the run is held on an incident: a node failed for good and
+    /// the run is not ending.
+    pub fn held(&self) -> bool {
+        self.ended.is_none() && self.stopping.is_none() && self.nodes.iter().any(|n| n.incident)
+    }
+
+    /// Nodes with an open incident, in the compiled workflow's order.
+    pub fn incidents(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.incident)
+            .map(|(i, _)| i)
     }
 
     /// Apply one event. Events that name unknown nodes are ignored: they
@@ -206,6 +264,9 @@ impl RunState {
                 Event::RunSucceeded { .. } => self.ended = Some(RunStatus::Succeeded),
                 Event::RunFailed { .. } => self.ended = Some(RunStatus::Failed),
                 Event::RunCancelled { .. } => self.ended = Some(RunStatus::Cancelled),
+                Event::RunStarted { .. } => self.started_at = at,
+                Event::LocksRequested { node: None, .. } => self.run_locks = RunLocks::Requested,
+                Event::LocksAcquired { node: None } => self.run_locks = RunLocks::Held,
                 _ => {}
             }
             return;
@@ -274,6 +335,48 @@ impl RunState {
                 state.error = Some(reason.clone());
             }
             Event::NodeCancelled { .. } => state.status = NodeStatus::Cancelled,
+            Event::IncidentOpened { .. } => state.incident = true,
+            Event::LocksRequested { .. } => {
+                state.status = NodeStatus::Waiting(WaitReason::Lock, None)
+            }
+            Event::LocksAcquired { .. } => {
+                state.status = NodeStatus::Pending;
+                state.locked = true;
+            }
+            Event::IncidentResolved {
+                action,
+                config,
+                input,
+                ..
+            } => {
+                state.incident = false;
+                if *action == Resolution::Retry {
+                    state.error = None;
+                    if let Some(config) = config {
+                        state.config = Some(config.clone());
+                    }
+                    if let Some(input) = input {
+                        state.input = Some(input.clone());
+                        if state.execs.is_empty() {
+                            state.execs = vec![Exec::default()];
+                        }
+                    }
+                    if state.execs.is_empty() {
+                        // It failed before any attempt (its input, or a
+                        // wait's timeout): it begins again.
+                        state.status = NodeStatus::Pending;
+                        state.input = None;
+                    } else {
+                        state.status = NodeStatus::Running;
+                        for exec in &mut state.execs {
+                            if !matches!(exec.status, ExecStatus::Succeeded(_)) {
+                                exec.status = ExecStatus::NotStarted;
+                                exec.base = exec.attempt;
+                            }
+                        }
+                    }
+                }
+            }
             Event::CompensationStarted { input, .. } => {
                 state.compensation = Some(Exec::default());
                 state.compensation_input = Some(input.clone());

@@ -133,7 +133,7 @@ impl Store {
             // that process is gone (stopped, or silent for the lease).
             with_pool!(&self.pool, p => {
                 sqlx::query(
-                    "UPDATE runs SET owner = NULL WHERE owner = $1 AND status = 'running'",
+                    "UPDATE runs SET owner = NULL WHERE owner = $1 AND status IN ('running', 'held')",
                 )
                 .bind(id)
                 .execute(p)
@@ -189,7 +189,7 @@ impl Store {
             let released = if stopped == 1 {
                 sqlx::query(
                     "UPDATE runs SET owner = NULL, lease_until = NULL \
-                     WHERE owner = $1 AND status = 'running'",
+                     WHERE owner = $1 AND status IN ('running', 'held')",
                 )
                 .bind(id)
                 .execute(&mut *tx)
@@ -208,7 +208,7 @@ impl Store {
         let sql = format!(
             "SELECT n.id, n.address, n.version, n.started_at, n.heartbeat_at, \
              {} - n.heartbeat_at, n.stopped_at, n.free_slots, \
-             (SELECT COUNT(*) FROM runs r WHERE r.owner = n.id AND r.status = 'running') \
+             (SELECT COUNT(*) FROM runs r WHERE r.owner = n.id AND r.status IN ('running', 'held')) \
              FROM nodes n ORDER BY n.started_at DESC, n.id",
             now(&self.pool)
         );
@@ -245,7 +245,7 @@ impl Store {
     /// Unfinished runs with no owner at all, e.g. from before cluster mode.
     pub async fn unowned_runs(&self) -> Result<i64> {
         let (n,): (i64,) = with_pool!(&self.pool, p => {
-            sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status = 'running' AND owner IS NULL")
+            sqlx::query_as("SELECT COUNT(*) FROM runs WHERE status IN ('running', 'held') AND owner IS NULL")
                 .fetch_one(p)
                 .await?
         });
@@ -258,7 +258,7 @@ impl Store {
         with_pool!(&self.pool, p => {
             Ok(sqlx::query_as(
                 "UPDATE runs SET owner = $1, epoch = epoch + 1, lease_until = NULL \
-                 WHERE status = 'running' RETURNING id, epoch",
+                 WHERE status IN ('running', 'held') RETURNING id, epoch",
             )
             .bind(me)
             .fetch_all(p)
@@ -282,7 +282,7 @@ impl Store {
         let sql = format!(
             "UPDATE runs SET owner = $1, epoch = epoch + 1, lease_until = NULL WHERE id IN ( \
                SELECT r.id FROM runs r LEFT JOIN nodes n ON n.id = r.owner \
-               WHERE r.status = 'running' AND r.owner IS DISTINCT FROM $1 \
+               WHERE r.status IN ('running', 'held') AND r.owner IS DISTINCT FROM $1 \
                  AND (r.owner IS NULL OR n.id IS NULL OR n.stopped_at IS NOT NULL \
                       OR n.heartbeat_at < {now} - $2) \
                  AND (r.lease_until IS NULL OR r.lease_until < {now}) \

@@ -95,7 +95,7 @@ impl Store {
             sqlx::query_as(
                 "SELECT w.run_id, w.node_id, w.at, w.data, r.workflow, r.version, r.created_at \
                  FROM runs r JOIN events w ON w.run_id = r.id \
-                 WHERE r.status = 'running' AND w.kind = 'node_waiting' AND w.node_id IS NOT NULL \
+                 WHERE r.status IN ('running', 'held') AND w.kind = 'node_waiting' AND w.node_id IS NOT NULL \
                  AND NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = w.run_id \
                      AND e.seq > w.seq AND e.node_id = w.node_id AND e.kind IN \
                      ('node_waiting', 'node_approved', 'node_rejected', 'node_timed_out', \

@@ -61,6 +61,9 @@ pub struct WorkflowRecord {
 pub enum RunStatus {
     /// Nodes are executing or waiting.
     Running,
+    /// A node failed for good under `on_failure: hold`: the run waits for
+    /// an operator to retry, complete or skip the node, or to fail the run.
+    Held,
     /// Every node finished or was skipped.
     Succeeded,
     /// A node failed; compensations, if any, have run.
@@ -74,6 +77,7 @@ impl RunStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             RunStatus::Running => "running",
+            RunStatus::Held => "held",
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
@@ -82,13 +86,14 @@ impl RunStatus {
 
     /// Whether the run is over.
     pub fn is_terminal(self) -> bool {
-        self != RunStatus::Running
+        !matches!(self, RunStatus::Running | RunStatus::Held)
     }
 
     /// Parse the stored name.
     pub fn parse(text: &str) -> Option<Self> {
         Some(match text {
             "running" => RunStatus::Running,
+            "held" => RunStatus::Held,
             "succeeded" => RunStatus::Succeeded,
             "failed" => RunStatus::Failed,
             "cancelled" => RunStatus::Cancelled,
@@ -122,6 +127,9 @@ pub struct RunRecord {
     pub error: Option<String>,
     /// The caller's idempotency key, if one was given.
     pub idempotency_key: Option<String>,
+    /// The run's batch or serial key: the workflow's `key` expression,
+    /// evaluated at start.
+    pub key: Option<String>,
     /// What started it: `api`, `mqtt:<topic>`, `cron:<expr>`, ...
     pub trigger: String,
     /// When it was created.
@@ -152,6 +160,11 @@ pub struct NewRun {
     pub audit: Option<NewEvent>,
     /// The node that will run it; it owns the run from epoch 1.
     pub owner: Option<String>,
+    /// The run's batch or serial key.
+    pub key: Option<String>,
+    /// Refuse the run while another active run of the workflow has the
+    /// same key (the workflow's `unique_key`).
+    pub unique_key: bool,
 }
 
 /// What [`crate::Store::create_run`] did.
@@ -161,6 +174,11 @@ pub enum Created {
     New(String),
     /// A run with the same idempotency key already exists; this is its id.
     Existing(String),
+    /// The workflow has `unique_key`, and this active run has the same key.
+    KeyTaken(String),
+    /// The run asked for a lock with `on_conflict: reject`, and this lock
+    /// is taken or has a queue.
+    Locked(String),
 }
 
 /// An event to append.
@@ -305,6 +323,8 @@ pub struct Transition {
     /// [`crate::Error::Fenced`] unless the run still has this owner and epoch.
     /// None for audit events, and for a run's first transition.
     pub fence: Option<crate::Fence>,
+    /// Lock requests and releases, made in the same transaction.
+    pub locks: Vec<crate::LockOp>,
 }
 
 /// A node that waits, from [`crate::Store::waiting_nodes`].
@@ -346,6 +366,8 @@ pub struct RunFilter {
     pub workflow: Option<String>,
     /// Only runs in this status.
     pub status: Option<RunStatus>,
+    /// Only runs with this batch or serial key.
+    pub key: Option<String>,
     /// Only runs with ids before this one (newest first paging).
     pub before: Option<String>,
     /// Only runs created at or after this time.

@@ -24,13 +24,14 @@ type RunRow = (
     i64,
     i64,
     Option<i64>,
+    Option<String>,
 );
 
 macro_rules! select {
     ($rest:literal) => {
         concat!(
             "SELECT id, workflow, version, status, input, output, error, idempotency_key, \
-             trigger, created_at, updated_at, finished_at FROM runs ",
+             trigger, created_at, updated_at, finished_at, run_key FROM runs ",
             $rest
         )
     };
@@ -54,6 +55,7 @@ fn run_record(row: RunRow) -> Result<RunRecord> {
         created,
         updated,
         finished,
+        run_key,
     ) = row;
     Ok(RunRecord {
         status: RunStatus::parse(&status)
@@ -68,6 +70,7 @@ fn run_record(row: RunRow) -> Result<RunRecord> {
         version,
         error,
         idempotency_key: key,
+        key: run_key,
         trigger,
         created_at: created,
         updated_at: updated,
@@ -135,6 +138,9 @@ impl Store {
             if let Some(s) = filter.status {
                 q.push(" AND status = ").push_bind(s.as_str());
             }
+            if let Some(k) = &filter.key {
+                q.push(" AND run_key = ").push_bind(k);
+            }
             if let Some(b) = &filter.before {
                 q.push(" AND id < ").push_bind(b);
             }
@@ -153,7 +159,7 @@ impl Store {
     /// Runs that have not finished, oldest first: what to resume at start-up.
     pub async fn unfinished_runs(&self) -> Result<Vec<RunRecord>> {
         let rows: Vec<RunRow> = with_pool!(&self.pool, p => {
-            sqlx::query_as(select!("WHERE status = 'running' ORDER BY id")).fetch_all(p).await?
+            sqlx::query_as(select!("WHERE status IN ('running', 'held') ORDER BY id")).fetch_all(p).await?
         });
         rows.into_iter().map(run_record).collect()
     }

@@ -95,6 +95,8 @@ pub struct Store {
     pub(crate) stats: Arc<WriterStats>,
     pub(crate) writes: mpsc::Sender<Request>,
     pub(crate) events: broadcast::Sender<Arc<StoredEvent>>,
+    /// Runs whose waiting lock requests this process's writer granted.
+    pub(crate) lock_grants: broadcast::Sender<String>,
     pub(crate) caches: Arc<Caches>,
     /// Read-held by the writer for each commit; write-held by
     /// `hold_commits`, and on SQLite by a retention batch (see `retention`),
@@ -172,11 +174,13 @@ impl Store {
             Pool::Postgres(_) => Backend::Postgres,
         };
         let (events, _) = broadcast::channel(8192);
+        let (lock_grants, _) = broadcast::channel(1024);
         let stats = Arc::new(WriterStats::default());
         let gate = Arc::new(tokio::sync::RwLock::new(()));
         let writes = writer::spawn(
             pool.clone(),
             events.clone(),
+            lock_grants.clone(),
             stats.clone(),
             gate.clone(),
             options.max_batch.max(1),
@@ -186,6 +190,7 @@ impl Store {
             stats,
             writes,
             events,
+            lock_grants,
             caches: Arc::default(),
             gate,
             backend,
@@ -208,6 +213,13 @@ impl Store {
     /// them back with [`Store::events`].
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<StoredEvent>> {
         self.events.subscribe()
+    }
+
+    /// The ids of runs whose waiting lock requests were granted by this
+    /// process's commits, as they commit. Grants made by another node's
+    /// commits are seen only by reading [`Store::run_locks`].
+    pub fn subscribe_lock_grants(&self) -> broadcast::Receiver<String> {
+        self.lock_grants.subscribe()
     }
 
     /// Hold every commit back until the returned guard is dropped, once the

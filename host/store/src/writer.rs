@@ -29,6 +29,14 @@ pub(crate) enum Request {
     },
 }
 
+impl Request {
+    fn transition(&self) -> &Transition {
+        match self {
+            Request::Commit { transition, .. } | Request::Create { transition, .. } => transition,
+        }
+    }
+}
+
 /// Why a request was not committed.
 #[derive(Debug, Clone)]
 pub(crate) enum Refused {
@@ -57,19 +65,30 @@ enum Outcome {
 pub(crate) fn spawn(
     pool: Pool,
     events: broadcast::Sender<Arc<StoredEvent>>,
+    lock_grants: broadcast::Sender<String>,
     stats: Arc<WriterStats>,
     gate: Arc<RwLock<()>>,
     max_batch: usize,
 ) -> mpsc::Sender<Request> {
     let (tx, rx) = mpsc::channel(max_batch * 4);
-    tokio::spawn(run(pool, rx, events, stats, gate, max_batch));
+    let outlets = Outlets {
+        events,
+        lock_grants,
+    };
+    tokio::spawn(run(pool, rx, outlets, stats, gate, max_batch));
     tx
+}
+
+/// Where committed changes are announced.
+struct Outlets {
+    events: broadcast::Sender<Arc<StoredEvent>>,
+    lock_grants: broadcast::Sender<String>,
 }
 
 async fn run(
     pool: Pool,
     mut rx: mpsc::Receiver<Request>,
-    events: broadcast::Sender<Arc<StoredEvent>>,
+    events: Outlets,
     stats: Arc<WriterStats>,
     gate: Arc<RwLock<()>>,
     max_batch: usize,
@@ -107,17 +126,18 @@ async fn run(
 struct Done {
     outcomes: Vec<Outcome>,
     events: Vec<StoredEvent>,
+    /// Runs whose waiting lock requests were granted.
+    granted: Vec<String>,
 }
 
-fn finish(
-    requests: impl Iterator<Item = Request>,
-    done: Done,
-    events: &broadcast::Sender<Arc<StoredEvent>>,
-) {
+fn finish(requests: impl Iterator<Item = Request>, done: Done, outlets: &Outlets) {
     // Publish before replying, so a caller that subscribes after its commit
     // returns cannot miss an event of that commit in a later read.
     for event in done.events {
-        let _ = events.send(Arc::new(event));
+        let _ = outlets.events.send(Arc::new(event));
+    }
+    for run in done.granted {
+        let _ = outlets.lock_grants.send(run);
     }
     for (request, outcome) in requests.zip(done.outcomes) {
         match (request, outcome) {
@@ -161,11 +181,12 @@ struct Pending<'a> {
 /// Rows per multi-row statement; well under SQLite's parameter limit.
 const CHUNK: usize = 500;
 
-async fn write(
-    pool: &Pool,
-    batch: &[Request],
-    events: &broadcast::Sender<Arc<StoredEvent>>,
-) -> Result<Done, sqlx::Error> {
+async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done, sqlx::Error> {
+    let events = &outlets.events;
+    let postgres = matches!(pool, Pool::Postgres(_));
+    // Whether this transaction has its turn at the locks table.
+    let mut turn = false;
+    let mut locks_changed = false;
     let at = now_millis();
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut pending: Vec<Pending<'_>> = Vec::new();
@@ -176,14 +197,26 @@ async fn write(
 
     with_pool!(pool, p => {
         let mut tx = p.begin().await?;
+        // Batches that change locks take their turn first, before any row
+        // lock, so that two nodes' batches cannot wait for each other.
+        if batch.iter().any(|r| !r.transition().locks.is_empty()) {
+            crate::locks::lock_turn!(tx, turn, postgres);
+        }
         for request in batch {
             match request {
                 Request::Create { run, transition, .. } => {
+                    if let Some(taken) = crate::locks::refused!(tx, turn, postgres, &run.id, transition) {
+                        outcomes.push(Outcome::Created(Created::Locked(taken)));
+                        continue;
+                    }
+                    // No conflict target: a taken idempotency key and a taken
+                    // unique run key both insert nothing, and neither aborts
+                    // the other requests of this batch.
                     let inserted: Option<(String,)> = sqlx::query_as(
                         "INSERT INTO runs (id, workflow, version, status, input, idempotency_key, \
-                         trigger, created_at, updated_at, owner, epoch) \
-                         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7, $8, $9) \
-                         ON CONFLICT (workflow, idempotency_key) DO NOTHING RETURNING id",
+                         trigger, created_at, updated_at, owner, epoch, run_key, active_key) \
+                         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7, $8, $9, $10, $11) \
+                         ON CONFLICT DO NOTHING RETURNING id",
                     )
                     .bind(&run.id)
                     .bind(&run.workflow)
@@ -194,22 +227,46 @@ async fn write(
                     .bind(at)
                     .bind(&run.owner)
                     .bind(i64::from(run.owner.is_some()))
+                    .bind(&run.key)
+                    .bind(run.key.as_ref().filter(|_| run.unique_key))
                     .fetch_optional(&mut *tx)
                     .await?;
                     if inserted.is_some() {
                         outcomes.push(Outcome::Created(Created::New(run.id.clone())));
                         changes.push((Some(run.id.as_str()), transition));
                         audits.extend(&run.audit);
-                    } else {
-                        let (id,): (String,) = sqlx::query_as(
-                            "SELECT id FROM runs WHERE workflow = $1 AND idempotency_key = $2",
-                        )
-                        .bind(&run.workflow)
-                        .bind(&run.idempotency_key)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        outcomes.push(Outcome::Created(Created::Existing(id)));
+                        continue;
                     }
+                    let existing: Option<(String,)> = sqlx::query_as(
+                        "SELECT id FROM runs WHERE workflow = $1 AND idempotency_key = $2",
+                    )
+                    .bind(&run.workflow)
+                    .bind(&run.idempotency_key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let holder: Option<(String,)> = match (&existing, &run.key) {
+                        (None, Some(key)) if run.unique_key => {
+                            sqlx::query_as("SELECT id FROM runs WHERE workflow = $1 AND active_key = $2")
+                                .bind(&run.workflow)
+                                .bind(key)
+                                .fetch_optional(&mut *tx)
+                                .await?
+                        }
+                        _ => None,
+                    };
+                    let outcome = match (existing, holder) {
+                        (Some((id,)), _) => Created::Existing(id),
+                        (None, Some((id,))) => Created::KeyTaken(id),
+                        // Only a clashing run id is left: that request
+                        // fails (alone, when the batch is written again).
+                        (None, None) => {
+                            return Err(sqlx::Error::Protocol(format!(
+                                "a run with id {} exists already",
+                                run.id
+                            )));
+                        }
+                    };
+                    outcomes.push(Outcome::Created(outcome));
                 }
                 Request::Commit { transition, .. } => {
                     // The fence is checked first, in this transaction: on
@@ -250,7 +307,8 @@ async fn write(
                 let finished = update.status.is_terminal().then_some(at);
                 sqlx::query(
                     "UPDATE runs SET status = $1, output = $2, error = $3, updated_at = $4, \
-                     finished_at = $5 WHERE id = $6",
+                     finished_at = $5, active_key = CASE WHEN $7 THEN NULL ELSE active_key END \
+                     WHERE id = $6",
                 )
                 .bind(update.status.as_str())
                 .bind(update.output.as_ref().map(Value::to_string))
@@ -258,10 +316,38 @@ async fn write(
                 .bind(at)
                 .bind(finished)
                 .bind(id)
+                .bind(finished.is_some())
                 .execute(&mut *tx)
                 .await?;
+                if finished.is_some() {
+                    // A run that holds or waits for nothing costs one lookup.
+                    let has: Option<(i64,)> =
+                        sqlx::query_as("SELECT id FROM locks WHERE run_id = $1 LIMIT 1")
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    if has.is_some() {
+                        crate::locks::lock_turn!(tx, turn, postgres);
+                    }
+                    let gone = sqlx::query("DELETE FROM locks WHERE run_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    locks_changed |= gone > 0;
+                }
+            }
+            if let Some(id) = run_id {
+                for op in &transition.locks {
+                    locks_changed |= crate::locks::apply!(tx, turn, postgres, id, op, at);
+                }
             }
         }
+        let granted = if locks_changed {
+            crate::locks::grant!(tx, turn, postgres, at)
+        } else {
+            Vec::new()
+        };
 
         for event in audits {
             pending.push(Pending { run_id: None, event, data: event.data.text() });
@@ -335,7 +421,7 @@ async fn write(
                 data: e.event.data.value(),
             })
             .collect();
-        Ok(Done { outcomes, events })
+        Ok(Done { outcomes, events, granted })
     })
 }
 

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 
 use baton_store::{
-    Created, Execution, NewEvent, NewRun, Phase, PluginRecord, RunFilter, RunStatus, RunUpdate,
+    Created, Execution, LockOp, NewEvent, NewRun, Phase, PluginRecord, RunFilter, RunStatus, RunUpdate,
     Store, StoreOptions, Transition,
 };
 use serde_json::json;
@@ -63,6 +63,7 @@ async fn group_commit(store: Store) {
                             error: None,
                         }),
                         fence: None,
+                        locks: Vec::new(),
                     })
                     .await
                     .unwrap();
@@ -361,4 +362,186 @@ both!(
     open_waits_on_sqlite,
     open_waits_on_postgres,
     open_waits_of_running_runs
+);
+
+async fn run_keys_are_found_and_unique_while_active(store: Store) {
+    let keyed = |id: &str, key: &str, unique: bool| NewRun {
+        key: Some(key.into()),
+        unique_key: unique,
+        ..new_run(id, None)
+    };
+    let first = store
+        .create_run(keyed("r1", "B-42", true), Transition::default())
+        .await
+        .unwrap();
+    assert_eq!(first, Created::New("r1".into()));
+    // Same key, while r1 is active: refused, naming the holder.
+    let second = store
+        .create_run(keyed("r2", "B-42", true), Transition::default())
+        .await
+        .unwrap();
+    assert_eq!(second, Created::KeyTaken("r1".into()));
+    assert!(store.run("r2").await.unwrap().is_none());
+    // Another key, or a workflow without unique_key, is not refused.
+    let other = store
+        .create_run(keyed("r3", "B-43", true), Transition::default())
+        .await
+        .unwrap();
+    assert_eq!(other, Created::New("r3".into()));
+    let loose = store
+        .create_run(keyed("r4", "B-42", false), Transition::default())
+        .await
+        .unwrap();
+    assert_eq!(loose, Created::New("r4".into()));
+
+    // Once r1 ends, the key is free again.
+    store
+        .commit(Transition {
+            run_id: Some("r1".into()),
+            run: Some(RunUpdate {
+                status: RunStatus::Succeeded,
+                output: None,
+                error: None,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let again = store
+        .create_run(keyed("r5", "B-42", true), Transition::default())
+        .await
+        .unwrap();
+    assert_eq!(again, Created::New("r5".into()));
+
+    let found = store
+        .list_runs(&RunFilter {
+            key: Some("B-42".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let ids: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, ["r5", "r4", "r1"]);
+    assert_eq!(found[0].key.as_deref(), Some("B-42"));
+
+    // A held run is still active: resumed at start-up, key still taken.
+    store
+        .commit(Transition {
+            run_id: Some("r5".into()),
+            run: Some(RunUpdate {
+                status: RunStatus::Held,
+                output: None,
+                error: None,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let held = store.run("r5").await.unwrap().unwrap();
+    assert_eq!(held.status, RunStatus::Held);
+    assert!(held.finished_at.is_none());
+    let unfinished: Vec<String> = store
+        .unfinished_runs()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    assert!(unfinished.contains(&"r5".to_string()), "{unfinished:?}");
+    let blocked = store
+        .create_run(keyed("r6", "B-42", true), Transition::default())
+        .await
+        .unwrap();
+    assert_eq!(blocked, Created::KeyTaken("r5".into()));
+}
+both!(
+    run_keys_on_sqlite,
+    run_keys_on_postgres,
+    run_keys_are_found_and_unique_while_active
+);
+
+async fn locks_queue_in_arrival_order_and_go_with_their_run(store: Store) {
+    let oven = |node: &str, reject: bool| LockOp::Request {
+        node: node.into(),
+        keys: vec![("oven-1".into(), 1)],
+        reject,
+    };
+    let with = |id: &str, op: LockOp| {
+        (
+            new_run(id, None),
+            Transition {
+                run_id: Some(id.into()),
+                locks: vec![op],
+                ..Default::default()
+            },
+        )
+    };
+    let mut grants = store.subscribe_lock_grants();
+    for id in ["a", "b"] {
+        let (run, t) = with(id, oven("", false));
+        assert_eq!(store.create_run(run, t).await.unwrap(), Created::New(id.into()));
+    }
+    assert_eq!(store.run_locks("a").await.unwrap(), [(String::new(), true)]);
+    assert_eq!(store.run_locks("b").await.unwrap(), [(String::new(), false)]);
+    // `reject` is refused while the lock is taken, and nothing is created.
+    let (run, t) = with("c", oven("", true));
+    assert_eq!(
+        store.create_run(run, t).await.unwrap(),
+        Created::Locked("oven-1".into())
+    );
+    assert!(store.run("c").await.unwrap().is_none());
+    // A node's reject request is not queued.
+    store
+        .commit(Transition {
+            run_id: Some("b".into()),
+            locks: vec![oven("fill", true)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.run_locks("b").await.unwrap().len(), 1);
+    while grants.try_recv().is_ok() {}
+
+    // a ends: its lock goes in the same transaction, and b gets it.
+    store
+        .commit(Transition {
+            run_id: Some("a".into()),
+            run: Some(RunUpdate {
+                status: RunStatus::Succeeded,
+                output: None,
+                error: None,
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(store.run_locks("a").await.unwrap().is_empty());
+    assert_eq!(store.run_locks("b").await.unwrap(), [(String::new(), true)]);
+    assert_eq!(grants.try_recv().unwrap(), "b", "the grant is announced");
+    let all = store.locks().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!((all[0].run_id.as_str(), all[0].held), ("b", true));
+    assert_eq!(all[0].workflow, "w");
+
+    // A release gives back a node's locks only.
+    store
+        .commit(Transition {
+            run_id: Some("b".into()),
+            locks: vec![
+                oven("fill", false),
+                LockOp::Release {
+                    node: "fill".into(),
+                },
+            ],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.run_locks("b").await.unwrap(), [(String::new(), true)]);
+}
+both!(
+    locks_on_sqlite,
+    locks_on_postgres,
+    locks_queue_in_arrival_order_and_go_with_their_run
 );

@@ -29,6 +29,26 @@ pub struct Workflow {
     /// Most nodes of one run executing at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<usize>,
+    /// The run's batch or serial key: a CEL expression over `input`,
+    /// evaluated at start and stored, e.g. `input.batch`. Runs are found by
+    /// it (`GET /runs?key=`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Refuse to start a run while another active run of this workflow has
+    /// the same key.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unique_key: bool,
+    /// How long a run may take from its start; past it the run is
+    /// cancelled (and compensated, as `on_failure` says).
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub deadline: Option<Duration>,
+    /// Locks the run holds from before its first node until it ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<crate::Lock>,
     /// The nodes, in the order written.
     pub nodes: Nodes,
 }
@@ -63,7 +83,7 @@ impl Workflow {
     }
 }
 
-/// What starts a run: exactly one of `mqtt` or `cron`.
+/// What starts a run: exactly one of `mqtt`, `cron` or `plc`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
@@ -73,6 +93,9 @@ pub struct Trigger {
     /// A cron schedule, e.g. `0 6 * * MON-FRI`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
+    /// A change on a PLC: a bit's edge, or a register crossing a threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plc: Option<crate::PlcTrigger>,
 }
 
 /// An MQTT trigger.
@@ -94,6 +117,10 @@ pub enum OnFailure {
     Fail,
     /// Run the compensations of completed nodes in reverse completion order.
     Compensate,
+    /// Keep the run `held`, with an incident on the failed node, until an
+    /// operator retries, completes or skips the node, or fails the run
+    /// (which then compensates, as with `compensate`).
+    Hold,
 }
 
 /// The kinds of node.
@@ -192,6 +219,9 @@ pub struct Node {
     /// with the steps after it (see `docs/engine.md`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub durable: bool,
+    /// For tasks: locks the node holds from before it starts until it ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<crate::Lock>,
 }
 
 /// The failure kinds a retry policy can name in `non_retryable`.

@@ -286,6 +286,10 @@ mod tests {
             triggers: Vec::new(),
             on_failure: Default::default(),
             concurrency: None,
+            key: None,
+            unique_key: false,
+            deadline: None,
+            locks: Vec::new(),
             nodes,
         }
     }

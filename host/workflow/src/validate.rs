@@ -12,6 +12,8 @@ use crate::expr::{Expr, VARIABLES};
 use crate::graph::{Graph, Upstream};
 use crate::{Limits, Node, Problem, Problems, Workflow};
 
+mod run;
+
 /// Most problems reported for one definition; the rest are counted in one
 /// last problem, so that a hostile definition cannot make a huge answer.
 pub const MAX_PROBLEMS: usize = 100;
@@ -127,9 +129,10 @@ impl Validator<'_> {
         if wf.concurrency == Some(0) {
             self.report(&top, "concurrency", "must be at least 1");
         }
+        self.run_settings(wf);
         for (i, trigger) in wf.triggers.iter().enumerate() {
-            match (&trigger.mqtt, &trigger.cron) {
-                (Some(m), None) => {
+            match (&trigger.mqtt, &trigger.cron, &trigger.plc) {
+                (Some(m), None, None) => {
                     if !self.catalog.has_mqtt(&m.connection) {
                         self.report(
                             &top,
@@ -144,7 +147,7 @@ impl Validator<'_> {
                         self.report(&top, format!("triggers[{i}].mqtt.topic"), e.reason);
                     }
                 }
-                (None, Some(expr)) => {
+                (None, Some(expr), None) => {
                     if let Err(e) = expr.parse::<croner::Cron>() {
                         self.report(
                             &top,
@@ -155,10 +158,19 @@ impl Validator<'_> {
                         );
                     }
                 }
+                (None, None, Some(plc)) => {
+                    for (field, message) in plc.problems(self.catalog) {
+                        let field = match field {
+                            "plc" => format!("triggers[{i}].plc"),
+                            f => format!("triggers[{i}].plc.{f}"),
+                        };
+                        self.report(&top, field, message);
+                    }
+                }
                 _ => self.report(
                     &top,
                     format!("triggers[{i}]"),
-                    "a trigger is exactly one of `mqtt` or `cron`",
+                    "a trigger is exactly one of `mqtt`, `cron` or `plc`",
                 ),
             }
         }
@@ -217,6 +229,7 @@ impl Validator<'_> {
             Some(_) | None => {}
         }
         self.fields_for_kind(&at, node);
+        self.locks(&at, &node.locks, Some(&upstream));
         match node.kind {
             NodeKind::Task => self.task(&at, node, &upstream),
             NodeKind::Approval => {}
@@ -279,7 +292,7 @@ impl Validator<'_> {
 
     /// Fields that do not belong to the node's type.
     fn fields_for_kind(&mut self, at: &At<'_>, node: &Node) {
-        let set: [(&str, bool); 13] = [
+        let set: [(&str, bool); 14] = [
             ("plugin", node.plugin.is_some()),
             ("config", !node.config.is_null()),
             ("input", node.input.is_some()),
@@ -293,6 +306,7 @@ impl Validator<'_> {
             ("mqtt", node.mqtt.is_some()),
             ("signal", node.signal.is_some()),
             ("durable", node.durable),
+            ("locks", !node.locks.is_empty()),
         ];
         let allowed: &[&str] = match node.kind {
             NodeKind::Task => &[
@@ -305,6 +319,7 @@ impl Validator<'_> {
                 "compensate",
                 "foreach",
                 "durable",
+                "locks",
             ],
             NodeKind::Approval => &["on_timeout"],
             NodeKind::Delay => &["duration"],

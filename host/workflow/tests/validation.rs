@@ -458,3 +458,41 @@ fn a_long_chain_validates_and_references_along_it_are_upstream() {
     );
     assert_eq!(validate(&Workflow::parse(&fixed).unwrap(), &Host), Ok(()));
 }
+
+#[test]
+fn run_keys_and_deadlines_are_checked_at_the_top_level() {
+    let ok = "name: w\nkey: \"input.batch\"\nunique_key: true\ndeadline: 2h\non_failure: hold\nnodes:\n  a: { plugin: transform@1 }\n";
+    let wf = Workflow::parse(ok).unwrap();
+    assert!(validate(&wf, &Host).is_ok());
+    assert_eq!(wf.deadline, Some(std::time::Duration::from_secs(7200)));
+    single(
+        "name: w\nunique_key: true\nnodes:\n  a: { plugin: transform@1 }\n",
+        None,
+        "unique_key",
+        "needs `key`",
+    );
+    single(
+        "name: w\nkey: \"nodes.a.output\"\nnodes:\n  a: { plugin: transform@1 }\n",
+        None,
+        "key",
+        "from `input` only",
+    );
+    single(
+        "name: w\nkey: \"input.(\"\nnodes:\n  a: { plugin: transform@1 }\n",
+        None,
+        "key",
+        "not valid CEL",
+    );
+    single(
+        "name: w\ndeadline: 0s\nnodes:\n  a: { plugin: transform@1 }\n",
+        None,
+        "deadline",
+        "longer than zero",
+    );
+    single(
+        "name: w\ndeadline: 1000d\nnodes:\n  a: { plugin: transform@1 }\n",
+        None,
+        "deadline",
+        "engine.workflows.max_wait",
+    );
+}

@@ -13,8 +13,8 @@ use crate::auth::{Caller, Role};
 use crate::error::{ApiResult, internal};
 use crate::openapi::Refused;
 
-/// Runs by status, run and slot gauges, attempt latency, compile times and
-/// store batching.
+/// Runs by status, run and slot gauges, attempt latency, compile times,
+/// store batching and rows deleted by retention.
 #[utoipa::path(
     get,
     operation_id = "metrics",
@@ -40,7 +40,7 @@ pub async fn metrics(
         w,
         "# HELP baton_runs Runs in the store by status.\n# TYPE baton_runs gauge",
     );
-    for status in ["running", "succeeded", "failed", "cancelled"] {
+    for status in ["running", "held", "succeeded", "failed", "cancelled"] {
         let n = counts
             .iter()
             .find(|(s, _)| s.as_str() == status)
@@ -159,6 +159,31 @@ pub async fn metrics(
         &format!(
             "baton_store_commits_total {}",
             stats.batches.load(Ordering::Relaxed)
+        ),
+    );
+    let deleted = m.retention.deleted();
+    line(
+        w,
+        "# HELP baton_retention_deleted_total Rows deleted by retention on this node, by table (audit: audit events).\n# TYPE baton_retention_deleted_total counter",
+    );
+    for (table, n) in [
+        ("runs", deleted.runs),
+        ("node_executions", deleted.node_executions),
+        ("events", deleted.events),
+        ("audit", deleted.audit),
+    ] {
+        line(
+            w,
+            &format!("baton_retention_deleted_total{{table=\"{table}\"}} {n}"),
+        );
+    }
+    line(
+        w,
+        &format!(
+            "# HELP baton_retention_sweeps_total Retention sweeps finished on this node.\n\
+             # TYPE baton_retention_sweeps_total counter\n\
+             baton_retention_sweeps_total {}",
+            m.retention.sweeps()
         ),
     );
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))

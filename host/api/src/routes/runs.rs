@@ -131,6 +131,7 @@ fn run_view(run: &RunRecord) -> Value {
         "error": run.error,
         "trigger": run.trigger,
         "idempotency_key": run.idempotency_key,
+        "key": run.key,
         "created_at": run.created_at,
         "finished_at": run.finished_at,
     })
@@ -141,6 +142,8 @@ fn run_view(run: &RunRecord) -> Value {
 pub struct ListQuery {
     workflow: Option<String>,
     status: Option<String>,
+    /// Only runs with this batch or serial key.
+    key: Option<String>,
     /// The `next` cursor of the previous page.
     cursor: Option<String>,
     /// Only runs created at or after this time (Unix milliseconds).
@@ -156,7 +159,7 @@ pub struct ListQuery {
     operation_id = "list_runs",
     path = "/runs",
     tag = "runs",
-    params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, description = "running, succeeded, failed or cancelled"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("since" = Option<i64>, Query, description = "Only runs created at or after this time, in Unix milliseconds"), ("until" = Option<i64>, Query, description = "Only runs created before this time, in Unix milliseconds"), ("limit" = Option<u32>, Query)),
+    params(("workflow" = Option<String>, Query), ("status" = Option<String>, Query, description = "running, held, succeeded, failed or cancelled"), ("key" = Option<String>, Query, description = "Only runs with this batch or serial key (the workflow's `key`)"), ("cursor" = Option<String>, Query, description = "The `next` of the previous page"), ("since" = Option<i64>, Query, description = "Only runs created at or after this time, in Unix milliseconds"), ("until" = Option<i64>, Query, description = "Only runs created before this time, in Unix milliseconds"), ("limit" = Option<u32>, Query)),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Runs, newest first, and the next cursor", body = Value),
@@ -176,7 +179,7 @@ pub async fn list(
         .map(|s| {
             RunStatus::parse(s).ok_or_else(|| {
                 ApiError::bad_request(format!(
-                    "unknown status `{s}`: use running, succeeded, failed or cancelled"
+                    "unknown status `{s}`: use running, held, succeeded, failed or cancelled"
                 ))
             })
         })
@@ -188,6 +191,7 @@ pub async fn list(
         .list_runs(&RunFilter {
             workflow: q.workflow,
             status,
+            key: q.key,
             before: q.cursor,
             created_after: q.since,
             created_before: q.until,
@@ -260,12 +264,18 @@ pub async fn show(
                 "input": s.input,
                 "output": s.output,
                 "error": s.error,
+                "incident": s.incident,
                 "attempts": attempts,
             })
         })
         .collect();
     let mut out = run_view(&run);
     out["nodes"] = Value::Array(nodes);
+    out["deadline_at"] = json!(
+        wf.def
+            .deadline
+            .map(|d| run_state.started_at + d.as_millis() as i64)
+    );
     Ok(Json(out))
 }
 

@@ -1,4 +1,5 @@
-//! `baton run start|list|waiting|show|watch|cancel|approve|reject`: runs on a server.
+//! `baton run start|list|waiting|show|watch|cancel|approve|reject`, and for
+//! held runs `incidents|retry|complete|skip|fail`: runs on a server.
 
 use std::process::ExitCode;
 
@@ -34,9 +35,12 @@ pub enum RunCommand {
         /// Only this workflow's runs.
         #[arg(long)]
         workflow: Option<String>,
-        /// Only runs with this status: running, succeeded, failed or cancelled.
+        /// Only runs with this status: running, held, succeeded, failed or cancelled.
         #[arg(long)]
         status: Option<String>,
+        /// Only runs with this batch or serial key (the workflow's `key`).
+        #[arg(long)]
+        key: Option<String>,
         /// Only runs created since then: an RFC 3339 time (`2026-12-01T06:00:00Z`) or a span ago (`8h`, `2d`).
         #[arg(long, value_parser = parse_when)]
         since: Option<i64>,
@@ -90,6 +94,57 @@ pub enum RunCommand {
         #[arg(long)]
         comment: Option<String>,
     },
+    /// List the open incidents: failed nodes of held runs.
+    Incidents,
+    /// Run a held run's failed node again; its completed upstream nodes do not rerun.
+    Retry {
+        /// The run id.
+        id: String,
+        /// The failed node.
+        node: String,
+        /// A corrected config for the node, replacing its whole config (JSON or YAML, or `@file`).
+        #[arg(long)]
+        config: Option<String>,
+        /// A corrected input for the node (JSON or YAML, or `@file`).
+        #[arg(long)]
+        input: Option<String>,
+        /// Why, for the record.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Complete a held run's failed node by hand with the given output.
+    Complete {
+        /// The run id.
+        id: String,
+        /// The failed node.
+        node: String,
+        /// The node's output, which its dependants read (JSON or YAML, or `@file`).
+        #[arg(long)]
+        output: String,
+        /// Why; required for the record.
+        #[arg(long)]
+        comment: String,
+    },
+    /// Skip a held run's failed node; what needs only it is skipped too.
+    Skip {
+        /// The run id.
+        id: String,
+        /// The failed node.
+        node: String,
+        /// Why, for the record.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Fail a held run; its completed nodes are compensated.
+    Fail {
+        /// The run id.
+        id: String,
+        /// The failed node.
+        node: String,
+        /// Why, for the record.
+        #[arg(long)]
+        comment: Option<String>,
+    },
 }
 
 /// Run `baton run ...`.
@@ -139,6 +194,7 @@ pub async fn run(command: RunCommand, remote: &Remote) -> anyhow::Result<ExitCod
         RunCommand::List {
             workflow,
             status,
+            key,
             since,
             until,
             limit,
@@ -155,6 +211,9 @@ pub async fn run(command: RunCommand, remote: &Remote) -> anyhow::Result<ExitCod
             }
             if let Some(s) = &status {
                 query.push_str(&format!("&status={}", segment(s)));
+            }
+            if let Some(k) = &key {
+                query.push_str(&format!("&key={}", segment(k)));
             }
             let answer = client.get(&format!("/api/v1/runs{query}")).await?;
             if remote.json {
@@ -228,6 +287,41 @@ pub async fn run(command: RunCommand, remote: &Remote) -> anyhow::Result<ExitCod
         RunCommand::Reject { id, node, comment } => {
             decide(&client, remote, &id, &node, comment, "reject").await
         }
+        RunCommand::Incidents => super::incident::list(&client, remote).await,
+        RunCommand::Retry {
+            id,
+            node,
+            config,
+            input,
+            comment,
+        } => {
+            let mut body = json!({ "comment": comment });
+            if let Some(c) = &config {
+                body["config"] = value::parse::<Value>(c, "--config")?;
+            }
+            if let Some(i) = &input {
+                body["input"] = value::parse::<Value>(i, "--input")?;
+            }
+            super::incident::resolve(&client, remote, &id, &node, "retry", body).await
+        }
+        RunCommand::Complete {
+            id,
+            node,
+            output,
+            comment,
+        } => {
+            let output: Value = value::parse(&output, "--output")?;
+            let body = json!({ "output": output, "comment": comment });
+            super::incident::resolve(&client, remote, &id, &node, "complete", body).await
+        }
+        RunCommand::Skip { id, node, comment } => {
+            let body = json!({ "comment": comment });
+            super::incident::resolve(&client, remote, &id, &node, "skip", body).await
+        }
+        RunCommand::Fail { id, node, comment } => {
+            let body = json!({ "comment": comment });
+            super::incident::resolve(&client, remote, &id, &node, "fail", body).await
+        }
     }
 }
 
@@ -255,7 +349,7 @@ async fn decide(
     done(remote, &answer, &format!("{past} `{node}` of run {id}"))
 }
 
-fn done(remote: &Remote, answer: &Value, message: &str) -> anyhow::Result<ExitCode> {
+pub(super) fn done(remote: &Remote, answer: &Value, message: &str) -> anyhow::Result<ExitCode> {
     if remote.json {
         println!("{answer}");
     } else {
@@ -278,6 +372,12 @@ fn print_run(run: &Value) {
         table::cell(&run["trigger"]),
         table::time(&run["finished_at"])
     );
+    if !run["key"].is_null() {
+        println!("key {}", table::cell(&run["key"]));
+    }
+    if !run["deadline_at"].is_null() {
+        println!("deadline {}", table::time(&run["deadline_at"]));
+    }
     if !run["error"].is_null() {
         println!("error: {}", table::cell(&run["error"]));
     }
@@ -288,10 +388,15 @@ fn print_run(run: &Value) {
         } else {
             &n["error"]
         };
+        let status = if n["incident"] == json!(true) {
+            format!("{} (incident)", table::cell(&n["status"]))
+        } else {
+            table::cell(&n["status"])
+        };
         vec![
             table::cell(&n["id"]),
             table::cell(&n["type"]),
-            table::cell(&n["status"]),
+            status,
             attempts.to_string(),
             table::truncate(table::cell(outcome), 60),
         ]

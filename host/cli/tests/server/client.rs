@@ -367,7 +367,7 @@ impl Server {
     pub fn wait_finished(&self, run: &str) -> Value {
         self.wait(&format!("run {run} to finish"), || {
             let r = self.get(&format!("/api/v1/runs/{run}"));
-            (r["status"] != "running").then_some(r)
+            (r["status"] != "running" && r["status"] != "held").then_some(r)
         })
     }
 

@@ -83,6 +83,10 @@ impl RunActor {
             | Event::CompensationSucceeded { .. }
             | Event::CompensationFailed { .. } => true,
             Event::RunStarted { .. }
+            | Event::IncidentOpened { .. }
+            | Event::IncidentResolved { .. }
+            | Event::LocksRequested { .. }
+            | Event::LocksAcquired { .. }
             | Event::NodeWaiting { .. }
             | Event::NodeApproved { .. }
             | Event::NodeRejected { .. }

@@ -1,6 +1,6 @@
 //! The rows a run's committed events change.
 
-use baton_store::{Execution, Phase, RunStatus, RunUpdate, Transition};
+use baton_store::{Execution, LockOp, Phase, RunStatus, RunUpdate, Transition};
 use serde_json::Value;
 
 use super::Decided;
@@ -17,6 +17,8 @@ pub(crate) fn projection(
     let run_id = &state.run_id;
     let mut executions = Vec::new();
     let mut run = None;
+    let mut held_changed = false;
+    let mut locks = Vec::new();
     for decided in events {
         let (event, now) = (&decided.event, decided.at);
         let row = |node: &str, item: Option<u32>, phase: Phase, attempt: u32| {
@@ -87,8 +89,57 @@ pub(crate) fn projection(
             Event::RunCancelled { reason } => {
                 run = Some(end(RunStatus::Cancelled, None, Some(reason)))
             }
+            Event::LocksRequested {
+                node,
+                locks: keys,
+                reject,
+            } => locks.push(LockOp::Request {
+                node: node.clone().unwrap_or_default(),
+                keys: keys.iter().map(|k| (k.key.clone(), k.limit)).collect(),
+                reject: *reject,
+            }),
+            // A node gives its locks back when it ends, unless it holds an
+            // incident: equipment left in doubt stays locked until an
+            // operator resolves it. The run's own go when it ends.
+            Event::NodeSucceeded { node, .. }
+            | Event::NodeFailed { node, .. }
+            | Event::NodeSkipped { node, .. }
+            | Event::NodeCancelled { node } => {
+                if let Some(i) = wf.index(node)
+                    && !wf.nodes[i].locks.is_empty()
+                    && state.nodes[i].status.is_terminal()
+                    && !state.nodes[i].incident
+                    && !locks.contains(&LockOp::Release { node: node.clone() })
+                {
+                    locks.push(LockOp::Release { node: node.clone() });
+                }
+            }
+            Event::IncidentOpened { .. }
+            | Event::IncidentResolved { .. }
+            | Event::RunStopping { .. }
+                if run.is_none() =>
+            {
+                held_changed = true
+            }
             _ => {}
         }
+    }
+    // A run is `held` while a node has an open incident, and `running`
+    // again once it is resolved or the run is ending.
+    if held_changed && run.is_none() && state.ended.is_none() {
+        let error = state
+            .incidents()
+            .next()
+            .filter(|_| state.held())
+            .and_then(|i| {
+                let why = state.nodes[i].error.as_deref().unwrap_or("failed");
+                Some(format!("node `{}` failed: {why}", wf.nodes.get(i)?.id))
+            });
+        run = Some(RunUpdate {
+            status: state.status(),
+            output: None,
+            error,
+        });
     }
     Transition {
         run_id: Some(run_id.clone()),
@@ -99,6 +150,7 @@ pub(crate) fn projection(
         executions,
         run,
         fence: None,
+        locks,
     }
 }
 

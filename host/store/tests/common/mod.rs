@@ -53,5 +53,7 @@ pub fn new_run(id: &str, key: Option<&str>) -> NewRun {
         trigger: "api".into(),
         audit: None,
         owner: None,
+        key: None,
+        unique_key: false,
     }
 }
