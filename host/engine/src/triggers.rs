@@ -1,6 +1,8 @@
-//! What starts runs besides the API: MQTT messages and cron schedules, as
-//! the newest version of each workflow declares them. Applying a new version
-//! replaces the workflow's triggers.
+//! What starts runs besides the API: MQTT messages, cron schedules and PLC
+//! changes, as the newest version of each workflow declares them. Applying a
+//! new version replaces the workflow's triggers.
+//!
+//! - `plc`: polling a PLC address for edges and threshold crossings.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -13,6 +15,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::{Engine, StartOptions};
+
+mod plc;
 
 /// Armed triggers by workflow name, with the version they are of; dropping
 /// an entry disarms them.
@@ -57,6 +61,10 @@ impl Triggers {
             if let Some(expr) = &trigger.cron {
                 let (engine, name, expr) = (engine.clone(), workflow.name.clone(), expr.clone());
                 armed.push(spawn(|stop| cron(engine, name, expr, stop)));
+            }
+            if let Some(p) = &trigger.plc {
+                let (engine, name, p) = (engine.clone(), workflow.name.clone(), p.clone());
+                armed.push(spawn(|stop| plc::poll(engine, name, p, stop)));
             }
         }
         let mut all = self.armed.lock().unwrap_or_else(|e| e.into_inner());

@@ -22,6 +22,8 @@
 //! - `retention`: deleting finished runs and old audit events, in small
 //!   batches.
 //! - `plugins`, `workflows`, `runs`, `events`, `tokens`, `flags`: queries, one module per table.
+//! - `trigger_state`: the `plc_triggers` table, the last stable state and
+//!   edge count of each PLC-change trigger.
 #![deny(missing_docs)]
 
 pub mod model;
@@ -38,6 +40,7 @@ mod retention;
 mod runs;
 mod store;
 mod tokens;
+mod trigger_state;
 mod workflows;
 mod writer;
 
@@ -49,3 +52,4 @@ pub use model::*;
 pub use retention::Deleted;
 pub use store::{Backend, Store, StoreOptions, Synchronous, WriterStats};
 pub use tokens::TokenRecord;
+pub use trigger_state::PlcTriggerState;

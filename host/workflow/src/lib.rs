@@ -17,6 +17,7 @@
 //! - [`graph`]: the DAG: order, cycles, ancestors.
 //! - [`catalog`]: what validation needs to know about the host.
 //! - [`validate`]: every check, collected into [`Problems`].
+//! - [`plc_trigger`]: the trigger that starts a run on a PLC change.
 //! - [`secret`]: `{secret: NAME}` references in a node's config.
 //! - [`limits`]: the bounds that keep parsing and validating a hostile
 //!   definition cheap.
@@ -29,6 +30,7 @@ pub mod definition;
 pub mod expr;
 pub mod graph;
 pub mod limits;
+pub mod plc_trigger;
 pub mod secret;
 pub mod validate;
 
@@ -38,4 +40,5 @@ pub use catalog::{Catalog, PluginMeta};
 pub use definition::{Node, NodeKind, Workflow};
 pub use error::{ParseError, Problem, Problems};
 pub use limits::Limits;
+pub use plc_trigger::PlcTrigger;
 pub use validate::{validate, validate_with};

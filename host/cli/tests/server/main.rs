@@ -10,6 +10,7 @@ mod endpoints;
 mod hostile;
 mod journey;
 mod offline;
+mod plc_trigger;
 mod openapi;
 mod restart;
 mod safety;

@@ -20,11 +20,23 @@ export async function render(root, params, query) {
   return null;
 }
 
+// A PLC trigger in words: "PLC: coil 5 on oven-1, rising edge, every 200ms".
+function plcTrigger(p) {
+  const area = ['coil', 'discrete', 'holding', 'input'].find((a) => p[a] !== undefined);
+  const what = area === 'coil' || area === 'discrete'
+    ? `${p.edge || 'rising'} edge`
+    : `above ${p.above}, re-arms below ${p.below === undefined ? p.above : p.below}`;
+  const timing = [`every ${p.interval || '200ms'}`, p.debounce ? `debounce ${p.debounce}` : null].filter(Boolean).join(', ');
+  return `PLC: ${area} ${p[area]} on ${p.device}, ${what}, ${timing}`;
+}
+
 function triggersOf(def) {
   const t = (def && def.triggers) || [];
   if (!t.length) return h('p', { class: 'muted' }, 'Started only from the API and the console.');
   return h('ul', { id: 'triggers' }, t.map((x) => h('li', {},
-    x.mqtt ? `MQTT: topic ${x.mqtt.topic} on connection ${x.mqtt.connection}` : x.cron ? `Schedule: ${x.cron}` : JSON.stringify(x))));
+    x.mqtt ? `MQTT: topic ${x.mqtt.topic} on connection ${x.mqtt.connection}`
+      : x.cron ? `Schedule: ${x.cron}`
+        : x.plc ? plcTrigger(x.plc) : JSON.stringify(x))));
 }
 
 async function one(root, name, query) {

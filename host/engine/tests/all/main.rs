@@ -8,6 +8,7 @@ mod cluster;
 mod compensation;
 mod fast_path;
 mod graph;
+mod plc_trigger;
 mod recovery;
 mod retries;
 mod secrets;
