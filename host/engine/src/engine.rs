@@ -76,6 +76,10 @@ pub struct StartOptions {
     /// An audit record to commit with the run, only if the run is new. The
     /// run's id is added to its `data.details` object as `run`.
     pub audit: Option<baton_store::NewEvent>,
+    /// The workflow version to run; the newest when none.
+    pub version: Option<i64>,
+    /// The run and node that start this run as a sub-workflow.
+    pub parent: Option<(String, String)>,
 }
 
 impl Default for StartOptions {
@@ -85,6 +89,8 @@ impl Default for StartOptions {
             trigger: "api".into(),
             actor: None,
             audit: None,
+            version: None,
+            parent: None,
         }
     }
 }
@@ -351,12 +357,15 @@ impl Engine {
             return Err(Error::Interlock);
         }
         // Always the store's newest: another node may have applied a version.
-        let version = self
-            .shared
-            .store
-            .latest_workflow_version(workflow)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?;
+        let version = match options.version {
+            Some(v) => v,
+            None => self
+                .shared
+                .store
+                .latest_workflow_version(workflow)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?,
+        };
         let wf = self.compiled(workflow, version).await?;
         let key = wf.run_key(&input)?;
         wf.check_run_locks(&input)?;
@@ -406,6 +415,7 @@ impl Engine {
             owner: Some(self.shared.node.id.clone()),
             key: key.clone(),
             unique_key: wf.def.unique_key,
+            parent: options.parent,
         };
         tokio::spawn(async move {
             match engine.shared.store.create_run(run, transition).await? {

@@ -26,6 +26,7 @@ use crate::engine::Shared;
 use crate::event::{Ending, Event, WaitReason};
 use crate::executor::{self, AttemptSpec};
 
+mod child;
 mod fast_path;
 mod input;
 mod locks;
@@ -85,7 +86,7 @@ enum Timer {
     Deadline,
 }
 
-struct Running {
+pub(super) struct Running {
     node: usize,
     item: Option<u32>,
     phase: Phase,
@@ -524,8 +525,9 @@ impl RunActor {
                 }
                 Event::RunStopping {
                     ending: Ending::Cancelled,
-                    ..
+                    reason,
                 } => {
+                    self.cancel_children(reason);
                     for r in self.running.values() {
                         if r.phase == Phase::Run {
                             // The JoinSet reports the abort as a cancelled attempt.
@@ -563,6 +565,9 @@ impl RunActor {
             ),
         };
         let Some(mut task) = task else {
+            if phase == Phase::Run && node.def.kind == baton_workflow::NodeKind::Workflow {
+                self.spawn_child(i, item, attempt, input);
+            }
             return;
         };
         if let (Phase::Run, Some(config)) = (phase, &state.config) {

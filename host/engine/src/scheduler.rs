@@ -434,7 +434,7 @@ impl<'a> Scheduler<'a> {
         }
         let until = |d: Option<std::time::Duration>| d.map(|d| self.now + d.as_millis() as i64);
         match node.def.kind {
-            NodeKind::Task => match self.task_input(i, scope) {
+            NodeKind::Task | NodeKind::Workflow => match self.task_input(i, scope) {
                 Ok((input, items)) => {
                     let empty = items.as_ref().is_some_and(Vec::is_empty);
                     self.emit(Event::NodeStarted {

@@ -218,6 +218,7 @@ async fn cron(engine: Engine, workflow: String, expr: String, mut stop: oneshot:
             trigger: format!("cron:{expr}"),
             actor: Some("cron".into()),
             audit: None,
+            ..StartOptions::default()
         };
         match engine
             .start_run(

@@ -130,6 +130,8 @@ pub struct RunRecord {
     /// The run's batch or serial key: the workflow's `key` expression,
     /// evaluated at start.
     pub key: Option<String>,
+    /// The run and node that started it as a sub-workflow.
+    pub parent: Option<(String, String)>,
     /// What started it: `api`, `mqtt:<topic>`, `cron:<expr>`, ...
     pub trigger: String,
     /// When it was created.
@@ -165,6 +167,8 @@ pub struct NewRun {
     /// Refuse the run while another active run of the workflow has the
     /// same key (the workflow's `unique_key`).
     pub unique_key: bool,
+    /// The run and node that started it as a sub-workflow.
+    pub parent: Option<(String, String)>,
 }
 
 /// What [`crate::Store::create_run`] did.

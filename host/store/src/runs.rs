@@ -25,13 +25,15 @@ type RunRow = (
     i64,
     Option<i64>,
     Option<String>,
+    Option<String>,
+    Option<String>,
 );
 
 macro_rules! select {
     ($rest:literal) => {
         concat!(
             "SELECT id, workflow, version, status, input, output, error, idempotency_key, \
-             trigger, created_at, updated_at, finished_at, run_key FROM runs ",
+             trigger, created_at, updated_at, finished_at, run_key, parent_run, parent_node FROM runs ",
             $rest
         )
     };
@@ -56,6 +58,8 @@ fn run_record(row: RunRow) -> Result<RunRecord> {
         updated,
         finished,
         run_key,
+        parent_run,
+        parent_node,
     ) = row;
     Ok(RunRecord {
         status: RunStatus::parse(&status)
@@ -71,6 +75,7 @@ fn run_record(row: RunRow) -> Result<RunRecord> {
         error,
         idempotency_key: key,
         key: run_key,
+        parent: parent_run.zip(parent_node),
         trigger,
         created_at: created,
         updated_at: updated,
@@ -152,6 +157,17 @@ impl Store {
             }
             q.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(filter.limit.max(1)));
             q.build_query_as().fetch_all(p).await?
+        });
+        rows.into_iter().map(run_record).collect()
+    }
+
+    /// The runs that run `run_id` started as sub-workflows, oldest first.
+    pub async fn child_runs(&self, run_id: &str) -> Result<Vec<RunRecord>> {
+        let rows: Vec<RunRow> = with_pool!(&self.pool, p => {
+            sqlx::query_as(select!("WHERE parent_run = $1 ORDER BY id"))
+                .bind(run_id)
+                .fetch_all(p)
+                .await?
         });
         rows.into_iter().map(run_record).collect()
     }

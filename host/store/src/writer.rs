@@ -214,8 +214,9 @@ async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done
                     // the other requests of this batch.
                     let inserted: Option<(String,)> = sqlx::query_as(
                         "INSERT INTO runs (id, workflow, version, status, input, idempotency_key, \
-                         trigger, created_at, updated_at, owner, epoch, run_key, active_key) \
-                         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7, $8, $9, $10, $11) \
+                         trigger, created_at, updated_at, owner, epoch, run_key, active_key, \
+                         parent_run, parent_node) \
+                         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13) \
                          ON CONFLICT DO NOTHING RETURNING id",
                     )
                     .bind(&run.id)
@@ -229,6 +230,8 @@ async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done
                     .bind(i64::from(run.owner.is_some()))
                     .bind(&run.key)
                     .bind(run.key.as_ref().filter(|_| run.unique_key))
+                    .bind(run.parent.as_ref().map(|p| &p.0))
+                    .bind(run.parent.as_ref().map(|p| &p.1))
                     .fetch_optional(&mut *tx)
                     .await?;
                     if inserted.is_some() {

@@ -136,6 +136,8 @@ pub enum NodeKind {
     Delay,
     /// Waits for an MQTT message or an external signal.
     Wait,
+    /// Starts a run of another workflow and waits for its result.
+    Workflow,
 }
 
 impl fmt::Display for NodeKind {
@@ -145,6 +147,7 @@ impl fmt::Display for NodeKind {
             NodeKind::Approval => "approval",
             NodeKind::Delay => "delay",
             NodeKind::Wait => "wait",
+            NodeKind::Workflow => "workflow",
         })
     }
 }
@@ -222,6 +225,12 @@ pub struct Node {
     /// For tasks: locks the node holds from before it starts until it ends.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locks: Vec<crate::Lock>,
+    /// For sub-workflows: the workflow to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<String>,
+    /// For sub-workflows: the version to run; the newest when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 /// The failure kinds a retry policy can name in `non_retryable`.

@@ -242,6 +242,7 @@ impl Validator<'_> {
                     );
                 }
             }
+            NodeKind::Workflow => self.subworkflow(&at, wf, node),
             NodeKind::Wait => match (&node.mqtt, &node.signal) {
                 (Some(m), None) => {
                     if !self.catalog.has_mqtt(&m.connection) {
@@ -292,7 +293,7 @@ impl Validator<'_> {
 
     /// Fields that do not belong to the node's type.
     fn fields_for_kind(&mut self, at: &At<'_>, node: &Node) {
-        let set: [(&str, bool); 14] = [
+        let set: [(&str, bool); 16] = [
             ("plugin", node.plugin.is_some()),
             ("config", !node.config.is_null()),
             ("input", node.input.is_some()),
@@ -307,6 +308,8 @@ impl Validator<'_> {
             ("signal", node.signal.is_some()),
             ("durable", node.durable),
             ("locks", !node.locks.is_empty()),
+            ("workflow", node.workflow.is_some()),
+            ("version", node.version.is_some()),
         ];
         let allowed: &[&str] = match node.kind {
             NodeKind::Task => &[
@@ -324,6 +327,7 @@ impl Validator<'_> {
             NodeKind::Approval => &["on_timeout"],
             NodeKind::Delay => &["duration"],
             NodeKind::Wait => &["on_timeout", "mqtt", "signal"],
+            NodeKind::Workflow => &["input", "retry", "foreach", "workflow", "version"],
         };
         for (field, present) in set {
             if present && !allowed.contains(&field) {

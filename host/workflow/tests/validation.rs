@@ -496,3 +496,75 @@ fn run_keys_and_deadlines_are_checked_at_the_top_level() {
         "engine.workflows.max_wait",
     );
 }
+
+#[test]
+fn a_workflow_node_names_another_workflow() {
+    let ok = "name: w\nnodes:\n  a: { type: workflow, workflow: cure, version: 2, input: { b: \"input.batch\" } }\n";
+    assert!(validate(&Workflow::parse(ok).unwrap(), &Host).is_ok());
+    single(
+        "name: w\nnodes:\n  a: { type: workflow }\n",
+        Some("a"),
+        "workflow",
+        "needs `workflow`",
+    );
+    single(
+        "name: w\nnodes:\n  a: { type: workflow, workflow: w }\n",
+        Some("a"),
+        "workflow",
+        "a run of itself",
+    );
+    single(
+        "name: w\nnodes:\n  a: { type: workflow, workflow: cure, version: 0 }\n",
+        Some("a"),
+        "version",
+        "1 or more",
+    );
+    single(
+        "name: w\nnodes:\n  a: { type: workflow, workflow: cure, plugin: transform@1 }\n",
+        Some("a"),
+        "plugin",
+        "does not apply to a workflow node",
+    );
+    single(
+        "name: w\nnodes:\n  a: { plugin: transform@1, workflow: cure }\n",
+        Some("a"),
+        "workflow",
+        "does not apply to a task node",
+    );
+}
+
+#[test]
+fn locks_are_names_or_cel_and_their_limits_are_checked() {
+    let ok = "name: w\nlocks: [\"oven-1\", \"'line-' + string(input.line)\"]\nnodes:\n  a: { plugin: transform@1, locks: [{ key: filler, limit: 2, on_conflict: reject }] }\n  b: { needs: [a], plugin: transform@1, locks: [\"nodes.a.output.lock\"] }\n";
+    assert!(validate(&Workflow::parse(ok).unwrap(), &Host).is_ok());
+    single(
+        "name: w\nlocks: [\"nodes.a.output\"]\nnodes:\n  a: { plugin: transform@1 }\n",
+        None,
+        "locks[0]",
+        "from `input` only",
+    );
+    single(
+        "name: w\nnodes:\n  a: { plugin: transform@1, locks: [{ key: oven, limit: 0 }] }\n",
+        Some("a"),
+        "locks[0].limit",
+        "from 1 to",
+    );
+    single(
+        "name: w\nnodes:\n  a: { plugin: transform@1, locks: [oven, oven] }\n",
+        Some("a"),
+        "locks[1]",
+        "listed twice",
+    );
+    single(
+        "name: w\nnodes:\n  a: { plugin: transform@1 }\n  b: { plugin: transform@1, locks: [\"nodes.a.output\"] }\n",
+        Some("b"),
+        "locks[0]",
+        "not upstream",
+    );
+    single(
+        "name: w\nnodes:\n  a: { type: approval, locks: [oven] }\n",
+        Some("a"),
+        "locks",
+        "does not apply to a approval node",
+    );
+}

@@ -106,6 +106,7 @@ pub async fn start(
                     "run.start",
                     json!({"workflow": name}),
                 )),
+                ..StartOptions::default()
             },
         )
         .await?;
@@ -132,6 +133,7 @@ fn run_view(run: &RunRecord) -> Value {
         "trigger": run.trigger,
         "idempotency_key": run.idempotency_key,
         "key": run.key,
+        "parent": run.parent.as_ref().map(|(run_id, node)| json!({"run_id": run_id, "node": node})),
         "created_at": run.created_at,
         "finished_at": run.finished_at,
     })
@@ -271,6 +273,21 @@ pub async fn show(
         .collect();
     let mut out = run_view(&run);
     out["nodes"] = Value::Array(nodes);
+    let children = state.engine.store().child_runs(&id).await?;
+    out["children"] = Value::Array(
+        children
+            .iter()
+            .map(|c| {
+                json!({
+                    "id": c.id,
+                    "workflow": c.workflow,
+                    "version": c.version,
+                    "status": c.status,
+                    "node": c.parent.as_ref().map(|p| p.1.clone()),
+                })
+            })
+            .collect(),
+    );
     out["deadline_at"] = json!(
         wf.def
             .deadline

@@ -375,6 +375,23 @@ fn print_run(run: &Value) {
     if !run["key"].is_null() {
         println!("key {}", table::cell(&run["key"]));
     }
+    if !run["parent"].is_null() {
+        println!(
+            "started by node `{}` of run {}",
+            table::cell(&run["parent"]["node"]),
+            table::cell(&run["parent"]["run_id"])
+        );
+    }
+    for child in run["children"].as_array().into_iter().flatten() {
+        println!(
+            "node `{}` started run {} ({} v{}): {}",
+            table::cell(&child["node"]),
+            table::cell(&child["id"]),
+            table::cell(&child["workflow"]),
+            child["version"],
+            table::cell(&child["status"])
+        );
+    }
     if !run["deadline_at"].is_null() {
         println!("deadline {}", table::time(&run["deadline_at"]));
     }

@@ -238,6 +238,7 @@ impl Poller {
             trigger: format!("plc:{}", self.key),
             actor: Some(format!("plc:{}", self.trigger.device)),
             audit: None,
+            ..StartOptions::default()
         };
         let input = self.input(to, previous, number);
         match self.engine.start_run(&self.workflow, input, options).await {

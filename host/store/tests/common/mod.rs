@@ -55,5 +55,6 @@ pub fn new_run(id: &str, key: Option<&str>) -> NewRun {
         owner: None,
         key: None,
         unique_key: false,
+        parent: None,
     }
 }

@@ -114,3 +114,30 @@ impl Validator<'_> {
         }
     }
 }
+
+impl Validator<'_> {
+    /// A `type: workflow` node names another workflow, not its own.
+    pub(super) fn subworkflow(&mut self, at: &At<'_>, wf: &Workflow, node: &crate::Node) {
+        match node.workflow.as_deref() {
+            None => self.report(
+                at,
+                "workflow",
+                "a workflow node needs `workflow`: the name of the workflow it runs",
+            ),
+            Some(name) if name == wf.name => self.report(
+                at,
+                "workflow",
+                format!("`{name}` is this workflow: a run cannot wait for a run of itself"),
+            ),
+            Some(name) if !super::is_name(name) => self.report(
+                at,
+                "workflow",
+                format!("`{name}` is not a workflow name (lowercase letters, digits and `-`)"),
+            ),
+            Some(_) => {}
+        }
+        if node.version.is_some_and(|v| v < 1) {
+            self.report(at, "version", "must be 1 or more");
+        }
+    }
+}

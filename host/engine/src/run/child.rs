@@ -1,0 +1,170 @@
+//! Sub-workflows: an attempt of a `type: workflow` node starts a run of
+//! another workflow and ends when that run ends, with its output or its
+//! failure. A cancel of the parent reaches its children.
+
+use std::time::{Duration, Instant};
+
+use baton_store::{Phase, RunStatus};
+use serde_json::Value;
+
+use super::{RunActor, Running};
+use crate::engine::Engine;
+
+use crate::scheduler::Outcome;
+use crate::{Error, StartOptions};
+
+/// Deepest chain of runs started by runs: a workflow that, through others,
+/// starts itself fails here instead of filling the database.
+pub const MAX_DEPTH: usize = 8;
+
+impl RunActor {
+    /// Start (or, resumed after a restart, find again by its key) the child
+    /// run of attempt `attempt` of workflow node `i`, and wait for its end.
+    pub(super) fn spawn_child(&mut self, i: usize, item: Option<u32>, attempt: u32, input: Value) {
+        let node = &self.wf.nodes[i];
+        let Some(workflow) = node.def.workflow.clone() else {
+            return;
+        };
+        let version = node.def.version;
+        let parent = (self.state.run_id.clone(), node.id.clone());
+        let item_part = item.map(|k| format!("[{k}]")).unwrap_or_default();
+        let key = format!("{}/{}{item_part}#{attempt}", parent.0, parent.1);
+        let engine = Engine {
+            shared: self.shared.clone(),
+        };
+        let abort = self.attempts.spawn(async move {
+            let began = Instant::now();
+            let result = child(&engine, &workflow, version, input, key, parent).await;
+            Outcome {
+                result,
+                duration_ms: began.elapsed().as_millis() as u64,
+                logs: Vec::new(),
+                denials: Vec::new(),
+            }
+        });
+        self.running.insert(
+            abort.id(),
+            Running {
+                node: i,
+                item,
+                phase: Phase::Run,
+                attempt,
+                abort,
+                actuates: false,
+                interlocked: false,
+            },
+        );
+    }
+
+    /// Cancel this run's unfinished children, now and once more a moment
+    /// later for a child whose start was under way.
+    pub(super) fn cancel_children(&self, reason: &str) {
+        if !self
+            .wf
+            .nodes
+            .iter()
+            .any(|n| n.def.kind == baton_workflow::NodeKind::Workflow)
+        {
+            return;
+        }
+        let engine = Engine {
+            shared: self.shared.clone(),
+        };
+        let run = self.state.run_id.clone();
+        let why = format!("its parent run {run} was cancelled: {reason}");
+        tokio::spawn(async move {
+            for pass in 0..2 {
+                if pass > 0 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                let Ok(children) = engine.store().child_runs(&run).await else {
+                    continue;
+                };
+                for child in children.iter().filter(|c| !c.status.is_terminal()) {
+                    if let Err(e) = engine.cancel(&child.id, "parent", &why).await {
+                        tracing::debug!(run = %child.id, error = %e, "child not cancelled");
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Run `workflow` as a child of `parent` and wait for it: its output, or
+/// the failure's kind and message.
+async fn child(
+    engine: &Engine,
+    workflow: &str,
+    version: Option<i64>,
+    input: Value,
+    key: String,
+    parent: (String, String),
+) -> Result<Value, (String, String)> {
+    let depth = depth(engine, &parent.0).await;
+    if depth >= MAX_DEPTH {
+        return Err((
+            "fatal".into(),
+            format!("runs nest {depth} deep; at most {MAX_DEPTH} runs may start one another"),
+        ));
+    }
+    let options = StartOptions {
+        idempotency_key: Some(key),
+        trigger: format!("workflow:{}/{}", parent.0, parent.1),
+        version,
+        parent: Some(parent),
+        ..StartOptions::default()
+    };
+    let started = engine
+        .start_run(workflow, input, options)
+        .await
+        .map_err(|e| {
+            let kind = match e {
+                Error::NotFound(_) | Error::BadRequest(_) | Error::Definition(_) => "fatal",
+                _ => "retryable",
+            };
+            (kind.to_string(), format!("cannot start workflow `{workflow}`: {e}"))
+        })?;
+    let id = started.run_id;
+    loop {
+        match engine.wait_finished(&id, Duration::from_secs(3600)).await {
+            Ok(Some(run)) => {
+                return match run.status {
+                    RunStatus::Succeeded => Ok(run.output.unwrap_or(Value::Null)),
+                    status => Err((
+                        "retryable".into(),
+                        format!(
+                            "child run {id} of `{workflow}` {status}: {}",
+                            run.error.unwrap_or_default()
+                        ),
+                    )),
+                };
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(run = %id, error = %e, "cannot read a child run; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// How many runs up the chain of parents `run` is (0 for a run started
+/// otherwise), read up to [`MAX_DEPTH`].
+async fn depth(engine: &Engine, run: &str) -> usize {
+    let mut depth = 0;
+    let mut at = run.to_string();
+    while depth < MAX_DEPTH {
+        match engine.store().run(&at).await {
+            Ok(Some(record)) => match record.parent {
+                Some((parent, _)) => {
+                    depth += 1;
+                    at = parent;
+                }
+                None => break,
+            },
+            _ => break,
+        }
+    }
+    depth
+}
+
