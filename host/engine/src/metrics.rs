@@ -1,5 +1,5 @@
-//! Engine measurements for `/metrics`: attempt latency, slot queueing and
-//! plugin compile times. Plain atomics, so recording costs next to nothing.
+//! Engine measurements for `/metrics`: attempt latency, slot queueing,
+//! plugin compile times and rows deleted by retention. Plain atomics, so recording costs next to nothing.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -63,6 +63,8 @@ pub struct EngineMetrics {
     /// Seconds each plugin (`name@version`) took to compile when loaded;
     /// 0 when it came from the artifact cache.
     pub compile_seconds: Mutex<BTreeMap<String, f64>>,
+    /// The retention sweep: its settings and the rows it deleted.
+    pub retention: crate::retention::RetentionMetrics,
 }
 
 impl EngineMetrics {
