@@ -20,4 +20,5 @@ mod safety;
 mod secrets;
 mod status;
 mod statuses;
+mod subworkflows;
 mod tour;
