@@ -25,7 +25,11 @@ use crate::error::{ApiResult, ErrorBody};
         description = "Process orchestration for industrial sites: upload task plugins, apply workflows, start, watch and steer runs.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(
+        ErrorBody,
+        crate::routes::status::Retention,
+        crate::routes::status::RetentionDeleted
+    )),
     modifiers(&Bearer),
     tags(
         (name = "plugins", description = "Task plugins (WebAssembly components)"),

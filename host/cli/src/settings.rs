@@ -41,6 +41,10 @@ pub struct Settings {
     /// Printing settings shows the names, never the values.
     #[serde(default)]
     pub secrets: baton_engine::Secrets,
+    /// `[retention]`: how long finished runs and audit events are kept;
+    /// forever unless set.
+    #[serde(default)]
+    pub retention: baton_engine::RetentionConfig,
     /// Logging.
     #[serde(default)]
     pub log: LogSettings,
@@ -418,6 +422,54 @@ mod tests {
             e.contains("must be a string") && !e.contains("482913"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn retention_is_off_by_default_and_read_and_checked() {
+        let s = Settings::load_with(None, []).unwrap();
+        assert_eq!(s.retention, baton_engine::RetentionConfig::default());
+        assert_eq!((s.retention.runs, s.retention.audit), (None, None));
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            "[retention]\nruns = \"90d\"\naudit = \"off\"\nbatch = 200\n",
+        )
+        .unwrap();
+        let vars =
+            [("BATON_RETENTION__INTERVAL", "30s")].map(|(k, v)| (k.to_string(), v.to_string()));
+        let s = Settings::load_with(Some(file.path()), vars).unwrap();
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(s.retention.runs, Some(90 * day));
+        assert_eq!(s.retention.audit, None);
+        assert_eq!(s.retention.batch, 200);
+        assert_eq!(s.retention.interval, Duration::from_secs(30));
+        s.retention.validate().unwrap();
+
+        for (text, key) in [
+            ("runs = \"90s\"", "retention.runs"),
+            ("audit = \"0s\"", "retention.audit"),
+            ("batch = 0", "retention.batch"),
+            ("batch = 1000000", "retention.batch"),
+            ("interval = \"0s\"", "retention.interval"),
+            ("interval = \"30d\"", "retention.interval"),
+        ] {
+            std::fs::write(file.path(), format!("[retention]\n{text}\n")).unwrap();
+            let s = Settings::load_with(Some(file.path()), []).unwrap();
+            let e = s.retention.validate().unwrap_err().to_string();
+            assert!(e.starts_with(key), "{text}: {e}");
+        }
+        std::fs::write(file.path(), "[retention]\nruns = \"ninety days\"\n").unwrap();
+        let e = format!(
+            "{:#}",
+            Settings::load_with(Some(file.path()), []).unwrap_err()
+        );
+        assert!(e.contains("ninety days") && e.contains("not an age"), "{e}");
+        std::fs::write(file.path(), "[retention]\nrun = \"90d\"\n").unwrap();
+        let e = format!(
+            "{:#}",
+            Settings::load_with(Some(file.path()), []).unwrap_err()
+        );
+        assert!(e.contains("unknown field `run`"), "{e}");
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub async fn run(args: ServeArgs, settings: anyhow::Result<Settings>) -> anyhow:
     }
     // Checked before anything starts, so a bad value is reported at once.
     settings.server.limits()?;
+    settings.retention.validate()?;
     // Bound first, so the node registers with the address it serves on.
     let listener = tokio::net::TcpListener::bind(&settings.server.listen)
         .await
@@ -111,8 +112,11 @@ pub fn admin_token_from_env() -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
-/// Open the store, the runtime and the engine as `settings` say.
+/// Open the store, the runtime and the engine as `settings` say, and start
+/// the retention sweep.
 pub async fn start_engine(settings: &mut Settings) -> anyhow::Result<Engine> {
+    // Checked before anything is opened, so a bad value is reported at once.
+    settings.retention.validate()?;
     let dir = &settings.server.data_dir;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let database = settings
@@ -141,6 +145,7 @@ pub async fn start_engine(settings: &mut Settings) -> anyhow::Result<Engine> {
     for plugin in baton_plugins::FIRST_PARTY {
         engine.add_plugin(plugin.wasm).await?;
     }
+    engine.spawn_retention(settings.retention.clone());
     Ok(engine)
 }
 

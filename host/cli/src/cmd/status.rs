@@ -1,5 +1,6 @@
 //! `baton status`: the server's overview: the interlock, task slots and
-//! queue, runs by status, and how each PLC device and MQTT connection is doing.
+//! queue, runs by status, retention, and how each PLC device and MQTT
+//! connection is doing.
 
 use std::process::ExitCode;
 
@@ -40,6 +41,7 @@ fn render(s: &Value) -> String {
         runs["failed"],
         runs["cancelled"],
     );
+    out.push_str(&retention(&s["retention"]));
     let mut rows = Vec::new();
     for kind in ["plc", "mqtt"] {
         rows.extend(table::rows(&s["connectors"][kind], |c| {
@@ -60,6 +62,35 @@ fn render(s: &Value) -> String {
         ));
     }
     out
+}
+
+/// The `retention` line: what is kept how long, and what this node deleted.
+fn retention(r: &Value) -> String {
+    const HOUR: u64 = 3_600_000;
+    let kept = |key: &str| match r[key].as_u64() {
+        // As `baton.toml` would say it: `90d` rather than `2months 29days ...`.
+        Some(ms) if ms % (24 * HOUR) == 0 => format!("kept {}d", ms / (24 * HOUR)),
+        Some(ms) if ms % HOUR == 0 => format!("kept {}h", ms / HOUR),
+        Some(ms) => format!(
+            "kept {}",
+            humantime_serde::re::humantime::format_duration(std::time::Duration::from_millis(ms))
+        ),
+        None => "kept forever".to_string(),
+    };
+    if r.is_null() {
+        return String::new();
+    }
+    let d = &r["deleted"];
+    format!(
+        "retention   finished runs {}, audit events {}; deleted {} runs ({} node executions, \
+         {} events) and {} audit events\n",
+        kept("runs_ms"),
+        kept("audit_ms"),
+        d["runs"],
+        d["node_executions"],
+        d["events"],
+        d["audit"],
+    )
 }
 
 #[cfg(test)]
@@ -90,5 +121,35 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("mqtt  plant   connected  -"), "{out}");
+        assert!(!out.contains("retention"), "an older server: {out}");
+    }
+
+    #[test]
+    fn shows_what_retention_keeps_and_deleted() {
+        let status = |retention: Value| {
+            render(&json!({
+                "interlock": {"engaged": false}, "runs": {}, "connectors": {},
+                "retention": retention,
+            }))
+        };
+        let out = status(json!({
+            "enabled": true, "runs_ms": 90u64 * 24 * 3600 * 1000, "audit_ms": null,
+            "deleted": {"runs": 12, "node_executions": 40, "events": 300, "audit": 0}
+        }));
+        assert!(
+            out.contains(
+                "retention   finished runs kept 90d, audit events kept forever; \
+                 deleted 12 runs (40 node executions, 300 events) and 0 audit events"
+            ),
+            "{out}"
+        );
+        let out = status(json!({
+            "enabled": false, "runs_ms": null, "audit_ms": null,
+            "deleted": {"runs": 0, "node_executions": 0, "events": 0, "audit": 0}
+        }));
+        assert!(
+            out.contains("finished runs kept forever, audit events kept forever"),
+            "{out}"
+        );
     }
 }
