@@ -170,3 +170,53 @@ nodes:
     assert!(a0 >= 0 && began.elapsed() >= Duration::from_millis(800));
     assert!(h.engine.locks().await.unwrap().is_empty(), "all given back");
 }
+
+fn node(id: &str) -> baton_engine::EngineConfig {
+    baton_engine::EngineConfig {
+        cluster: baton_engine::ClusterConfig {
+            node_id: Some(id.into()),
+            heartbeat: Duration::from_millis(100),
+            lease: Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_lock_holds_across_the_nodes_of_a_cluster() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let a = Harness::configured(db, node("a")).await;
+    a.apply(BAKE).await;
+    let b = start_engine_with(&a.db.url, &a.plc.url(), node("b")).await;
+
+    let first = a.start("bake", json!({})).await;
+    waiting(&a, &first).await;
+    // Started on the other node, the second run queues behind the first.
+    let second = b
+        .start_run("bake", json!({}), StartOptions::default())
+        .await
+        .unwrap()
+        .run_id;
+    until_event(b.store(), &second, |e| {
+        matches!(e, Event::LocksRequested { .. })
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(!started(&events(b.store(), &second).await));
+    let seen_from_b = b.locks().await.unwrap();
+    assert_eq!(seen_from_b[0].holders[0].run_id, first);
+    assert_eq!(seen_from_b[0].queue[0].run_id, second);
+
+    // The first ends on node a; node b's run gets the oven.
+    a.engine
+        .decide_approval(&first, "done", true, "ana", None)
+        .await
+        .unwrap();
+    until_event(b.store(), &second, |e| matches!(e, Event::NodeWaiting { .. })).await;
+    assert!(b.runs_here(&second), "it ran on node b");
+    assert_eq!(a.plc.writes().len(), 2);
+    b.halt();
+}
