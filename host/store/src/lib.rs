@@ -19,6 +19,7 @@
 //! - `cache`: token lookups and the newest workflow versions, kept in memory.
 //! - `cluster`: the nodes sharing a database, and which owns each run.
 //! - `inbox`: operator actions for runs another node owns.
+//! - `locks`: equipment locks and concurrency limits across nodes.
 //! - `retention`: deleting finished runs and old audit events, in small
 //!   batches.
 //! - `plugins`, `workflows`, `runs`, `events`, `tokens`, `flags`: queries, one module per table.
@@ -35,6 +36,7 @@ mod events;
 mod exclusive;
 mod flags;
 mod inbox;
+mod locks;
 mod plugins;
 mod retention;
 mod runs;
@@ -48,6 +50,7 @@ pub use cache::TTL as CACHE_TTL;
 pub use cluster::{Claimed, Fence, NodeRecord, Registered};
 pub use error::{Error, Result};
 pub use inbox::{INBOX_CHANNEL, InboxItem};
+pub use locks::{LockOp, LockRecord};
 pub use model::*;
 pub use retention::Deleted;
 pub use store::{Backend, Store, StoreOptions, Synchronous, WriterStats};

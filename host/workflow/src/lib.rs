@@ -17,6 +17,7 @@
 //! - [`graph`]: the DAG: order, cycles, ancestors.
 //! - [`catalog`]: what validation needs to know about the host.
 //! - [`validate`]: every check, collected into [`Problems`].
+//! - [`locks`]: equipment locks and concurrency limits.
 //! - [`plc_trigger`]: the trigger that starts a run on a PLC change.
 //! - [`secret`]: `{secret: NAME}` references in a node's config.
 //! - [`limits`]: the bounds that keep parsing and validating a hostile
@@ -30,6 +31,7 @@ pub mod definition;
 pub mod expr;
 pub mod graph;
 pub mod limits;
+pub mod locks;
 pub mod plc_trigger;
 pub mod secret;
 pub mod validate;
@@ -40,5 +42,6 @@ pub use catalog::{Catalog, PluginMeta};
 pub use definition::{Node, NodeKind, Workflow};
 pub use error::{ParseError, Problem, Problems};
 pub use limits::Limits;
+pub use locks::{Lock, OnConflict};
 pub use plc_trigger::PlcTrigger;
 pub use validate::{validate, validate_with};
