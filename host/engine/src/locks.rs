@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use baton_store::{LockRecord, Millis};
 use serde::Serialize;
 
+use crate::Result;
 use crate::engine::Engine;
 use crate::run::Input;
-use crate::Result;
 
 /// One lock: its holders and its queue, in arrival order.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -11,10 +11,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::Result;
 use crate::Store;
 use crate::model::Millis;
 use crate::store::with_pool;
-use crate::Result;
 
 /// A change to a run's locks, committed with its transition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +93,8 @@ pub(crate) fn grants(rows: &[Row]) -> Vec<usize> {
         let rows_of = &requests[&id];
         let free = rows_of.iter().all(|&i| {
             let r = &rows[i];
-            !blocked.contains(r.key.as_str()) && held.get(r.key.as_str()).copied().unwrap_or(0) < r.limit
+            !blocked.contains(r.key.as_str())
+                && held.get(r.key.as_str()).copied().unwrap_or(0) < r.limit
         });
         for &i in rows_of {
             let key = rows[i].key.as_str();
@@ -274,16 +275,20 @@ impl Store {
         });
         Ok(rows
             .into_iter()
-            .map(|(key, run_id, workflow, node_id, limit, held, requested_at, acquired_at)| LockRecord {
-                key,
-                run_id,
-                workflow,
-                node_id,
-                limit: u32::try_from(limit).unwrap_or(u32::MAX),
-                held: held != 0,
-                requested_at,
-                acquired_at,
-            })
+            .map(
+                |(key, run_id, workflow, node_id, limit, held, requested_at, acquired_at)| {
+                    LockRecord {
+                        key,
+                        run_id,
+                        workflow,
+                        node_id,
+                        limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                        held: held != 0,
+                        requested_at,
+                        acquired_at,
+                    }
+                },
+            )
             .collect())
     }
 
@@ -298,7 +303,10 @@ impl Store {
             .fetch_all(p)
             .await?
         });
-        Ok(rows.into_iter().map(|(node, held)| (node, held != 0)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(node, held)| (node, held != 0))
+            .collect())
     }
 }
 
@@ -326,7 +334,11 @@ mod tests {
             row("oven", "b", 1, false),
             row("line", "c", 1, false),
         ];
-        assert_eq!(grants(&rows), Vec::<usize>::new(), "c may not overtake b on `line`");
+        assert_eq!(
+            grants(&rows),
+            Vec::<usize>::new(),
+            "c may not overtake b on `line`"
+        );
         // a ends: b gets both at once; c still waits.
         let rows = rows[1..].to_vec();
         assert_eq!(grants(&rows), [0, 1]);
@@ -340,8 +352,14 @@ mod tests {
             row("line", "c", 2, false),
         ];
         assert_eq!(grants(&rows), [1]);
-        assert!(!would_grant(&rows, "d", "", &[("line".into(), 3)]), "behind b and c");
+        assert!(
+            !would_grant(&rows, "d", "", &[("line".into(), 3)]),
+            "behind b and c"
+        );
         assert!(would_grant(&rows, "d", "", &[("other".into(), 1)]));
-        assert_eq!(first_taken(&rows, &[("x".into(), 1), ("line".into(), 1)]), Some("line"));
+        assert_eq!(
+            first_taken(&rows, &[("x".into(), 1), ("line".into(), 1)]),
+            Some("line")
+        );
     }
 }

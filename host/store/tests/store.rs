@@ -6,8 +6,8 @@
 use std::sync::atomic::Ordering;
 
 use baton_store::{
-    Created, Execution, LockOp, NewEvent, NewRun, Phase, PluginRecord, RunFilter, RunStatus, RunUpdate,
-    Store, StoreOptions, Transition,
+    Created, Execution, LockOp, NewEvent, NewRun, Phase, PluginRecord, RunFilter, RunStatus,
+    RunUpdate, Store, StoreOptions, Transition,
 };
 use serde_json::json;
 
@@ -480,10 +480,16 @@ async fn locks_queue_in_arrival_order_and_go_with_their_run(store: Store) {
     let mut grants = store.subscribe_lock_grants();
     for id in ["a", "b"] {
         let (run, t) = with(id, oven("", false));
-        assert_eq!(store.create_run(run, t).await.unwrap(), Created::New(id.into()));
+        assert_eq!(
+            store.create_run(run, t).await.unwrap(),
+            Created::New(id.into())
+        );
     }
     assert_eq!(store.run_locks("a").await.unwrap(), [(String::new(), true)]);
-    assert_eq!(store.run_locks("b").await.unwrap(), [(String::new(), false)]);
+    assert_eq!(
+        store.run_locks("b").await.unwrap(),
+        [(String::new(), false)]
+    );
     // `reject` is refused while the lock is taken, and nothing is created.
     let (run, t) = with("c", oven("", true));
     assert_eq!(

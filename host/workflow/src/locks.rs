@@ -101,9 +101,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(locks[0].key, "oven-1");
-        assert_eq!((locks[0].limit, locks[0].on_conflict), (1, OnConflict::Queue));
+        assert_eq!(
+            (locks[0].limit, locks[0].on_conflict),
+            (1, OnConflict::Queue)
+        );
         assert!(locks[0].is_name());
-        assert_eq!((locks[1].limit, locks[1].on_conflict), (2, OnConflict::Reject));
+        assert_eq!(
+            (locks[1].limit, locks[1].on_conflict),
+            (2, OnConflict::Reject)
+        );
         assert!(!locks[1].is_name());
         let again: Vec<Lock> =
             serde_json::from_str(&serde_json::to_string(&locks).unwrap()).unwrap();

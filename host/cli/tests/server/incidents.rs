@@ -74,7 +74,10 @@ fn a_held_run_is_listed_repaired_and_its_batch_found_again() {
         &json!({"input": {"batch": "B-42"}}),
     );
     assert_eq!(status, 409, "{body}");
-    assert!(body["error"]["message"].to_string().contains(&run), "{body}");
+    assert!(
+        body["error"]["message"].to_string().contains(&run),
+        "{body}"
+    );
 
     // Listed where an operator looks.
     let incidents = server.get("/api/v1/incidents");

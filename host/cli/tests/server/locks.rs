@@ -64,20 +64,33 @@ fn one_recipe_at_a_time_on_the_oven_even_across_a_kill() {
     assert_eq!(lock["queue"][0]["run_id"], second.as_str(), "{lock}");
     let (code, out) = baton(&server, &["lock", "list"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("oven-1") && out.contains(&first) && out.contains(&second), "{out}");
+    assert!(
+        out.contains("oven-1") && out.contains(&first) && out.contains(&second),
+        "{out}"
+    );
     assert!(out.contains("waiting #1"), "{out}");
 
     // With reject, a run on the same oven is refused while it is taken.
     let strict = unique("strict");
-    server.apply(&strict, &bake(&strict, "{ key: oven-1, on_conflict: reject }"));
+    server.apply(
+        &strict,
+        &bake(&strict, "{ key: oven-1, on_conflict: reject }"),
+    );
     let (status, body) = server.post(&format!("/api/v1/workflows/{strict}/runs"), &json!({}));
     assert_eq!(status, 409, "{body}");
-    assert!(body["error"]["message"].to_string().contains("oven-1"), "{body}");
+    assert!(
+        body["error"]["message"].to_string().contains("oven-1"),
+        "{body}"
+    );
 
     server.kill();
     let server = Server::start(&data, &config);
     let lock = oven(&server);
-    assert_eq!(lock["holders"][0]["run_id"], first.as_str(), "still the first's: {lock}");
+    assert_eq!(
+        lock["holders"][0]["run_id"],
+        first.as_str(),
+        "still the first's: {lock}"
+    );
     assert_eq!(lock["queue"][0]["run_id"], second.as_str(), "{lock}");
     assert!(!has_event(&server, &second, "node_started"));
     let heats = || {

@@ -19,9 +19,7 @@ fn parent_and_child_link_wait_and_cancel_together() {
     );
     server.apply(
         &parent,
-        &format!(
-            "name: {parent}\nnodes:\n  soak:\n    type: workflow\n    workflow: {child}\n"
-        ),
+        &format!("name: {parent}\nnodes:\n  soak:\n    type: workflow\n    workflow: {child}\n"),
     );
 
     let run = server.start_run(&parent, json!({}));
@@ -30,7 +28,11 @@ fn parent_and_child_link_wait_and_cancel_together() {
         shown["children"][0]["id"].as_str().map(str::to_string)
     });
     let shown = server.wait_node(&kid, "ok", "waiting");
-    assert_eq!(shown["parent"], json!({"run_id": run, "node": "soak"}), "{shown}");
+    assert_eq!(
+        shown["parent"],
+        json!({"run_id": run, "node": "soak"}),
+        "{shown}"
+    );
     let (code, out) = baton(&server, &["run", "show", &run]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&kid) && out.contains(&child), "{out}");

@@ -122,7 +122,10 @@ async fn child(
                 Error::NotFound(_) | Error::BadRequest(_) | Error::Definition(_) => "fatal",
                 _ => "retryable",
             };
-            (kind.to_string(), format!("cannot start workflow `{workflow}`: {e}"))
+            (
+                kind.to_string(),
+                format!("cannot start workflow `{workflow}`: {e}"),
+            )
         })?;
     let id = started.run_id;
     loop {
@@ -167,4 +170,3 @@ async fn depth(engine: &Engine, run: &str) -> usize {
     }
     depth
 }
-

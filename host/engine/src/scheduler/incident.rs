@@ -61,9 +61,9 @@ impl Scheduler<'_> {
                 node,
                 reason: skip_reason,
             }),
-            Resolution::Fail => {
-                self.fail_run(format!("node `{node}` failed, and the run was {fail_reason}"))
-            }
+            Resolution::Fail => self.fail_run(format!(
+                "node `{node}` failed, and the run was {fail_reason}"
+            )),
         }
         Ok(())
     }
@@ -76,8 +76,7 @@ impl Scheduler<'_> {
     /// The run's deadline passed: it is cancelled, and compensated as the
     /// workflow says.
     pub fn deadline_passed(&mut self, deadline: std::time::Duration) {
-        if self.state.ended.is_some()
-            || matches!(self.state.stopping, Some((Ending::Cancelled, _)))
+        if self.state.ended.is_some() || matches!(self.state.stopping, Some((Ending::Cancelled, _)))
         {
             return;
         }
@@ -87,7 +86,6 @@ impl Scheduler<'_> {
             reason: format!("deadline: the run did not finish within its deadline of {after}"),
         });
     }
-
 }
 
 #[cfg(test)]
@@ -151,10 +149,16 @@ mod tests {
         };
         let boom = || outcome(Err(("retryable".into(), "boom".into())));
         step(&mut state, 0, &|_| {});
-        step(&mut state, 1, &|s| s.attempt_done(c, None, Phase::Run, 1, outcome(Ok(json!(1))), 0.0));
-        step(&mut state, 2, &|s| s.attempt_done(a, None, Phase::Run, 1, boom(), 0.0));
+        step(&mut state, 1, &|s| {
+            s.attempt_done(c, None, Phase::Run, 1, outcome(Ok(json!(1))), 0.0)
+        });
+        step(&mut state, 2, &|s| {
+            s.attempt_done(a, None, Phase::Run, 1, boom(), 0.0)
+        });
         step(&mut state, 2000, &|s| s.retry_due(a, None, Phase::Run));
-        step(&mut state, 2001, &|s| s.attempt_done(a, None, Phase::Run, 2, boom(), 0.0));
+        step(&mut state, 2001, &|s| {
+            s.attempt_done(a, None, Phase::Run, 2, boom(), 0.0)
+        });
         (wf, state, all)
     }
 
@@ -166,10 +170,21 @@ mod tests {
         assert_eq!(state.status(), RunStatus::Held);
         assert_eq!(state.nodes[a].status, NodeStatus::Failed);
         assert!(state.nodes[a].incident);
-        assert_eq!(state.nodes[wf.index("b").unwrap()].status, NodeStatus::Pending);
+        assert_eq!(
+            state.nodes[wf.index("b").unwrap()].status,
+            NodeStatus::Pending
+        );
         assert!(state.stopping.is_none() && state.ended.is_none());
-        assert!(events.iter().any(|e| matches!(e, Event::IncidentOpened { node, .. } if node == "a")));
-        assert!(!events.iter().any(|e| matches!(e, Event::RunStopping { .. })));
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::IncidentOpened { node, .. } if node == "a"))
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Event::RunStopping { .. }))
+        );
     }
 
     #[test]
@@ -177,20 +192,49 @@ mod tests {
         let (wf, mut state, mut all) = held();
         let a = wf.index("a").unwrap();
         let mut s = Scheduler::new(&wf, &mut state, 3000);
-        s.resolve(a, Fix { config: Some(json!({"x": 1})), ..fix(Resolution::Retry) }, "ana").unwrap();
+        s.resolve(
+            a,
+            Fix {
+                config: Some(json!({"x": 1})),
+                ..fix(Resolution::Retry)
+            },
+            "ana",
+        )
+        .unwrap();
         s.decide();
         let events = s.into_events();
-        assert!(events.iter().any(|e| matches!(e, Event::AttemptStarted { node, attempt: 3, .. } if node == "a")), "{events:?}");
+        assert!(
+            events.iter().any(
+                |e| matches!(e, Event::AttemptStarted { node, attempt: 3, .. } if node == "a")
+            ),
+            "{events:?}"
+        );
         all.extend(events);
         assert!(!state.held());
         assert_eq!(state.nodes[a].config, Some(json!({"x": 1})));
         // Attempt 3 fails: the budget of two counts from the retry, so one
         // more attempt is due rather than a new incident.
         let mut s = Scheduler::new(&wf, &mut state, 3100);
-        s.attempt_done(a, None, Phase::Run, 3, outcome(Err(("retryable".into(), "boom".into()))), 0.0);
+        s.attempt_done(
+            a,
+            None,
+            Phase::Run,
+            3,
+            outcome(Err(("retryable".into(), "boom".into()))),
+            0.0,
+        );
         s.decide();
         let events = s.into_events();
-        assert!(events.iter().any(|e| matches!(e, Event::AttemptFailed { retry_at: Some(_), .. })), "{events:?}");
+        assert!(
+            events.iter().any(|e| matches!(
+                e,
+                Event::AttemptFailed {
+                    retry_at: Some(_),
+                    ..
+                }
+            )),
+            "{events:?}"
+        );
         all.extend(events);
 
         // Replayed (times aside, which this test does not keep), the same.
@@ -208,13 +252,28 @@ mod tests {
 
         let mut done = state.clone();
         let mut s = Scheduler::new(&wf, &mut done, 3000);
-        let no_comment = Fix { output: Some(json!(5)), ..fix(Resolution::Complete) };
-        assert!(s.resolve(a, no_comment, "ana").unwrap_err().contains("comment"));
-        let by_hand = Fix { output: Some(json!(5)), comment: Some("by hand".into()), ..fix(Resolution::Complete) };
+        let no_comment = Fix {
+            output: Some(json!(5)),
+            ..fix(Resolution::Complete)
+        };
+        assert!(
+            s.resolve(a, no_comment, "ana")
+                .unwrap_err()
+                .contains("comment")
+        );
+        let by_hand = Fix {
+            output: Some(json!(5)),
+            comment: Some("by hand".into()),
+            ..fix(Resolution::Complete)
+        };
         s.resolve(a, by_hand, "ana").unwrap();
         s.decide();
         assert_eq!(done.nodes[a].output, Some(json!(5)));
-        assert_eq!(done.nodes[b].status, NodeStatus::Running, "b starts on the given output");
+        assert_eq!(
+            done.nodes[b].status,
+            NodeStatus::Running,
+            "b starts on the given output"
+        );
 
         let mut skipped = state.clone();
         let mut s = Scheduler::new(&wf, &mut skipped, 3000);
@@ -229,7 +288,10 @@ mod tests {
         s.decide();
         assert_eq!(failed.ended, Some(RunStatus::Failed));
         let mut s = Scheduler::new(&wf, &mut failed, 3001);
-        assert!(s.resolve(a, fix(Resolution::Skip), "ana").is_err(), "nothing left to resolve");
+        assert!(
+            s.resolve(a, fix(Resolution::Skip), "ana").is_err(),
+            "nothing left to resolve"
+        );
     }
 
     #[test]

@@ -53,7 +53,10 @@ async fn a_run_past_its_deadline_is_cancelled_and_compensated() {
     let ev = h.events(&run).await;
     assert_eq!(node_outcome(&ev, "cure"), "cancelled");
     assert_eq!(node_outcome(&ev, "unload"), "pending");
-    assert!(ev.iter().any(|e| matches!(e, Event::CompensationSucceeded { node, .. } if node == "heat")));
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, Event::CompensationSucceeded { node, .. } if node == "heat"))
+    );
 }
 
 #[tokio::test]
@@ -78,8 +81,12 @@ async fn a_deadline_survives_a_restart() {
 #[tokio::test]
 async fn a_run_within_its_deadline_is_not_touched() {
     let h = Harness::new().await;
-    h.apply(&CURE.replace("duration: 1h", "duration: 10ms").replace("1500ms", "1h"))
-        .await;
+    h.apply(
+        &CURE
+            .replace("duration: 1h", "duration: 10ms")
+            .replace("1500ms", "1h"),
+    )
+    .await;
     let run = h.run("cure", json!({})).await;
     assert_status(&run, RunStatus::Succeeded);
     assert!(h.plc.oven().heater());

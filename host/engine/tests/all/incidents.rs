@@ -43,8 +43,11 @@ fn fix(action: Resolution) -> Fix {
 
 /// Wait until the run is held with an incident on `node`.
 async fn held_on(h: &Harness, run: &str, node: &str) {
-    h.until_event(run, |e| matches!(e, Event::IncidentOpened { node: n, .. } if n == node))
-        .await;
+    h.until_event(
+        run,
+        |e| matches!(e, Event::IncidentOpened { node: n, .. } if n == node),
+    )
+    .await;
     let stored = h.engine.store().run(run).await.unwrap().unwrap();
     assert_eq!(stored.status, RunStatus::Held, "{stored:?}");
 }
@@ -77,7 +80,11 @@ async fn a_retry_with_a_corrected_config_finishes_the_run_without_rerunning_upst
         config: Some(json!({"device": "oven-1", "kind": "banana", "address": 20})),
         ..fix(Resolution::Retry)
     };
-    match h.engine.resolve_incident(&run, "setpoint", bad, "ana").await {
+    match h
+        .engine
+        .resolve_incident(&run, "setpoint", bad, "ana")
+        .await
+    {
         Err(Error::Invalid(problems)) => {
             assert!(
                 problems.0.iter().any(|p| p.node.as_deref() == Some("setpoint")
@@ -95,7 +102,9 @@ async fn a_retry_with_a_corrected_config_finishes_the_run_without_rerunning_upst
     assert!(matches!(wrong, Err(Error::Conflict(_))), "{wrong:?}");
 
     let corrected = Fix {
-        config: Some(json!({"device": "oven-1", "kind": "holding", "address": 20, "values": [180]})),
+        config: Some(
+            json!({"device": "oven-1", "kind": "holding", "address": 20, "values": [180]}),
+        ),
         comment: Some("address typo".into()),
         ..fix(Resolution::Retry)
     };
@@ -109,7 +118,11 @@ async fn a_retry_with_a_corrected_config_finishes_the_run_without_rerunning_upst
     // Upstream did not run again; the corrected write happened once.
     assert_eq!(writes_to(&h, "coil", 3), 1, "{:?}", h.plc.writes());
     assert_eq!(writes_to(&h, "holding", 20), 1, "{:?}", h.plc.writes());
-    assert_eq!(writes_to(&h, "holding", 21), 0, "the refused write never reached the PLC");
+    assert_eq!(
+        writes_to(&h, "holding", 21),
+        0,
+        "the refused write never reached the PLC"
+    );
     assert_eq!(h.plc.oven().memory().holding[20], 180);
 
     // Attempt numbers go on; the retry is in the events with its actor.
@@ -216,7 +229,10 @@ async fn skipping_skips_what_needs_only_it_and_failing_compensates() {
     let done = h.finish(&failed).await;
     assert_status(&done, RunStatus::Failed);
     assert!(
-        done.error.as_deref().unwrap_or_default().contains("batch scrapped"),
+        done.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("batch scrapped"),
         "{:?}",
         done.error
     );
@@ -256,7 +272,11 @@ async fn a_held_run_stays_held_across_a_restart_and_can_be_retried_after_it() {
         .unwrap()
         .unwrap();
     assert_status(&done, RunStatus::Succeeded);
-    assert_eq!(writes_to(&h, "coil", 3), 1, "heat ran once, before the restart");
+    assert_eq!(
+        writes_to(&h, "coil", 3),
+        1,
+        "heat ran once, before the restart"
+    );
     assert_eq!(h.plc.oven().memory().holding[20], 7);
 }
 

@@ -52,7 +52,10 @@ async fn runs_are_found_by_key_and_a_second_active_run_is_refused() {
     assert_eq!(numeric.key.as_deref(), Some("43"), "numbers are keys too");
 
     // Once the first ends, the key may be used again.
-    h.engine.signal(&first, "go", json!({}), "ana").await.unwrap();
+    h.engine
+        .signal(&first, "go", json!({}), "ana")
+        .await
+        .unwrap();
     assert_status(&h.finish(&first).await, RunStatus::Succeeded);
     let again = h.start("batch", json!({"batch": "B-42"})).await;
     assert_ne!(again, first);
@@ -62,7 +65,11 @@ async fn runs_are_found_by_key_and_a_second_active_run_is_refused() {
 async fn an_input_without_a_usable_key_is_refused_with_the_field() {
     let h = Harness::new().await;
     h.apply(BATCH).await;
-    for input in [json!({}), json!({"batch": {"nested": 1}}), json!({"batch": ""})] {
+    for input in [
+        json!({}),
+        json!({"batch": {"nested": 1}}),
+        json!({"batch": ""}),
+    ] {
         match h
             .engine
             .start_run("batch", input.clone(), StartOptions::default())

@@ -45,7 +45,10 @@ async fn a_second_run_on_the_oven_starts_only_after_the_first_ends() {
     h.until_event(&third, |e| matches!(e, Event::LocksRequested { .. }))
         .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!started(&h.events(&second).await), "second waits for the oven");
+    assert!(
+        !started(&h.events(&second).await),
+        "second waits for the oven"
+    );
 
     let locks = h.engine.locks().await.unwrap();
     assert_eq!(locks.len(), 1, "{locks:?}");
@@ -61,13 +64,19 @@ async fn a_second_run_on_the_oven_starts_only_after_the_first_ends() {
         .unwrap();
     assert_status(&h.finish(&first).await, RunStatus::Succeeded);
     waiting(&h, &second).await;
-    assert!(!started(&h.events(&third).await), "third is still behind second");
+    assert!(
+        !started(&h.events(&third).await),
+        "third is still behind second"
+    );
     assert_eq!(h.plc.writes().len(), 2);
     let locks = h.engine.locks().await.unwrap();
     assert_eq!(locks[0].holders[0].run_id, second);
 
     // Cancelling the holder frees the oven too.
-    h.engine.cancel(&second, "ana", "wrong recipe").await.unwrap();
+    h.engine
+        .cancel(&second, "ana", "wrong recipe")
+        .await
+        .unwrap();
     assert_status(&h.finish(&second).await, RunStatus::Cancelled);
     waiting(&h, &third).await;
 }
@@ -215,7 +224,10 @@ async fn a_lock_holds_across_the_nodes_of_a_cluster() {
         .decide_approval(&first, "done", true, "ana", None)
         .await
         .unwrap();
-    until_event(b.store(), &second, |e| matches!(e, Event::NodeWaiting { .. })).await;
+    until_event(b.store(), &second, |e| {
+        matches!(e, Event::NodeWaiting { .. })
+    })
+    .await;
     assert!(b.runs_here(&second), "it ran on node b");
     assert_eq!(a.plc.writes().len(), 2);
     b.halt();

@@ -75,8 +75,11 @@ async fn a_child_failure_fails_the_node_and_its_retry_starts_a_new_child() {
     h.apply(CURE).await;
     h.apply(LINE).await;
     let run = h.start("line", json!({"batch": "B-2"})).await;
-    h.until_event(&run, |e| matches!(e, Event::AttemptFailed { node, .. } if node == "cure"))
-        .await;
+    h.until_event(
+        &run,
+        |e| matches!(e, Event::AttemptFailed { node, .. } if node == "cure"),
+    )
+    .await;
     // The first child failed; the retry is due in a second.
     h.plc.oven().memory().coils[7] = true;
     let done = h.finish(&run).await;
@@ -99,7 +102,8 @@ async fn a_child_failure_fails_the_node_and_its_retry_starts_a_new_child() {
 #[tokio::test]
 async fn cancelling_the_parent_cancels_the_child() {
     let h = Harness::new().await;
-    h.apply("name: soak\nnodes:\n  wait:\n    type: approval\n").await;
+    h.apply("name: soak\nnodes:\n  wait:\n    type: approval\n")
+        .await;
     h.apply(
         "name: parent\nnodes:\n  soak:\n    type: workflow\n    workflow: soak\n    version: 1\n",
     )
