@@ -178,7 +178,10 @@ impl Poller {
                 ..saved
             }),
             Ok(false) => self.reload().await,
-            Err(e) => self.retry_later(&e),
+            Err(e) => {
+                self.retry_later(&e);
+                self.detector.rebase();
+            }
         }
     }
 
@@ -195,7 +198,7 @@ impl Poller {
             // stored): start from what is stored and look again.
             return match stored {
                 Some(s) => self.take(s),
-                None => self.saved = None,
+                None => self.forget(),
             };
         };
         let number = saved.edges + 1;
@@ -321,6 +324,13 @@ impl Poller {
         self.detector.adopt(stable_of(state));
     }
 
+    /// Nothing is stored (only a hand-made deletion does that): the next
+    /// reading is a first baseline again.
+    fn forget(&mut self) {
+        self.saved = None;
+        self.detector = Detector::new(self.watch, self.trigger.debounce(), None);
+    }
+
     /// Another writer got there first: take what it stored.
     async fn reload(&mut self) {
         match self
@@ -330,7 +340,7 @@ impl Poller {
             .await
         {
             Ok(Some(s)) => self.take(s),
-            Ok(None) => self.saved = None,
+            Ok(None) => self.forget(),
             Err(e) => self.retry_later(&e),
         }
     }
@@ -341,7 +351,7 @@ impl Poller {
         tracing::warn!(workflow = %self.workflow, trigger = %self.key, error = %e, "PLC trigger cannot reach the store; trying again");
         match self.saved {
             Some(s) => self.detector.adopt(stable_of(s)),
-            None => self.detector = Detector::new(self.watch, self.trigger.debounce(), None),
+            None => self.forget(),
         }
     }
 }

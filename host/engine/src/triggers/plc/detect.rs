@@ -59,6 +59,8 @@ pub(crate) struct Detector {
     pending: Option<Instant>,
     /// Set by a failed read; the next good reading is a baseline.
     offline: bool,
+    /// The next good reading is a baseline, though the device answered.
+    rebase: bool,
 }
 
 impl Detector {
@@ -72,6 +74,7 @@ impl Detector {
             quiet: None,
             pending: None,
             offline: false,
+            rebase: false,
         }
     }
 
@@ -103,11 +106,12 @@ impl Detector {
 
     /// A good reading at `now`.
     pub(crate) fn read(&mut self, value: u16, now: Instant) -> Step {
-        let Some(stable) = self.stable.filter(|_| !self.offline) else {
+        let Some(stable) = self.stable.filter(|_| !self.offline && !self.rebase) else {
             let before = self.stable.map(|s| s.level);
             let level = self.level(before, value);
             let stable = Stable { level, value };
             self.offline = false;
+            self.rebase = false;
             self.adopt(stable);
             self.quiet = Some(value);
             return Step::Baseline {
@@ -130,6 +134,13 @@ impl Detector {
         self.adopt(to);
         self.quiet = Some(value);
         Step::Changed { to, previous }
+    }
+
+    /// Take the next good reading as a baseline again: a baseline that could
+    /// not be stored must not turn into an edge at the next poll.
+    pub(crate) fn rebase(&mut self) {
+        self.rebase = true;
+        self.pending = None;
     }
 
     /// A failed read. Whatever was pending is dropped, and the next good
@@ -341,6 +352,20 @@ mod tests {
                 changed: false
             }
         );
+    }
+
+    #[test]
+    fn a_rebase_makes_the_next_reading_a_baseline() {
+        let mut d = Detector::new(BIT, Duration::ZERO, Some(stable(false, 0)));
+        d.rebase();
+        assert_eq!(
+            d.read(1, Instant::now()),
+            Step::Baseline {
+                stable: stable(true, 1),
+                changed: true
+            }
+        );
+        assert_eq!(d.failed(), Step::Lost, "a rebase is not an outage");
     }
 
     #[test]
