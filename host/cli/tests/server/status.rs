@@ -43,7 +43,7 @@ fn status_shows_an_unreachable_plc_offline_with_its_error() {
     assert_eq!(before["queue_depth"], 0);
     assert_eq!(
         before["runs"],
-        json!({"running": 0, "succeeded": 0, "failed": 0, "cancelled": 0})
+        json!({"running": 0, "held": 0, "succeeded": 0, "failed": 0, "cancelled": 0})
     );
 
     server.apply(
