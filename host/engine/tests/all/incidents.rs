@@ -248,7 +248,18 @@ async fn skipping_skips_what_needs_only_it_and_failing_compensates() {
 
 #[tokio::test]
 async fn a_held_run_stays_held_across_a_restart_and_can_be_retried_after_it() {
-    let h = Harness::new().await;
+    held_across_a_restart(Db::sqlite()).await;
+}
+
+#[tokio::test]
+async fn the_same_on_postgres() {
+    if let Some(db) = Db::postgres().await {
+        held_across_a_restart(db).await;
+    }
+}
+
+async fn held_across_a_restart(db: Db) {
+    let h = Harness::on(db).await;
     h.apply(HELD).await;
     let run = h.start("held", json!({})).await;
     held_on(&h, &run, "setpoint").await;

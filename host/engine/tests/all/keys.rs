@@ -19,7 +19,18 @@ nodes:
 
 #[tokio::test]
 async fn runs_are_found_by_key_and_a_second_active_run_is_refused() {
-    let h = Harness::new().await;
+    found_and_unique(Db::sqlite()).await;
+}
+
+#[tokio::test]
+async fn the_same_on_postgres() {
+    if let Some(db) = Db::postgres().await {
+        found_and_unique(db).await;
+    }
+}
+
+async fn found_and_unique(db: Db) {
+    let h = Harness::on(db).await;
     h.apply(BATCH).await;
     let first = h.start("batch", json!({"batch": "B-42"})).await;
     let other = h.start("batch", json!({"batch": 43})).await;
