@@ -561,6 +561,22 @@ fn locks_are_names_or_cel_and_their_limits_are_checked() {
         "locks[0]",
         "not upstream",
     );
+    let many: Vec<String> = (0..17).map(|i| format!("l{i}")).collect();
+    single(
+        &format!(
+            "name: w\nlocks: [{}]\nnodes:\n  a: {{ plugin: transform@1 }}\n",
+            many.join(", ")
+        ),
+        None,
+        "locks",
+        "at most 16",
+    );
+    single(
+        "name: w\nnodes:\n  a: { plugin: transform@1, locks: [{ key: oven, limit: 10001 }] }\n",
+        Some("a"),
+        "locks[0].limit",
+        "from 1 to 10000",
+    );
     single(
         "name: w\nnodes:\n  a: { type: approval, locks: [oven] }\n",
         Some("a"),

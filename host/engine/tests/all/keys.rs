@@ -101,3 +101,23 @@ async fn an_input_without_a_usable_key_is_refused_with_the_field() {
         .unwrap();
     assert!(none.is_empty(), "nothing was started: {none:?}");
 }
+
+#[tokio::test]
+async fn a_key_longer_than_256_bytes_is_refused() {
+    let h = Harness::new().await;
+    h.apply(BATCH).await;
+    let long = "B".repeat(257);
+    match h
+        .engine
+        .start_run("batch", json!({"batch": long}), StartOptions::default())
+        .await
+    {
+        Err(Error::BadRequest(m)) => assert!(m.contains("257 bytes"), "{m}"),
+        other => panic!("expected a bad request, got {other:?}"),
+    }
+    let ok = "B".repeat(256);
+    h.engine
+        .start_run("batch", json!({"batch": ok}), StartOptions::default())
+        .await
+        .unwrap();
+}

@@ -127,3 +127,39 @@ async fn cancelling_the_parent_cancels_the_child() {
         "the child says why"
     );
 }
+
+#[tokio::test]
+async fn runs_may_start_one_another_at_most_eight_deep() {
+    let h = Harness::new().await;
+    h.apply("name: d9\nnodes:\n  leaf: { plugin: scripted@1 }\n")
+        .await;
+    for i in (0..9).rev() {
+        h.apply(&format!(
+            "name: d{i}\nnodes:\n  next: {{ type: workflow, workflow: d{} }}\n",
+            i + 1
+        ))
+        .await;
+    }
+    let top = h.run("d0", json!({})).await;
+    assert_status(&top, RunStatus::Failed);
+    // Follow the children down: eight levels start, the ninth is refused.
+    let mut depth = 0;
+    let mut at = top.id.clone();
+    let mut deepest = None;
+    loop {
+        let children = h.engine.store().child_runs(&at).await.unwrap();
+        let Some(child) = children.first() else {
+            break;
+        };
+        depth += 1;
+        deepest = Some(child.clone());
+        at = child.id.clone();
+    }
+    assert_eq!(depth, 8, "d1 to d8 started; d9 was refused");
+    let deepest = deepest.unwrap();
+    assert_eq!(deepest.workflow, "d8");
+    assert!(
+        deepest.error.unwrap_or_default().contains("at most 8"),
+        "the refusal says why"
+    );
+}
