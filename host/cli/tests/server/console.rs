@@ -403,6 +403,11 @@ fn the_consoles_incidents_in_a_real_browser_against_the_demo() {
 }
 
 #[test]
+fn the_consoles_locks_and_sub_workflows_in_a_real_browser_against_the_demo() {
+    browser_script("plant.mjs");
+}
+
+#[test]
 fn the_audit_filters_and_run_time_filters_reach_the_cli() {
     let (server, _dir, _plant) = server();
     server.push_scripted();

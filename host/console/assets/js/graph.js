@@ -20,6 +20,8 @@ export function nodesOf(definition) {
     when: n.when || null,
     foreach: Boolean(n.foreach),
     config: n.config,
+    workflow: n.workflow || null,
+    version: n.version || null,
   }));
 }
 

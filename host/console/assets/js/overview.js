@@ -1,24 +1,28 @@
-// The operator's home: the interlock, the held runs' incidents, the runs
-// waiting for a person, active runs, the latest failures and the engine's
-// health. Refreshed every 2 s.
+// The operator's home: the interlock, the held runs' incidents, the
+// equipment locks and who waits for them, the runs waiting for a person,
+// active runs, the latest failures and the engine's health. Refreshed every
+// 2 s.
 
 import { api, can, enc } from './api.js';
 import { h, put, state, fmtTime, ago, toast, ask, alertBox, describe } from './dom.js';
 import { incidentActions } from './incident.js';
+import { inUse, who } from './locks.js';
 
 export async function render(root) {
   const interlock = h('section', { class: 'panel interlock', id: 'interlock', 'aria-label': 'Safety interlock' });
   const incidents = h('section', { class: 'panel', id: 'incidents', 'aria-label': 'Incidents' });
+  const locks = h('section', { class: 'panel', id: 'locks', 'aria-label': 'Equipment locks' });
   const approvals = h('section', { class: 'panel', id: 'approvals', 'aria-label': 'Waiting for a person' });
   const active = h('section', { class: 'panel', id: 'active', 'aria-label': 'Active runs' });
   const failures = h('section', { class: 'panel', id: 'failures', 'aria-label': 'Latest failures' });
   const health = h('section', { class: 'panel', id: 'health', 'aria-label': 'Engine health' });
-  root.append(h('h1', {}, 'Overview'), interlock, incidents, h('div', { class: 'grid' }, approvals, active), h('div', { class: 'grid' }, failures, health));
+  root.append(h('h1', {}, 'Overview'), interlock, incidents, locks, h('div', { class: 'grid' }, approvals, active), h('div', { class: 'grid' }, failures, health));
   // Comments typed into the approvals list survive the refresh.
   const drafts = new Map();
   let timer = 0;
   let closed = false;
   let incidentsKey = '';
+  let locksKey = '';
 
   async function engage() {
     try {
@@ -115,6 +119,26 @@ export async function render(root) {
         : h('p', { class: 'muted' }, 'No run is held on a failure.'));
   }
 
+  function paintLocks(list) {
+    // As the incidents: repainted only when who holds or waits changed.
+    const used = inUse(list);
+    const key = JSON.stringify(used);
+    if (key === locksKey) {
+      for (const el of locks.querySelectorAll('.lock-since')) el.textContent = ago(Number(el.dataset.since));
+      return;
+    }
+    locksKey = key;
+    const rows = used.map((l) => h('tr', { class: 'lock', 'data-lock': l.key },
+      h('td', {}, h('code', { class: 'lock-key' }, l.key), l.limit > 1 ? h('div', { class: 'muted' }, `${l.holders.length} of ${l.limit} held`) : null),
+      h('td', { class: 'lock-holders' }, l.holders.length ? l.holders.map((w) => who(w)) : h('span', { class: 'muted' }, 'free')),
+      h('td', { class: 'lock-queue' }, l.queue.length ? l.queue.map((w, i) => who(w, { cls: 'lock-queued', held: false, place: i + 1 })) : h('span', { class: 'muted' }, 'nobody'))));
+    // Idle, it is one line, so the approvals below stay in view.
+    locks.classList.toggle('idle', !rows.length);
+    put(locks, h('h2', {}, rows.length ? `Locks (${rows.length} in use)` : 'Locks'),
+      rows.length ? h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Lock'), h('th', {}, 'Held by'), h('th', {}, 'Waiting, in the order they get it'))), h('tbody', {}, rows))
+        : h('span', { class: 'muted', id: 'locks-none' }, 'No equipment lock is held or waited for.'));
+  }
+
   function runTable(runs, withError) {
     return h('table', {}, h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', {}, 'State'), h('th', {}, 'Started'), withError ? h('th', {}, 'Error') : null)),
       h('tbody', {}, runs.map((r) => h('tr', { 'data-run': r.id },
@@ -161,13 +185,15 @@ export async function render(root) {
     clearTimeout(timer);
     const focused = document.activeElement;
     const typing = focused && focused.classList && focused.classList.contains('approval-comment');
-    const [il, list, held, running, failed, st, cl] = await Promise.allSettled([
-      api('GET', '/interlock'), api('GET', '/approvals'), api('GET', '/incidents'), api('GET', '/runs?status=running&limit=20'),
+    const [il, list, held, taken, running, failed, st, cl] = await Promise.allSettled([
+      api('GET', '/interlock'), api('GET', '/approvals'), api('GET', '/incidents'), api('GET', '/locks'), api('GET', '/runs?status=running&limit=20'),
       api('GET', '/runs?status=failed&limit=10'), api('GET', '/status'), api('GET', '/cluster')]);
     if (closed) return;
     if (il.status === 'fulfilled') paintInterlock(il.value); else put(interlock, alertBox(il.reason));
     if (held.status === 'fulfilled') paintIncidents(held.value);
     else { incidentsKey = ''; put(incidents, h('h2', {}, 'Incidents'), alertBox(held.reason)); }
+    if (taken.status === 'fulfilled') paintLocks(taken.value);
+    else { locksKey = ''; put(locks, h('h2', {}, 'Locks'), alertBox(taken.reason)); }
     // Do not repaint the list under someone typing a comment into it.
     if (!typing) {
       if (list.status === 'fulfilled') paintApprovals(list.value); else put(approvals, h('h2', {}, 'Waiting for a person'), alertBox(list.reason));

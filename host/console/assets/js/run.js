@@ -1,14 +1,16 @@
 // The run page: the whole DAG coloured by state and updated live from the
 // run's event stream, the selected node's attempts, a timeline, the pinned
-// version and plugin digests; approve, reject and cancel, and for a held
+// version and plugin digests; the locks it waits for and who holds them,
+// its parent and child runs; approve, reject and cancel, and for a held
 // run the incident's retry, complete, skip and fail.
 
 import { api, can, enc } from './api.js';
-import { h, clear, put, pluginPairs, state, fmtTime, fmtDuration, pretty, toast, ask, describe } from './dom.js';
+import { h, clear, put, pluginPairs, state, ago, fmtTime, fmtDuration, pretty, toast, ask, describe } from './dom.js';
 import { drawGraph, legend, nodesOf } from './graph.js';
 import { drawGantt } from './gantt.js';
 import { RunModel, EVENT_KINDS, END_KINDS } from './runmodel.js';
 import { incidentActions } from './incident.js';
+import { waitsFor } from './locks.js';
 
 const UNITS = {
   ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, sec: 1000, secs: 1000, second: 1000, seconds: 1000,
@@ -31,6 +33,13 @@ function durationMs(text) {
     rest = rest.slice(m[0].length);
   }
   return total || null;
+}
+
+/** A lock request as words: what it waits for, or what it holds (while `live`). */
+function lockState(locks, live) {
+  const keys = locks.keys.join(', ');
+  if (!locks.held) return `waiting for ${keys} since ${fmtTime(locks.since)}`;
+  return live ? `holds ${keys} since ${fmtTime(locks.since)}` : `${keys}, held from ${fmtTime(locks.since)} until it ended`;
 }
 
 const RESOLVED = { retry: 'Retried', complete: 'Completed by hand', skip: 'Skipped', fail: 'Run failed' };
@@ -59,6 +68,17 @@ export async function render(root, { id }, query = new URLSearchParams()) {
   const deadline = durationMs(wf.definition && wf.definition.deadline);
   // A held run is not over: its stream stays open for what operators do.
   const going = () => model.status === 'running' || model.status === 'held';
+  // The nodes that start child runs. The children come with the run's full
+  // view (`GET /runs/ID`), read only for a run that has such nodes.
+  const starters = new Set(nodes.filter((n) => n.type === 'workflow').map((n) => n.id));
+  let children = [];
+  let childTimer = 0;
+  // A child's parent run (one row), for its workflow's name.
+  let parentRun = null;
+  // `GET /locks`, read while the run or a node waits for its locks.
+  let lockList = null;
+  let lockPolling = false;
+  let lockTimer = 0;
   let selected = null;
   let stream = null;
   let frame = 0;
@@ -69,7 +89,9 @@ export async function render(root, { id }, query = new URLSearchParams()) {
   const statusEl = h('span', { id: 'run-status' });
   const actions = h('div', { class: 'row', id: 'run-actions' });
   const banner = h('div', { id: 'held', hidden: true });
+  const lockBanner = h('div', { id: 'lock-wait', hidden: true });
   const summary = h('dl', { class: 'kv' });
+  const family = h('div', { id: 'run-family' });
   const graphBox = h('div', { class: 'graph', id: 'graph' });
   const detail = h('div', { id: 'node-detail' }, h('p', { class: 'muted' }, 'Choose a node in the graph to see its attempts.'));
   const gantt = h('div', { class: 'gantt', id: 'gantt' });
@@ -81,6 +103,7 @@ export async function render(root, { id }, query = new URLSearchParams()) {
       h('h1', {}, 'Run ', h('code', {}, id), ' ', statusEl),
       actions),
     banner,
+    lockBanner,
     h('div', { class: 'split' },
       h('div', { class: 'column' },
         h('section', { class: 'panel', 'aria-label': 'Graph' },
@@ -88,7 +111,7 @@ export async function render(root, { id }, query = new URLSearchParams()) {
           graphBox, legend(state, true)),
         h('section', { class: 'panel', 'aria-label': 'Node' }, detail)),
       h('div', { class: 'column' },
-        h('section', { class: 'panel', 'aria-label': 'Run' }, h('h2', {}, 'Run'), summary, pinned),
+        h('section', { class: 'panel', 'aria-label': 'Run' }, h('h2', {}, 'Run'), summary, family, pinned),
         h('section', { class: 'panel', 'aria-label': 'Timeline' }, h('h2', {}, 'Timeline'), gantt))));
 
   const graph = drawGraph(graphBox, nodes, {
@@ -125,7 +148,7 @@ export async function render(root, { id }, query = new URLSearchParams()) {
     countEl.textContent = String(model.count);
     // Rebuilt only when what it shows changed, so focus stays on its buttons.
     const incidents = model.incidents();
-    const key = JSON.stringify([model.status, model.approvals(), incidents, model.result, model.stopping, model.endedAt]);
+    const key = JSON.stringify([model.status, model.approvals(), incidents, model.result, model.stopping, model.endedAt, model.locks]);
     if (key === headerKey) return;
     headerKey = key;
     put(statusEl, state(model.status));
@@ -151,6 +174,7 @@ export async function render(root, { id }, query = new URLSearchParams()) {
       h('dt', {}, 'Trigger'), h('dd', {}, run.trigger || '–'),
       h('dt', {}, 'Key'), h('dd', { id: 'run-key' }, run.key ? h('a', { href: `#/runs?key=${enc(run.key)}`, title: 'Every run with this key' }, run.key) : '–'),
       deadline ? [h('dt', {}, 'Deadline'), h('dd', { id: 'run-deadline' }, `${fmtTime((model.startedAt || run.created_at) + deadline)} (${wf.definition.deadline} from the start)`)] : null,
+      model.locks ? [h('dt', {}, 'Locks'), h('dd', { id: 'run-locks' }, lockState(model.locks, !model.endedAt))] : null,
       h('dt', {}, 'Started'), h('dd', {}, fmtTime(run.created_at)),
       h('dt', {}, 'Ended'), h('dd', {}, fmtTime(model.endedAt || run.finished_at)),
       h('dt', {}, 'Events'), h('dd', {}, countEl),
@@ -159,6 +183,67 @@ export async function render(root, { id }, query = new URLSearchParams()) {
       model.result && model.result.error ? [h('dt', {}, 'Error'), h('dd', {}, h('div', { class: 'alert', id: 'run-error' }, model.result.error))] : null,
       model.stopping && !model.result ? [h('dt', {}, 'Stopping'), h('dd', {}, `${model.stopping.ending}: ${model.stopping.reason}`)] : null,
     ].flat().filter(Boolean));
+  }
+
+  let locksKey = '';
+  function renderLocks() {
+    const waits = model.lockWaits();
+    const key = JSON.stringify([waits, waits.length ? lockList : null]);
+    if (key === locksKey) {
+      for (const el of root.querySelectorAll('.lock-since')) el.textContent = ago(Number(el.dataset.since));
+      return;
+    }
+    locksKey = key;
+    lockBanner.hidden = !waits.length;
+    lockBanner.className = waits.length ? 'lock-banner' : '';
+    put(lockBanner, waits.map((w) => h('div', { class: 'lock-request', 'data-node': w.node || false },
+      h('strong', {}, '‖ '),
+      w.node ? ['Node ', h('button', { class: 'quiet show-node', 'data-node': w.node, onclick: () => choose(w.node) }, w.node), ' waits for its locks']
+        : 'The run waits for its locks before its first node',
+      h('span', { class: 'muted' }, ` (since ${fmtTime(w.since)}):`),
+      waitsFor(id, w, lockList))));
+    if (selected && waits.some((w) => w.node === selected)) renderDetail();
+  }
+
+  // Who holds what the run waits for, every 2 s while it waits.
+  async function loadLocks() {
+    clearTimeout(lockTimer);
+    if (closed || !model.lockWaits().length) { lockPolling = false; return; }
+    try { lockList = await api('GET', '/locks'); } catch { /* the wait is still shown, without its holders */ }
+    if (closed) return;
+    renderLocks();
+    lockTimer = setTimeout(loadLocks, 2000);
+  }
+
+  function renderFamily() {
+    const parent = run.parent;
+    put(family,
+      parent ? [h('h2', {}, 'Started by'),
+        h('p', { id: 'run-parent' }, 'Node ', h('code', {}, parent.node), ' of ',
+          h('a', { href: `#/runs/${enc(parent.run_id)}?node=${enc(parent.node)}`, class: 'parent-link' }, parentRun ? `${parentRun.workflow} v${parentRun.version}` : 'its parent run'),
+          h('div', { class: 'muted' }, h('code', {}, parent.run_id)))] : null,
+      starters.size || children.length ? [h('h2', {}, `Child runs (${children.length})`),
+        children.length ? h('table', { id: 'run-children' }, h('thead', {}, h('tr', {}, h('th', {}, 'Run'), h('th', {}, 'Started by'), h('th', {}, 'State'))),
+          h('tbody', {}, children.map((c) => h('tr', { class: 'child', 'data-run': c.id, 'data-node': c.node },
+            h('td', {}, h('a', { href: `#/runs/${enc(c.id)}`, class: 'child-link' }, `${c.workflow} v${c.version}`), h('div', { class: 'muted' }, h('code', {}, c.id))),
+            h('td', {}, h('button', { class: 'quiet show-node', onclick: () => choose(c.node) }, c.node)),
+            h('td', {}, state(c.status))))))
+          : h('p', { class: 'muted' }, 'No child run has started yet.')] : null);
+  }
+
+  // A child's state changes with no event of this run: while a node that
+  // starts children runs, they are read again every 2 s.
+  async function loadChildren() {
+    clearTimeout(childTimer);
+    const before = JSON.stringify(children);
+    try { children = (await api('GET', `/runs/${enc(id)}`)).children || []; } catch { /* kept as they were */ }
+    if (closed) return;
+    // Repainted only when they changed, so focus and open details stay.
+    if (JSON.stringify(children) !== before) {
+      renderFamily();
+      if (selected && starters.has(selected)) renderDetail();
+    }
+    if (going() && [...starters].some((n) => model.nodes.get(n).state === 'running')) childTimer = setTimeout(loadChildren, 2000);
   }
 
   function renderDetail() {
@@ -181,6 +266,7 @@ export async function render(root, { id }, query = new URLSearchParams()) {
     const waitingApproval = n.state === 'waiting' && n.waiting && n.waiting.reason === 'approval' && going();
     const config = n.config !== undefined ? n.config : def.config;
     const node = selected;
+    const mine = children.filter((c) => c.node === node);
     put(detail,
       h('div', { class: 'spread' }, h('h2', {}, 'Node ', h('code', {}, selected), ' ', state(n.state), n.incident ? [' ', state('incident')] : null),
         waitingApproval && can('operator') ? h('div', { class: 'row' },
@@ -193,6 +279,12 @@ export async function render(root, { id }, query = new URLSearchParams()) {
         config !== undefined && config !== null ? [h('dt', {}, 'Config'), h('dd', {}, h('pre', { class: 'node-config' }, pretty(config)))] : null,
         n.items !== null ? [h('dt', {}, 'Items'), h('dd', {}, `${n.itemsDone} of ${n.items} done${n.itemsFailed ? `, ${n.itemsFailed} failed` : ''}`)] : null,
         n.waiting ? [h('dt', {}, 'Waiting'), h('dd', {}, `for ${n.waiting.reason} since ${fmtTime(n.waiting.since)}${n.waiting.until ? `, until ${fmtTime(n.waiting.until)}` : ''}`)] : null,
+        n.locks ? [h('dt', {}, 'Locks'), h('dd', { id: 'node-locks' }, lockState(n.locks, going() && (n.incident || ['pending', 'running', 'waiting'].includes(n.state))),
+          n.locks.held ? null : waitsFor(id, { node, keys: n.locks.keys }, lockList))] : null,
+        starters.has(node) ? [h('dt', {}, 'Starts'), h('dd', {}, def.workflow ? h('a', { href: `#/workflows/${enc(def.workflow)}` }, def.workflow) : '', def.version ? ` v${def.version}` : ', its newest version'),
+          h('dt', {}, 'Child runs'), h('dd', { id: 'node-children' }, mine.length ? mine.map((c) => h('div', { class: 'child', 'data-run': c.id },
+            h('a', { href: `#/runs/${enc(c.id)}`, class: 'child-link' }, h('code', {}, c.id)), ' ', state(c.status)))
+            : h('span', { class: 'muted' }, 'none started yet'))] : null,
         n.decision ? [h('dt', {}, n.decision.approved ? 'Approved' : 'Rejected'), h('dd', {}, `by ${n.decision.actor || '?'} at ${fmtTime(n.decision.at)}${n.decision.comment ? `: “${n.decision.comment}”` : ''}`)] : null,
         n.error && !n.incident ? [h('dt', {}, 'Error'), h('dd', {}, h('div', { class: 'alert' }, n.error))] : null,
         n.input !== undefined ? [h('dt', {}, 'Input'), h('dd', {}, h('pre', {}, pretty(n.input)))] : null,
@@ -223,6 +315,8 @@ export async function render(root, { id }, query = new URLSearchParams()) {
     if (closed) return;
     graph.update(model.view());
     renderHeader();
+    renderLocks();
+    if (!lockPolling && model.lockWaits().length) { lockPolling = true; loadLocks(); }
     // A run that is held while watched shows its incident at once.
     if (!selected && model.open.size) choose(model.incidents()[0]);
     if (selected && model.dirty.has(selected)) renderDetail();
@@ -242,6 +336,10 @@ export async function render(root, { id }, query = new URLSearchParams()) {
       let ev;
       try { ev = JSON.parse(msg.data); } catch { return; }
       model.apply(ev);
+      // A child starts or ends: read the children again, a moment later
+      // (the child's row is written just after its node's attempt starts).
+      const about = (ev.data && ev.data.node) || ev.node_id;
+      if (starters.has(about) && !closed) { clearTimeout(childTimer); childTimer = setTimeout(loadChildren, 300); }
       live.textContent = going() ? `live · ${model.count} events` : `${model.count} events`;
       if (END_KINDS.has(ev.kind)) { stream.close(); }
       schedule();
@@ -258,6 +356,13 @@ export async function render(root, { id }, query = new URLSearchParams()) {
   for (const ev of await stored) model.apply(ev);
   if (going()) connect();
   else live.textContent = `${model.count} events`;
+  renderFamily();
+  if (starters.size) loadChildren();
+  if (run.parent) {
+    api('GET', `/runs/${enc(run.parent.run_id)}?nodes=false`)
+      .then((p) => { parentRun = p; if (!closed) renderFamily(); })
+      .catch(() => { /* the link names the run without its workflow */ });
+  }
   schedule();
   // The node asked for in the address, else an incident, a failure or a wait.
   const asked = query.get('node');
@@ -265,5 +370,5 @@ export async function render(root, { id }, query = new URLSearchParams()) {
     || ([...model.nodes].find(([, n]) => n.state === 'failed') || [...model.nodes].find(([, n]) => n.state === 'waiting') || [])[0];
   if (first) choose(first);
 
-  return () => { closed = true; clearTimeout(ganttTimer); if (stream) stream.close(); if (frame) cancelAnimationFrame(frame); };
+  return () => { closed = true; clearTimeout(ganttTimer); clearTimeout(childTimer); clearTimeout(lockTimer); if (stream) stream.close(); if (frame) cancelAnimationFrame(frame); };
 }

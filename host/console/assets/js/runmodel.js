@@ -1,14 +1,15 @@
 // A run's state, folded from its events exactly as they arrive on the
 // stream: node states (with compensation), foreach item counts, attempts
-// with their times, logs and denials, the approvals it waits for, and the
-// incidents that hold it with what operators did about them.
+// with their times, logs and denials, the approvals and equipment locks it
+// waits for, and the incidents that hold it with what operators did about
+// them.
 
 export const EVENT_KINDS = [
   'run_started', 'node_started', 'attempt_started', 'attempt_succeeded', 'attempt_failed',
   'node_waiting', 'node_approved', 'node_rejected', 'node_timed_out', 'node_succeeded',
   'node_failed', 'node_skipped', 'node_cancelled', 'run_stopping', 'compensation_started',
   'compensation_succeeded', 'compensation_failed', 'run_succeeded', 'run_failed', 'run_cancelled',
-  'incident_opened', 'incident_resolved',
+  'incident_opened', 'incident_resolved', 'locks_requested', 'locks_acquired',
 ];
 
 export const END_KINDS = new Set(['run_succeeded', 'run_failed', 'run_cancelled']);
@@ -17,7 +18,7 @@ function freshNode() {
   return {
     state: 'pending', input: undefined, output: undefined, error: null, items: null,
     itemsDone: 0, itemsFailed: 0, attempts: [], waiting: null, decision: null, compensation: null,
-    incident: null, resolutions: [], config: undefined,
+    incident: null, resolutions: [], config: undefined, locks: null,
   };
 }
 
@@ -32,6 +33,8 @@ export class RunModel {
     this.endedAt = null;
     this.stopping = null;
     this.result = null;
+    // The run's own locks: `{keys, reject, since, held}` once asked for.
+    this.locks = null;
     this.open = new Set();
     this.dirty = new Set();
   }
@@ -120,6 +123,18 @@ export class RunModel {
           n.state = n.attempts.length || d.input !== undefined ? 'running' : 'pending';
         }
         break;
+      case 'locks_requested': {
+        const locks = { keys: (d.locks || []).map((l) => l.key), reject: Boolean(d.reject), since: ev.at, held: false };
+        // As the engine does: a node waits for its locks before it starts.
+        if (n) { n.locks = locks; n.state = 'waiting'; n.waiting = { reason: 'locks', until: null, since: ev.at }; } else this.locks = locks;
+        break;
+      }
+      case 'locks_acquired': {
+        const locks = n ? n.locks : this.locks;
+        if (locks) { locks.held = true; locks.since = ev.at; }
+        if (n && n.state === 'waiting') { n.state = 'pending'; n.waiting = null; }
+        break;
+      }
       case 'run_stopping': this.stopping = { ending: d.ending, reason: d.reason }; break;
       case 'run_succeeded': this.status = 'succeeded'; this.endedAt = ev.at; this.result = { output: d.output }; break;
       case 'run_failed': this.status = 'failed'; this.endedAt = ev.at; this.result = { error: d.error }; break;
@@ -152,6 +167,19 @@ export class RunModel {
   /** Nodes with an open incident, in the workflow's order. */
   incidents() {
     return this.order.filter((id) => this.open.has(id));
+  }
+
+  /**
+   * The lock requests still waiting while the run goes on: `{node, keys,
+   * since}`, `node` null for the run's own, the run's first.
+   */
+  lockWaits() {
+    if (this.endedAt) return [];
+    const run = this.locks && !this.locks.held ? [{ node: null, keys: this.locks.keys, since: this.locks.since }] : [];
+    const nodes = this.order.map((id) => [id, this.nodes.get(id)])
+      .filter(([, n]) => n.state === 'waiting' && n.waiting && n.waiting.reason === 'locks' && n.locks)
+      .map(([id, n]) => ({ node: id, keys: n.locks.keys, since: n.locks.since }));
+    return [...run, ...nodes];
   }
 
   /** Nodes waiting for an operator's approval. */
