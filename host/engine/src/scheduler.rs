@@ -375,7 +375,7 @@ impl<'a> Scheduler<'a> {
             }
         }
         self.start_attempts();
-        if !self.state.held() && self.state.nodes.iter().all(|n| n.status.is_terminal()) {
+        if self.state.nodes.iter().all(|n| n.status.is_terminal()) && !self.state.held() {
             let mut output = Map::new();
             for &s in &self.wf.sinks {
                 if let Some(out) = &self.state.nodes[s].output {

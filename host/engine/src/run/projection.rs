@@ -104,7 +104,9 @@ pub(crate) fn projection(
             Event::NodeSucceeded { node, .. }
             | Event::NodeFailed { node, .. }
             | Event::NodeSkipped { node, .. }
-            | Event::NodeCancelled { node } => {
+            | Event::NodeCancelled { node }
+                if wf.any_locks =>
+            {
                 if let Some(i) = wf.index(node)
                     && !wf.nodes[i].locks.is_empty()
                     && state.nodes[i].status.is_terminal()
