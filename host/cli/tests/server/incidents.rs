@@ -110,6 +110,40 @@ fn a_held_run_is_listed_repaired_and_its_batch_found_again() {
     );
     assert_eq!(status, 400, "{body}");
 
+    // Mistakes get their own answers, and change nothing.
+    let answers = [
+        (
+            "/api/v1/runs/no-such-run/nodes/setpoint/skip".to_string(),
+            json!({}),
+            404,
+        ),
+        (
+            format!("/api/v1/runs/{run}/nodes/no_such_node/skip"),
+            json!({}),
+            404,
+        ),
+        (
+            format!("/api/v1/runs/{run}/nodes/heat/skip"),
+            json!({}),
+            409,
+        ),
+        (
+            format!("/api/v1/runs/{run}/nodes/setpoint/retry"),
+            json!({"config": [1]}),
+            400,
+        ),
+        (
+            format!("/api/v1/runs/{run}/nodes/setpoint/skip"),
+            json!({"output": 1}),
+            400,
+        ),
+    ];
+    for (path, body, want) in answers {
+        let (status, answer) = server.post(&path, &body);
+        assert_eq!(status, want, "{path}: {answer}");
+    }
+    assert_eq!(server.get(&format!("/api/v1/runs/{run}"))["status"], "held");
+
     // Retried from the CLI with the corrected address.
     let (code, out) = baton(
         &server,
