@@ -15,6 +15,8 @@ pub(crate) struct Snapshot {
     mqtt: Vec<String>,
     /// Names only: validation never holds a value.
     secrets: Vec<String>,
+    /// The newest version of each applied workflow.
+    workflows: BTreeMap<String, i64>,
 }
 
 impl Snapshot {
@@ -23,6 +25,7 @@ impl Snapshot {
         plc: impl Iterator<Item = String>,
         mqtt: impl Iterator<Item = String>,
         secrets: impl Iterator<Item = String>,
+        workflows: Vec<(String, i64)>,
     ) -> Self {
         let mut newest: BTreeMap<(String, u64), PluginRecord> = BTreeMap::new();
         for p in plugins {
@@ -41,6 +44,7 @@ impl Snapshot {
             plc: plc.collect(),
             mqtt: mqtt.collect(),
             secrets: secrets.collect(),
+            workflows: workflows.into_iter().collect(),
         }
     }
 
@@ -81,5 +85,13 @@ impl Catalog for Snapshot {
 
     fn has_secret(&self, name: &str) -> bool {
         self.secrets.iter().any(|s| s == name)
+    }
+
+    fn knows_workflows(&self) -> bool {
+        true
+    }
+
+    fn latest_workflow(&self, name: &str) -> Option<i64> {
+        self.workflows.get(name).copied()
     }
 }

@@ -269,6 +269,7 @@ impl Engine {
             connectors.plc_names().map(str::to_string),
             connectors.mqtt_names().map(str::to_string),
             self.shared.secrets.names().map(str::to_string),
+            self.shared.store.latest_versions().await?,
         );
         let limits = self.shared.limits;
         let (workflow, snapshot) = tokio::task::spawn_blocking(move || {

@@ -27,4 +27,14 @@ pub trait Catalog {
         let _ = name;
         false
     }
+    /// Whether this catalog knows the applied workflows; if not, a
+    /// sub-workflow's name is not checked.
+    fn knows_workflows(&self) -> bool {
+        false
+    }
+    /// The newest applied version of workflow `name`, if any.
+    fn latest_workflow(&self, name: &str) -> Option<i64> {
+        let _ = name;
+        None
+    }
 }

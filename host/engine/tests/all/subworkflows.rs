@@ -163,3 +163,30 @@ async fn runs_may_start_one_another_at_most_eight_deep() {
         "the refusal says why"
     );
 }
+
+#[tokio::test]
+async fn a_workflow_node_must_name_an_applied_workflow_and_version() {
+    let h = Harness::new().await;
+    h.apply("name: soak\nnodes:\n  wait:\n    type: approval\n")
+        .await;
+    let problems = async |yaml: &str| match h.engine.check_workflow(yaml).await {
+        Err(baton_engine::Error::Invalid(p)) => p.0,
+        other => panic!("expected problems, got {other:?}"),
+    };
+    let missing = problems("name: p\nnodes:\n  a: { type: workflow, workflow: sook }\n").await;
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(
+        (missing[0].node.as_deref(), missing[0].field.as_str()),
+        (Some("a"), "workflow")
+    );
+    assert!(missing[0].message.contains("apply it first"), "{missing:?}");
+    let version =
+        problems("name: p\nnodes:\n  a: { type: workflow, workflow: soak, version: 2 }\n").await;
+    assert_eq!(version[0].field, "version");
+    assert!(
+        version[0].message.contains("versions 1 to 1"),
+        "{version:?}"
+    );
+    h.apply("name: p\nnodes:\n  a: { type: workflow, workflow: soak, version: 1 }\n")
+        .await;
+}

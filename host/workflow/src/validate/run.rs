@@ -134,6 +134,21 @@ impl Validator<'_> {
                 "workflow",
                 format!("`{name}` is not a workflow name (lowercase letters, digits and `-`)"),
             ),
+            Some(name) if self.catalog.knows_workflows() => {
+                match (self.catalog.latest_workflow(name), node.version) {
+                    (None, _) => self.report(
+                        at,
+                        "workflow",
+                        format!("no workflow named `{name}` is applied; apply it first"),
+                    ),
+                    (Some(latest), Some(v)) if v > latest => self.report(
+                        at,
+                        "version",
+                        format!("workflow `{name}` has versions 1 to {latest}, not {v}"),
+                    ),
+                    _ => {}
+                }
+            }
             Some(_) => {}
         }
         if node.version.is_some_and(|v| v < 1) {
