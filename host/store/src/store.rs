@@ -61,6 +61,14 @@ impl Default for StoreOptions {
     }
 }
 
+/// How long PostgreSQL lets a session sit idle inside a transaction before
+/// it ends the session. A node frozen mid-commit (paused, swapped out, its
+/// VM stopped) would otherwise keep its transaction's row locks, and the
+/// runs it locks could not be taken over by the other nodes until it woke;
+/// this bounds that wait. The writer's transactions never wait on the
+/// client for more than milliseconds.
+const IDLE_IN_TRANSACTION: &str = "5s";
+
 #[derive(Clone)]
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
@@ -156,7 +164,9 @@ impl Store {
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Pool::Sqlite(pool)
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let connect = PgConnectOptions::from_str(url).map_err(|e| bad(e.to_string()))?;
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|e| bad(e.to_string()))?
+                .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections.max(2))
                 .acquire_timeout(Duration::from_secs(10))

@@ -274,7 +274,31 @@ fn a_node_paused_past_its_lease_acts_for_nothing_it_lost() {
     let paused = Instant::now();
     // b takes the runs over after the lease and finishes them.
     for id in &ids {
-        let r = b.wait_finished(id);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let r = loop {
+            let r = b.get(&format!("/api/v1/runs/{id}"));
+            if r["status"] != "running" {
+                eprintln!(
+                    "takeover-timing: {id} finished on b {:?} after the pause",
+                    paused.elapsed()
+                );
+                break r;
+            }
+            if Instant::now() > deadline {
+                let events = b.get(&format!("/api/v1/runs/{id}/events"));
+                let kinds: Vec<String> = events["events"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| format!("{}@{} {}", e["kind"], e["at"], e["node_id"]))
+                    .collect();
+                panic!(
+                    "run {id} did not finish on b: {r}\nevents: {kinds:#?}\ncluster: {}",
+                    b.get("/api/v1/cluster")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
         assert_eq!(r["status"], "succeeded", "{r}");
     }
     while paused.elapsed() < Duration::from_millis(LEASE_MS + 1000) {
