@@ -195,10 +195,10 @@ pub fn fix_from(action: Resolution, body: &serde_json::Map<String, Value>) -> Re
         }
     };
     Ok(Fix {
-        action,
         comment: text("comment")?,
         config,
         input: body.get("input").filter(|v| !v.is_null()).cloned(),
         output: body.get("output").cloned(),
+        ..Fix::new(action)
     })
 }

@@ -96,12 +96,18 @@ impl<'a> Scheduler<'a> {
     /// Node `i` failed for good: the run stops, or under `on_failure: hold`
     /// it is held with an incident on the node.
     fn fail_node(&mut self, i: usize, error: String) {
+        self.fail_node_as(i, error, self.wf.def.on_failure == OnFailure::Hold);
+    }
+
+    /// Node `i` failed for good; with `hold`, the run is held on it unless
+    /// it is already ending.
+    fn fail_node_as(&mut self, i: usize, error: String, hold: bool) {
         let node = self.id(i);
         self.emit(Event::NodeFailed {
             node: node.clone(),
             error: error.clone(),
         });
-        if self.wf.def.on_failure == OnFailure::Hold && self.state.stopping.is_none() {
+        if hold && self.state.stopping.is_none() {
             self.emit(Event::IncidentOpened { node, error });
         } else {
             self.fail_run(format!("node `{node}` failed: {error}"));
@@ -301,11 +307,7 @@ impl<'a> Scheduler<'a> {
                 None => format!("rejected by {actor}"),
             };
             // An operator's decision, not a failure to repair: never held.
-            self.emit(Event::NodeFailed {
-                node: node.clone(),
-                error: why.clone(),
-            });
-            self.fail_run(format!("node `{node}` failed: {why}"));
+            self.fail_node_as(i, why, false);
         }
         Ok(())
     }
@@ -635,7 +637,7 @@ mod tests {
     use super::*;
     use baton_store::WorkflowRecord;
 
-    fn workflow(yaml: &str) -> CompiledWorkflow {
+    pub(super) fn workflow(yaml: &str) -> CompiledWorkflow {
         let wf = baton_workflow::Workflow::parse(yaml).unwrap();
         CompiledWorkflow::new(
             &WorkflowRecord {
@@ -651,7 +653,7 @@ mod tests {
         .unwrap()
     }
 
-    fn ok(output: Value) -> Outcome {
+    pub(super) fn ok(output: Value) -> Outcome {
         Outcome {
             result: Ok(output),
             duration_ms: 1,
@@ -660,7 +662,7 @@ mod tests {
         }
     }
 
-    fn failed(kind: &str) -> Outcome {
+    pub(super) fn failed(kind: &str) -> Outcome {
         Outcome {
             result: Err((kind.into(), "boom".into())),
             ..ok(Value::Null)

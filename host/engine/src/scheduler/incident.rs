@@ -21,6 +21,19 @@ pub struct Fix {
     pub output: Option<Value>,
 }
 
+impl Fix {
+    /// `action` with nothing else: no comment, no corrections, no output.
+    pub fn new(action: Resolution) -> Self {
+        Self {
+            action,
+            comment: None,
+            config: None,
+            input: None,
+            output: None,
+        }
+    }
+}
+
 impl Scheduler<'_> {
     /// An operator resolved the incident on node `i`.
     pub fn resolve(&mut self, i: usize, fix: Fix, actor: &str) -> Result<(), String> {
@@ -90,47 +103,16 @@ impl Scheduler<'_> {
 
 #[cfg(test)]
 mod tests {
-    use baton_store::{Phase, RunStatus, WorkflowRecord};
+    use baton_store::{Phase, RunStatus};
     use serde_json::json;
 
     use super::*;
     use crate::compiled::CompiledWorkflow;
-    use crate::scheduler::Outcome;
+    use crate::scheduler::tests::{failed, ok, workflow};
     use crate::state::{NodeStatus, RunState};
 
-    fn workflow(yaml: &str) -> CompiledWorkflow {
-        let wf = baton_workflow::Workflow::parse(yaml).unwrap();
-        CompiledWorkflow::new(
-            &WorkflowRecord {
-                name: wf.name.clone(),
-                version: 1,
-                definition: serde_json::to_value(&wf).unwrap(),
-                plugins: json!({"t@1": {"version": "1.0.0", "digest": "d"}}),
-                created_at: 0,
-                source: None,
-            },
-            &Default::default(),
-        )
-        .unwrap()
-    }
-
-    fn outcome(result: Result<Value, (String, String)>) -> Outcome {
-        Outcome {
-            result,
-            duration_ms: 1,
-            logs: vec![],
-            denials: vec![],
-        }
-    }
-
     fn fix(action: Resolution) -> Fix {
-        Fix {
-            action,
-            comment: None,
-            config: None,
-            input: None,
-            output: None,
-        }
+        Fix::new(action)
     }
 
     const HOLD: &str = "name: w\non_failure: hold\nnodes:\n  a: { plugin: t@1, retry: { max_attempts: 2, initial_interval: 1s } }\n  b: { needs: [a], plugin: t@1 }\n  c: { plugin: t@1 }\n";
@@ -147,10 +129,10 @@ mod tests {
             s.decide();
             all.extend(s.into_events());
         };
-        let boom = || outcome(Err(("retryable".into(), "boom".into())));
+        let boom = || failed("retryable");
         step(&mut state, 0, &|_| {});
         step(&mut state, 1, &|s| {
-            s.attempt_done(c, None, Phase::Run, 1, outcome(Ok(json!(1))), 0.0)
+            s.attempt_done(c, None, Phase::Run, 1, ok(json!(1)), 0.0)
         });
         step(&mut state, 2, &|s| {
             s.attempt_done(a, None, Phase::Run, 1, boom(), 0.0)
@@ -215,14 +197,7 @@ mod tests {
         // Attempt 3 fails: the budget of two counts from the retry, so one
         // more attempt is due rather than a new incident.
         let mut s = Scheduler::new(&wf, &mut state, 3100);
-        s.attempt_done(
-            a,
-            None,
-            Phase::Run,
-            3,
-            outcome(Err(("retryable".into(), "boom".into()))),
-            0.0,
-        );
+        s.attempt_done(a, None, Phase::Run, 3, failed("retryable"), 0.0);
         s.decide();
         let events = s.into_events();
         assert!(

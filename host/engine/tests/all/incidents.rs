@@ -32,13 +32,7 @@ nodes:
 "#;
 
 fn fix(action: Resolution) -> Fix {
-    Fix {
-        action,
-        comment: None,
-        config: None,
-        input: None,
-        output: None,
-    }
+    Fix::new(action)
 }
 
 /// Wait until the run is held with an incident on `node`.
