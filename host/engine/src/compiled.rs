@@ -106,12 +106,11 @@ pub fn lock_keys(
     for (i, lock) in locks.iter().enumerate() {
         let key = match &lock.name {
             LockName::Fixed(name) => name.clone(),
-            LockName::Expr(expr) => match expr.eval(scope) {
-                Ok(Value::String(s)) => s,
-                Ok(Value::Number(n)) => n.to_string(),
-                Ok(other) => {
+            LockName::Expr(expr) => match expr.eval(scope).map(as_name) {
+                Ok(Ok(name)) => name,
+                Ok(Err(other)) => {
                     return Err(format!(
-                        "locks[{i}]: `{}` gave {other}; a lock's name is a string",
+                        "locks[{i}]: `{}` gave {other}; a lock's name is a string or a number",
                         expr.source()
                     ));
                 }
@@ -134,6 +133,25 @@ pub fn lock_keys(
     // Sorted by name then limit: the first of each name has the smallest.
     keys.dedup_by(|later, first| later.key == first.key);
     Ok((keys, locks.iter().any(|l| l.reject)))
+}
+
+/// A string as it is, or a number as text: what a key or a lock's name
+/// may be; anything else is given back.
+fn as_name(value: Value) -> std::result::Result<String, Value> {
+    match value {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(other),
+    }
+}
+
+/// What the expressions evaluated at a run's start see: its input alone.
+pub(crate) fn input_scope(input: &Value) -> Scope {
+    Scope {
+        input: input.clone(),
+        nodes: Value::Object(Map::new()),
+        item: None,
+    }
 }
 
 /// One node, ready to run.
@@ -374,16 +392,10 @@ impl CompiledWorkflow {
         let Some(expr) = &self.key else {
             return Ok(None);
         };
-        let scope = Scope {
-            input: input.clone(),
-            nodes: Value::Object(Map::new()),
-            item: None,
-        };
         let source = expr.source();
-        let key = match expr.eval(&scope) {
-            Ok(Value::String(s)) => s,
-            Ok(Value::Number(n)) => n.to_string(),
-            Ok(other) => {
+        let key = match expr.eval(&input_scope(input)).map(as_name) {
+            Ok(Ok(key)) => key,
+            Ok(Err(other)) => {
                 return Err(Error::BadRequest(format!(
                     "key: `{source}` gave {other} for this input; a run's key must be a \
                      string or a number"
@@ -399,20 +411,13 @@ impl CompiledWorkflow {
         }
         Ok(Some(key))
     }
-}
 
-impl CompiledWorkflow {
     /// Refuse an input whose run locks cannot be named.
     pub fn check_run_locks(&self, input: &Value) -> Result<()> {
         if self.locks.is_empty() {
             return Ok(());
         }
-        let scope = Scope {
-            input: input.clone(),
-            nodes: Value::Object(Map::new()),
-            item: None,
-        };
-        lock_keys(&self.locks, &scope)
+        lock_keys(&self.locks, &input_scope(input))
             .map(|_| ())
             .map_err(Error::BadRequest)
     }

@@ -126,6 +126,8 @@ pub struct NodeState {
     pub config: Option<Value>,
     /// Whether it holds the locks it declares.
     pub locked: bool,
+    /// The names of the locks it asked for.
+    pub lock_names: Vec<String>,
 }
 
 impl Default for NodeState {
@@ -142,6 +144,7 @@ impl Default for NodeState {
             incident: false,
             config: None,
             locked: false,
+            lock_names: Vec::new(),
         }
     }
 }
@@ -199,6 +202,8 @@ pub struct RunState {
     pub started_at: Millis,
     /// The run's own locks: not asked for, waited for, or held.
     pub run_locks: RunLocks,
+    /// The names of the run's own locks, once asked for.
+    pub run_lock_names: Vec<String>,
 }
 
 /// Where a run is with the locks its workflow declares.
@@ -225,6 +230,7 @@ impl RunState {
             completed: Vec::new(),
             started_at: 0,
             run_locks: RunLocks::None,
+            run_lock_names: Vec::new(),
         }
     }
 
@@ -241,6 +247,27 @@ impl RunState {
     /// the run is not ending.
     pub fn held(&self) -> bool {
         self.ended.is_none() && self.stopping.is_none() && self.nodes.iter().any(|n| n.incident)
+    }
+
+    /// The lock requests that wait: `None` for the run's own, else the
+    /// node's index.
+    pub fn lock_waits(&self) -> impl Iterator<Item = Option<usize>> + '_ {
+        let run = (self.run_locks == RunLocks::Requested).then_some(None);
+        let nodes = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.status == NodeStatus::Waiting(WaitReason::Lock, None))
+            .map(|(i, _)| Some(i));
+        run.into_iter().chain(nodes)
+    }
+
+    /// Whether the run's own request (`None`) or node `i`'s waits.
+    pub fn waits_for_locks(&self, node: Option<usize>) -> bool {
+        match node {
+            None => self.run_locks == RunLocks::Requested,
+            Some(i) => self.nodes[i].status == NodeStatus::Waiting(WaitReason::Lock, None),
+        }
     }
 
     /// Nodes with an open incident, in the compiled workflow's order.
@@ -265,7 +292,12 @@ impl RunState {
                 Event::RunFailed { .. } => self.ended = Some(RunStatus::Failed),
                 Event::RunCancelled { .. } => self.ended = Some(RunStatus::Cancelled),
                 Event::RunStarted { .. } => self.started_at = at,
-                Event::LocksRequested { node: None, .. } => self.run_locks = RunLocks::Requested,
+                Event::LocksRequested {
+                    node: None, locks, ..
+                } => {
+                    self.run_locks = RunLocks::Requested;
+                    self.run_lock_names = locks.iter().map(|l| l.key.clone()).collect();
+                }
                 Event::LocksAcquired { node: None } => self.run_locks = RunLocks::Held,
                 _ => {}
             }
@@ -336,8 +368,9 @@ impl RunState {
             }
             Event::NodeCancelled { .. } => state.status = NodeStatus::Cancelled,
             Event::IncidentOpened { .. } => state.incident = true,
-            Event::LocksRequested { .. } => {
-                state.status = NodeStatus::Waiting(WaitReason::Lock, None)
+            Event::LocksRequested { locks, .. } => {
+                state.status = NodeStatus::Waiting(WaitReason::Lock, None);
+                state.lock_names = locks.iter().map(|l| l.key.clone()).collect();
             }
             Event::LocksAcquired { .. } => {
                 state.status = NodeStatus::Pending;

@@ -170,8 +170,9 @@ macro_rules! lock_turn {
 }
 pub(crate) use lock_turn;
 
-/// The first key a `reject` request of `$transition` cannot have at once,
-/// if any: then the run is not created.
+/// The first key the run's own `reject` request in `$transition` cannot
+/// have at once, if any: then the run is not created. (A node's `reject`
+/// request is refused by [`apply`], and fails only that node.)
 macro_rules! refused {
     ($tx:expr, $turn:expr, $postgres:expr, $run:expr, $transition:expr) => {{
         let mut taken: Option<String> = None;
@@ -181,6 +182,7 @@ macro_rules! refused {
                 keys,
                 reject: true,
             } = op
+                && node.is_empty()
             {
                 $crate::locks::lock_turn!($tx, $turn, $postgres);
                 let rows = $crate::locks::lock_rows!($tx);

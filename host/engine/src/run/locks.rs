@@ -6,8 +6,6 @@ use std::time::Duration;
 use baton_store::Backend;
 
 use super::{Events, RunActor};
-use crate::event::WaitReason;
-use crate::state::{NodeStatus, RunLocks};
 
 /// How often a waiting request is read again when no grant was announced:
 /// on PostgreSQL another node's commit may have granted it.
@@ -19,16 +17,7 @@ impl RunActor {
     /// When to read the run's lock requests, if any waits: at once after
     /// a request was committed or a grant announced, else at the next poll.
     pub(super) fn lock_poll(&self) -> Option<Duration> {
-        if !self.wf.any_locks {
-            return None;
-        }
-        let waits = self.state.run_locks == RunLocks::Requested
-            || self
-                .state
-                .nodes
-                .iter()
-                .any(|n| n.status == NodeStatus::Waiting(WaitReason::Lock, None));
-        if !waits {
+        if !self.wf.any_locks || self.state.lock_waits().next().is_none() {
             return None;
         }
         Some(match (self.locks_dirty, self.shared.store.backend()) {
@@ -50,8 +39,9 @@ impl RunActor {
             }
         };
         let wf = self.wf.clone();
+        let waits: Vec<Option<usize>> = self.state.lock_waits().collect();
         self.step(|s| {
-            for wait in s.lock_waits() {
+            for wait in waits {
                 let name = wait.map_or("", |i| wf.nodes[i].id.as_str());
                 match held.iter().find(|(node, _)| node == name) {
                     Some((_, true)) => s.locks_granted(wait),

@@ -3,12 +3,11 @@
 //! reject`).
 
 use baton_workflow::expr::Scope;
-use serde_json::{Map, Value};
 
 use super::Scheduler;
-use crate::compiled::lock_keys;
-use crate::event::{Event, WaitReason};
-use crate::state::{NodeStatus, RunLocks};
+use crate::compiled::{input_scope, lock_keys};
+use crate::event::Event;
+use crate::state::RunLocks;
 
 impl Scheduler<'_> {
     /// Whether the run holds its own locks (or needs none); if not, they
@@ -18,12 +17,7 @@ impl Scheduler<'_> {
             return true;
         }
         if self.state.run_locks == RunLocks::None {
-            let scope = Scope {
-                input: self.state.input.clone(),
-                nodes: Value::Object(Map::new()),
-                item: None,
-            };
-            match lock_keys(&self.wf.locks, &scope) {
+            match lock_keys(&self.wf.locks, &input_scope(&self.state.input)) {
                 Ok((locks, reject)) => self.emit(Event::LocksRequested {
                     node: None,
                     locks,
@@ -51,34 +45,29 @@ impl Scheduler<'_> {
         }
     }
 
-    /// Which lock requests wait: `None` for the run's own, else the node.
-    pub fn lock_waits(&self) -> Vec<Option<usize>> {
-        let run = (self.state.run_locks == RunLocks::Requested).then_some(None);
-        let nodes = self
-            .state
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.status == NodeStatus::Waiting(WaitReason::Lock, None))
-            .map(|(i, _)| Some(i));
-        run.into_iter().chain(nodes).collect()
-    }
-
     /// The store granted the locks of the run (`None`) or of node `i`.
     pub fn locks_granted(&mut self, node: Option<usize>) {
-        if !self.lock_waits().contains(&node) {
+        if !self.state.waits_for_locks(node) {
             return;
         }
         let node = node.map(|i| self.id(i));
         self.emit(Event::LocksAcquired { node });
     }
 
-    /// The store refused a `reject` request: the locks are taken.
+    /// The store refused a `reject` request: a lock it names is taken.
     pub fn locks_refused(&mut self, node: Option<usize>) {
-        if !self.lock_waits().contains(&node) {
+        if !self.state.waits_for_locks(node) {
             return;
         }
-        let why = "its locks are taken, and it has `on_conflict: reject`".to_string();
+        let names = match node {
+            Some(i) => &self.state.nodes[i].lock_names,
+            None => &self.state.run_lock_names,
+        };
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let why = format!(
+            "lock {} is taken or has a queue, and `on_conflict: reject` refuses to wait",
+            names.join(", ")
+        );
         match node {
             Some(i) => self.fail_node(i, why),
             None => self.fail_run(format!("the run could not start: {why}")),

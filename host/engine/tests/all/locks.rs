@@ -232,3 +232,29 @@ async fn a_lock_holds_across_the_nodes_of_a_cluster() {
     assert_eq!(a.plc.writes().len(), 2);
     b.halt();
 }
+
+#[tokio::test]
+async fn a_node_that_refuses_to_wait_fails_naming_the_lock() {
+    let h = Harness::new().await;
+    h.apply(BAKE).await;
+    h.apply(
+        "name: quick\nnodes:\n  peek:\n    plugin: scripted@1\n    locks: [{ key: oven-1, on_conflict: reject }]\n",
+    )
+    .await;
+    let holder = h.start("bake", json!({})).await;
+    waiting(&h, &holder).await;
+    let run = h.run("quick", json!({})).await;
+    assert_status(&run, RunStatus::Failed);
+    let why = run.error.unwrap_or_default();
+    assert!(
+        why.contains("`oven-1`") && why.contains("on_conflict: reject"),
+        "{why}"
+    );
+    assert!(h.executions(&run.id).await.is_empty(), "the node never ran");
+    let locks = h.engine.locks().await.unwrap();
+    assert_eq!(locks[0].holders.len(), 1);
+    assert!(
+        locks[0].queue.is_empty(),
+        "the refused request left nothing behind"
+    );
+}
