@@ -95,6 +95,11 @@ impl Default for StartOptions {
     }
 }
 
+/// Deepest chain of runs started by runs (sub-workflows): a workflow that,
+/// through others, starts itself is refused here instead of filling the
+/// database.
+pub const MAX_DEPTH: i64 = 8;
+
 /// A run that was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
@@ -367,6 +372,23 @@ impl Engine {
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("no workflow named `{workflow}`")))?,
         };
+        let depth = match &options.parent {
+            None => 0,
+            Some((parent, _)) => {
+                let parent = self
+                    .shared
+                    .store
+                    .run(parent)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("no parent run `{parent}`")))?;
+                parent.depth + 1
+            }
+        };
+        if depth > MAX_DEPTH {
+            return Err(Error::BadRequest(format!(
+                "runs nest {depth} deep; at most {MAX_DEPTH} runs may start one another"
+            )));
+        }
         let wf = self.compiled(workflow, version).await?;
         let key = wf.run_key(&input)?;
         wf.check_run_locks(&input)?;
@@ -417,6 +439,7 @@ impl Engine {
             key: key.clone(),
             unique_key: wf.def.unique_key,
             parent: options.parent,
+            depth,
         };
         tokio::spawn(async move {
             match engine.shared.store.create_run(run, transition).await? {
@@ -651,6 +674,15 @@ impl Engine {
             .run(run_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("no run `{run_id}`")))?;
+        self.inspect_record(run).await
+    }
+
+    /// [`Engine::inspect`] for a run already read.
+    pub async fn inspect_record(
+        &self,
+        run: RunRecord,
+    ) -> Result<(RunRecord, RunState, Arc<CompiledWorkflow>)> {
+        let run_id = run.id.as_str();
         let wf = self.compiled(&run.workflow, run.version).await?;
         let stored = self.shared.store.all_events(run_id).await?;
         let events = parse_events(&stored)?;

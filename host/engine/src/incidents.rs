@@ -154,12 +154,11 @@ impl Engine {
             .await?;
         let mut out = Vec::new();
         for run in held {
-            let (run, state, wf) = match self.inspect(&run.id).await {
-                Ok(found) => found,
-                // Finished or gone since the list was read.
-                Err(Error::NotFound(_)) => continue,
-                Err(e) => return Err(e),
-            };
+            let (run, state, wf) = self.inspect_record(run).await?;
+            // Resolved, cancelled or ended since the list was read.
+            if !state.held() {
+                continue;
+            }
             for i in state.incidents() {
                 out.push(Incident {
                     run_id: run.id.clone(),

@@ -132,6 +132,8 @@ pub struct RunRecord {
     pub key: Option<String>,
     /// The run and node that started it as a sub-workflow.
     pub parent: Option<(String, String)>,
+    /// How many runs up its chain of parents goes: 0 unless a sub-workflow.
+    pub depth: i64,
     /// What started it: `api`, `mqtt:<topic>`, `cron:<expr>`, ...
     pub trigger: String,
     /// When it was created.
@@ -169,6 +171,8 @@ pub struct NewRun {
     pub unique_key: bool,
     /// The run and node that started it as a sub-workflow.
     pub parent: Option<(String, String)>,
+    /// How many runs up its chain of parents goes.
+    pub depth: i64,
 }
 
 /// What [`crate::Store::create_run`] did.

@@ -27,13 +27,14 @@ type RunRow = (
     Option<String>,
     Option<String>,
     Option<String>,
+    i64,
 );
 
 macro_rules! select {
     ($rest:literal) => {
         concat!(
             "SELECT id, workflow, version, status, input, output, error, idempotency_key, \
-             trigger, created_at, updated_at, finished_at, run_key, parent_run, parent_node FROM runs ",
+             trigger, created_at, updated_at, finished_at, run_key, parent_run, parent_node, depth FROM runs ",
             $rest
         )
     };
@@ -60,6 +61,7 @@ fn run_record(row: RunRow) -> Result<RunRecord> {
         run_key,
         parent_run,
         parent_node,
+        depth,
     ) = row;
     Ok(RunRecord {
         status: RunStatus::parse(&status)
@@ -76,6 +78,7 @@ fn run_record(row: RunRow) -> Result<RunRecord> {
         idempotency_key: key,
         key: run_key,
         parent: parent_run.zip(parent_node),
+        depth,
         trigger,
         created_at: created,
         updated_at: updated,

@@ -88,7 +88,7 @@ struct Outlets {
 async fn run(
     pool: Pool,
     mut rx: mpsc::Receiver<Request>,
-    events: Outlets,
+    outlets: Outlets,
     stats: Arc<WriterStats>,
     gate: Arc<RwLock<()>>,
     max_batch: usize,
@@ -98,21 +98,21 @@ async fn run(
         // Write-held by `Store::hold_commits`, and on SQLite by a retention
         // batch: then nothing is committed until it is released.
         let _open = gate.read().await;
-        match write(&pool, &batch, &events).await {
+        match write(&pool, &batch, &outlets).await {
             Ok(done) => {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats
                     .transitions
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                finish(batch.drain(..), done, &events)
+                finish(batch.drain(..), done, &outlets)
             }
             Err(e) if batch.len() > 1 => {
                 // One bad request must not fail the others: write each alone.
                 tracing::warn!(error = %e, size = batch.len(), "group commit failed; retrying one by one");
                 for request in batch.drain(..) {
                     let one = [request];
-                    match write(&pool, &one, &events).await {
-                        Ok(done) => finish(one.into_iter(), done, &events),
+                    match write(&pool, &one, &outlets).await {
+                        Ok(done) => finish(one.into_iter(), done, &outlets),
                         Err(e) => fail(one.into_iter(), &e.to_string()),
                     }
                 }
@@ -215,8 +215,9 @@ async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done
                     let inserted: Option<(String,)> = sqlx::query_as(
                         "INSERT INTO runs (id, workflow, version, status, input, idempotency_key, \
                          trigger, created_at, updated_at, owner, epoch, run_key, active_key, \
-                         parent_run, parent_node) \
-                         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13) \
+                         parent_run, parent_node, depth) \
+                         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, \
+                         $14) \
                          ON CONFLICT DO NOTHING RETURNING id",
                     )
                     .bind(&run.id)
@@ -232,6 +233,7 @@ async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done
                     .bind(run.key.as_ref().filter(|_| run.unique_key))
                     .bind(run.parent.as_ref().map(|p| &p.0))
                     .bind(run.parent.as_ref().map(|p| &p.1))
+                    .bind(run.depth)
                     .fetch_optional(&mut *tx)
                     .await?;
                     if inserted.is_some() {
@@ -331,13 +333,12 @@ async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done
                             .await?;
                     if has.is_some() {
                         crate::locks::lock_turn!(tx, turn, postgres);
+                        sqlx::query("DELETE FROM locks WHERE run_id = $1")
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                        locks_changed = true;
                     }
-                    let gone = sqlx::query("DELETE FROM locks WHERE run_id = $1")
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    locks_changed |= gone > 0;
                 }
             }
             if let Some(id) = run_id {

@@ -273,7 +273,16 @@ pub async fn show(
         .collect();
     let mut out = run_view(&run);
     out["nodes"] = Value::Array(nodes);
-    let children = state.engine.store().child_runs(&id).await?;
+    // Only a workflow with a `type: workflow` node starts children.
+    let starts_children = wf
+        .nodes
+        .iter()
+        .any(|n| n.def.kind == baton_workflow::NodeKind::Workflow);
+    let children = if starts_children {
+        state.engine.store().child_runs(&id).await?
+    } else {
+        Vec::new()
+    };
     out["children"] = Value::Array(
         children
             .iter()

@@ -9,15 +9,17 @@ use serde_json::Value;
 
 use super::{RunActor, Running};
 use crate::engine::Engine;
-
 use crate::scheduler::Outcome;
 use crate::{Error, StartOptions};
 
-/// Deepest chain of runs started by runs: a workflow that, through others,
-/// starts itself fails here instead of filling the database.
-pub const MAX_DEPTH: usize = 8;
-
 impl RunActor {
+    /// The engine this run belongs to, to start and steer other runs.
+    fn engine(&self) -> Engine {
+        Engine {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Start (or, resumed after a restart, find again by its key) the child
     /// run of attempt `attempt` of workflow node `i`, and wait for its end.
     pub(super) fn spawn_child(&mut self, i: usize, item: Option<u32>, attempt: u32, input: Value) {
@@ -29,9 +31,7 @@ impl RunActor {
         let parent = (self.state.run_id.clone(), node.id.clone());
         let item_part = item.map(|k| format!("[{k}]")).unwrap_or_default();
         let key = format!("{}/{}{item_part}#{attempt}", parent.0, parent.1);
-        let engine = Engine {
-            shared: self.shared.clone(),
-        };
+        let engine = self.engine();
         let abort = self.attempts.spawn(async move {
             let began = Instant::now();
             let result = child(&engine, &workflow, version, input, key, parent).await;
@@ -67,9 +67,7 @@ impl RunActor {
         {
             return;
         }
-        let engine = Engine {
-            shared: self.shared.clone(),
-        };
+        let engine = self.engine();
         let run = self.state.run_id.clone();
         let why = format!("its parent run {run} was cancelled: {reason}");
         tokio::spawn(async move {
@@ -100,13 +98,6 @@ async fn child(
     key: String,
     parent: (String, String),
 ) -> Result<Value, (String, String)> {
-    let depth = depth(engine, &parent.0).await;
-    if depth >= MAX_DEPTH {
-        return Err((
-            "fatal".into(),
-            format!("runs nest {depth} deep; at most {MAX_DEPTH} runs may start one another"),
-        ));
-    }
     let options = StartOptions {
         idempotency_key: Some(key),
         trigger: format!("workflow:{}/{}", parent.0, parent.1),
@@ -149,24 +140,4 @@ async fn child(
             }
         }
     }
-}
-
-/// How many runs up the chain of parents `run` is (0 for a run started
-/// otherwise), read up to [`MAX_DEPTH`].
-async fn depth(engine: &Engine, run: &str) -> usize {
-    let mut depth = 0;
-    let mut at = run.to_string();
-    while depth < MAX_DEPTH {
-        match engine.store().run(&at).await {
-            Ok(Some(record)) => match record.parent {
-                Some((parent, _)) => {
-                    depth += 1;
-                    at = parent;
-                }
-                None => break,
-            },
-            _ => break,
-        }
-    }
-    depth
 }

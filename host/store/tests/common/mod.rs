@@ -56,5 +56,6 @@ pub fn new_run(id: &str, key: Option<&str>) -> NewRun {
         key: None,
         unique_key: false,
         parent: None,
+        depth: 0,
     }
 }
