@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use baton_engine::{ClusterConfig, EngineConfig, Error, Event};
+use baton_engine::{Error, Event};
 use baton_store::RunStatus;
 use serde_json::json;
 
@@ -26,18 +26,6 @@ nodes:
     grants: { plc: [{ device: oven-1, write: ["holding:41"] }] }
 "#;
 
-fn node(id: &str) -> EngineConfig {
-    EngineConfig {
-        cluster: ClusterConfig {
-            node_id: Some(id.into()),
-            heartbeat: Duration::from_millis(100),
-            lease: Duration::from_secs(1),
-            ..ClusterConfig::default()
-        },
-        ..EngineConfig::default()
-    }
-}
-
 fn waiting(node: &'static str) -> impl Fn(&Event) -> bool {
     move |e| matches!(e, Event::NodeWaiting { node: n, .. } if n == node)
 }
@@ -45,9 +33,9 @@ fn waiting(node: &'static str) -> impl Fn(&Event) -> bool {
 /// Node `a` (the harness) and node `b`, on one PostgreSQL database.
 async fn two_nodes() -> Option<(Harness, baton_engine::Engine)> {
     let db = Db::postgres().await?;
-    let a = Harness::configured(db, node("a")).await;
+    let a = Harness::configured(db, cluster_node("a")).await;
     a.apply(GATED_WRITE).await;
-    let b = start_engine_with(&a.db.url, &a.plc.url(), node("b")).await;
+    let b = start_engine_with(&a.db.url, &a.plc.url(), cluster_node("b")).await;
     Some((a, b))
 }
 

@@ -306,22 +306,13 @@ async fn two_nodes_polling_one_coil_start_one_run_per_edge() {
     let Some(db) = Db::postgres().await else {
         return;
     };
-    let node = |id: &str| baton_engine::EngineConfig {
-        cluster: baton_engine::ClusterConfig {
-            node_id: Some(id.into()),
-            heartbeat: Duration::from_millis(100),
-            lease: Duration::from_secs(1),
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let a = Harness::configured(db, node("a")).await;
+    let a = Harness::configured(db, cluster_node("a")).await;
     a.apply(&workflow(
         "shared",
         "{ device: oven-1, coil: 5, edge: both, interval: 50ms }",
     ))
     .await;
-    let b = start_engine_with(&a.db.url, &a.plc.url(), node("b")).await;
+    let b = start_engine_with(&a.db.url, &a.plc.url(), cluster_node("b")).await;
     let store = a.engine.store();
     until_state(store, "shared", "oven-1/coil:5/both", |s| s.edges == 0).await;
     for (i, on) in [true, false, true].into_iter().enumerate() {

@@ -174,6 +174,20 @@ pub async fn events(store: &Store, run_id: &str) -> Vec<Event> {
         .collect()
 }
 
+/// The config of cluster node `id`: heartbeat 100 ms and a 1 s lease, so
+/// a takeover takes about a second.
+pub fn cluster_node(id: &str) -> EngineConfig {
+    EngineConfig {
+        cluster: baton_engine::ClusterConfig {
+            node_id: Some(id.into()),
+            heartbeat: Duration::from_millis(100),
+            lease: Duration::from_secs(1),
+            ..Default::default()
+        },
+        ..EngineConfig::default()
+    }
+}
+
 pub async fn start_engine(db: &str, plc: &str) -> Engine {
     start_engine_with(db, plc, EngineConfig::default()).await
 }
