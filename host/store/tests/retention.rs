@@ -12,32 +12,11 @@ use baton_store::{
 };
 use serde_json::json;
 
-#[allow(unused_macros)]
+#[macro_use]
 mod common;
 use common::{new_run, postgres, sqlite};
 
 const DAY: i64 = 24 * 3600 * 1000;
-
-/// Run `check` with a store and its database's URL, on SQLite and on
-/// PostgreSQL when configured (required under CI).
-macro_rules! on_both {
-    ($sqlite:ident, $pg:ident, $check:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            let db = sqlite();
-            let store = Store::open(&db.url, StoreOptions::default()).await.unwrap();
-            $check(store, &db.url).await;
-        }
-
-        #[tokio::test]
-        async fn $pg() {
-            if let Some(db) = postgres(stringify!($check)).await {
-                let store = Store::open(&db.url, StoreOptions::default()).await.unwrap();
-                $check(store, &db.url).await
-            }
-        }
-    };
-}
 
 fn event(kind: &str, run: bool) -> NewEvent {
     NewEvent {
@@ -164,10 +143,11 @@ where
     panic!("the sweep never ended: {total:?}");
 }
 
-on_both!(
+both!(
     old_finished_runs_go_on_sqlite,
     old_finished_runs_go_on_postgres,
-    old_finished_runs_go
+    old_finished_runs_go,
+    url
 );
 
 async fn old_finished_runs_go(store: Store, url: &str) {
@@ -235,10 +215,11 @@ async fn old_finished_runs_go(store: Store, url: &str) {
     );
 }
 
-on_both!(
+both!(
     a_long_run_goes_over_several_batches_on_sqlite,
     a_long_run_goes_over_several_batches_on_postgres,
-    a_long_run_goes_over_several_batches
+    a_long_run_goes_over_several_batches,
+    url
 );
 
 async fn a_long_run_goes_over_several_batches(store: Store, url: &str) {
@@ -257,10 +238,11 @@ async fn a_long_run_goes_over_several_batches(store: Store, url: &str) {
     assert!(store.run("long").await.unwrap().is_none());
 }
 
-on_both!(
+both!(
     audit_retention_takes_only_old_audit_events_on_sqlite,
     audit_retention_takes_only_old_audit_events_on_postgres,
-    audit_retention_takes_only_old_audit_events
+    audit_retention_takes_only_old_audit_events,
+    url
 );
 
 async fn audit_retention_takes_only_old_audit_events(store: Store, url: &str) {

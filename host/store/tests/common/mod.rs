@@ -27,6 +27,29 @@ pub async fn postgres(tag: &str) -> Option<Db> {
 
 /// Run `check` on SQLite, and on PostgreSQL when configured (required under CI).
 macro_rules! both {
+    // `check(store, url)`: for a test that also reaches the database itself.
+    ($sqlite:ident, $pg:ident, $check:ident, url) => {
+        #[tokio::test]
+        async fn $sqlite() {
+            let db = sqlite();
+            $check(
+                Store::open(&db.url, StoreOptions::default()).await.unwrap(),
+                &db.url,
+            )
+            .await;
+        }
+
+        #[tokio::test]
+        async fn $pg() {
+            if let Some(db) = postgres(stringify!($check)).await {
+                $check(
+                    Store::open(&db.url, StoreOptions::default()).await.unwrap(),
+                    &db.url,
+                )
+                .await
+            }
+        }
+    };
     ($sqlite:ident, $pg:ident, $check:ident) => {
         #[tokio::test]
         async fn $sqlite() {
