@@ -161,23 +161,9 @@ impl Poller {
         if !changed {
             return;
         }
-        match store
-            .advance_plc_trigger(
-                &self.workflow,
-                &self.key,
-                saved.edges,
-                stable.level,
-                stable.value.into(),
-            )
-            .await
-        {
-            Ok(true) => self.take(PlcTriggerState {
-                level: stable.level,
-                value: stable.value.into(),
-                edges: saved.edges + 1,
-                ..saved
-            }),
-            Ok(false) => self.reload().await,
+        match self.advance(saved, stable).await {
+            Ok(Some(next)) => self.take(next),
+            Ok(None) => self.reload().await,
             Err(e) => {
                 self.retry_later(&e);
                 self.detector.rebase();
@@ -210,25 +196,10 @@ impl Poller {
             self.take(saved);
             return;
         }
-        match store
-            .advance_plc_trigger(
-                &self.workflow,
-                &self.key,
-                saved.edges,
-                to.level,
-                to.value.into(),
-            )
-            .await
-        {
-            Ok(true) => {
-                self.saved = Some(PlcTriggerState {
-                    level: to.level,
-                    value: to.value.into(),
-                    edges: number,
-                    ..saved
-                })
-            }
-            Ok(false) => self.reload().await,
+        match self.advance(saved, to).await {
+            // The detector has this state already.
+            Ok(Some(next)) => self.saved = Some(next),
+            Ok(None) => self.reload().await,
             // The next poll sees the change again, and its run by its key.
             Err(e) => self.retry_later(&e),
         }
@@ -316,6 +287,32 @@ impl Poller {
         if let Err(e) = recorded {
             tracing::warn!(workflow = %self.workflow, trigger = %self.key, error = %e, "cannot record {action}");
         }
+    }
+
+    /// Record change `saved.edges + 1` to `to`, if `saved` is still what is
+    /// stored: the new state, or none when another writer got there first.
+    async fn advance(
+        &self,
+        saved: PlcTriggerState,
+        to: Stable,
+    ) -> baton_store::Result<Option<PlcTriggerState>> {
+        let recorded = self
+            .engine
+            .store()
+            .advance_plc_trigger(
+                &self.workflow,
+                &self.key,
+                saved.edges,
+                to.level,
+                to.value.into(),
+            )
+            .await?;
+        Ok(recorded.then_some(PlcTriggerState {
+            level: to.level,
+            value: to.value.into(),
+            edges: saved.edges + 1,
+            ..saved
+        }))
     }
 
     /// Make `state` the stored state and the detector's baseline.
