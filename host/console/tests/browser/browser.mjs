@@ -1,9 +1,10 @@
 // Chromium as the browser suites start it: Debian's build, run as root here,
-// so with the flags that need, and an empty profile of its own; and the
-// suites' own API client.
+// so with the flags that need, and an empty profile of its own; the suites'
+// own API client; and what every suite starts and ends with.
 
 import { chromium } from 'playwright-core';
-import { mkdtempSync, rmSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -57,4 +58,61 @@ export function client(server, token) {
     try { data = JSON.parse(text); } catch { data = text; }
     return { status: r.status, data };
   };
+}
+
+/**
+ * What every suite starts with, from BATON_SERVER, BATON_TOKEN (an admin
+ * token) and SCREENSHOTS (a directory): an API client as admin, a browser
+ * page that records script errors and any request that leaves the server,
+ * `shot(name)`, `signIn(token)` and `signOut()`, and `allPassed()`, the last
+ * check: no script error on any page, no request off the machine.
+ */
+export async function suite() {
+  const server = process.env.BATON_SERVER;
+  const admin = process.env.BATON_TOKEN;
+  const shots = process.env.SCREENSHOTS || join(tmpdir(), 'baton-console-screenshots');
+  assert.ok(server && admin, 'BATON_SERVER and BATON_TOKEN must be set');
+  mkdirSync(shots, { recursive: true });
+  const origin = new URL(server).origin;
+  const { context, page, close } = await launch();
+  const offsite = [];
+  const failures = [];
+  context.on('request', (req) => {
+    const url = req.url();
+    if (!url.startsWith(`${origin}/`) && !url.startsWith('data:') && !url.startsWith('about:')) offsite.push(url);
+  });
+  page.on('pageerror', (e) => failures.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') console.log(`browser console: ${m.text()}`); });
+  page.setDefaultTimeout(20000);
+  return {
+    server,
+    admin,
+    context,
+    page,
+    close,
+    call: client(server, admin),
+    step: (name) => console.log(`step: ${name}`),
+    shot: (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: false }),
+    signIn: (token) => signIn(page, server, token),
+    signOut: async () => {
+      await page.click('#signout');
+      await page.waitForSelector('#token');
+    },
+    allPassed: () => {
+      assert.deepEqual(failures, [], 'no script errors on any page');
+      assert.deepEqual(offsite, [], 'no request left the server');
+      console.log(`ok: every step passed; screenshots in ${shots}`);
+    },
+  };
+}
+
+/** Call `probe` every 100 ms until it gives something, for at most `ms`. */
+export async function until(what, probe, ms = 30000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const found = await probe();
+    if (found) return found;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
