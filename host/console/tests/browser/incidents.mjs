@@ -209,6 +209,8 @@ try {
   await page.fill('#filter-key', 'B-8');
   await page.click('form[role=search] button[type=submit]');
   await page.waitForURL(/key=B-8/);
+  // The unfiltered list also shows the second run, so wait for the first to go.
+  await page.waitForSelector(`#runs tr[data-run="${first}"]`, { state: 'detached' });
   await page.waitForSelector(`#runs tr[data-run="${second}"]`);
   assert.equal(await page.locator(`#runs tr[data-run="${first}"]`).count(), 0, 'the key filter applies');
   await shot('runs-key');
