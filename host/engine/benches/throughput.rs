@@ -183,7 +183,12 @@ fn fsync_median(dir: &Path) -> Duration {
 }
 
 fn bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    // `BENCH_WORKERS` sets the runtime's worker threads (default: one per core).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("BENCH_WORKERS").ok().and_then(|s| s.parse().ok()) {
+        builder.worker_threads(n);
+    }
+    let rt = builder.enable_all().build().unwrap();
     let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(base).unwrap();
     let dir = tempfile::tempdir_in(base).unwrap();
