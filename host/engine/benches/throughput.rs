@@ -185,7 +185,10 @@ fn fsync_median(dir: &Path) -> Duration {
 fn bench(c: &mut Criterion) {
     // `BENCH_WORKERS` sets the runtime's worker threads (default: one per core).
     let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = std::env::var("BENCH_WORKERS").ok().and_then(|s| s.parse().ok()) {
+    if let Some(n) = std::env::var("BENCH_WORKERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
         builder.worker_threads(n);
     }
     let rt = builder.enable_all().build().unwrap();

@@ -370,12 +370,24 @@ async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done
                     .push_bind(&e.event.actor)
                     .push_bind(e.data.as_ref());
             });
-            q.push(" RETURNING seq");
-            let mut got: Vec<(i64,)> = q.build_query_as().fetch_all(&mut *tx).await?;
-            // Sequence numbers are drawn in row order; sort in case the
-            // database returns them otherwise.
-            got.sort_unstable();
-            seqs.extend(got.into_iter().map(|(s,)| s));
+            if postgres {
+                q.push(" RETURNING seq");
+                let mut got: Vec<(i64,)> = q.build_query_as().fetch_all(&mut *tx).await?;
+                // Sequence numbers are drawn in row order; sort in case the
+                // database returns them otherwise.
+                got.sort_unstable();
+                seqs.extend(got.into_iter().map(|(s,)| s));
+            } else {
+                // SQLite has one writer, so one statement's rows take
+                // consecutive numbers up to the last: one row comes back
+                // instead of one per event.
+                q.build().execute(&mut *tx).await?;
+                let (last,): (i64,) = sqlx::query_as("SELECT last_insert_rowid()")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                let first = last - chunk.len() as i64 + 1;
+                seqs.extend(first..=last);
+            }
         }
 
         let rows: Vec<&Execution> = order.iter().filter_map(|k| executions.get(k).copied()).collect();

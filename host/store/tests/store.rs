@@ -32,6 +32,7 @@ async fn group_commit(store: Store) {
             .unwrap();
     }
     let before = store.writer_stats().batches.load(Ordering::Relaxed);
+    let mut live = store.subscribe();
     // 50 runs commit 10 transitions each, all at once.
     let mut tasks = Vec::new();
     for i in 0..50 {
@@ -79,6 +80,15 @@ async fn group_commit(store: Store) {
         "500 transitions took {batches} transactions: no batching"
     );
 
+    let mut published = std::collections::HashMap::new();
+    while let Ok(e) = live.try_recv() {
+        published.insert(e.seq, e);
+    }
+    assert_eq!(
+        published.len(),
+        500,
+        "every committed event is published once"
+    );
     for i in 0..50 {
         let id = format!("r{i:03}");
         let events = store.all_events(&id).await.unwrap();
@@ -92,6 +102,16 @@ async fn group_commit(store: Store) {
             "a run's events keep their order"
         );
         assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+        for e in &events {
+            let told = published
+                .get(&e.seq)
+                .unwrap_or_else(|| panic!("stored event {} of {id} was not published", e.seq));
+            assert_eq!(
+                (told.run_id.as_deref(), &told.data),
+                (Some(id.as_str()), &e.data),
+                "a published event has the sequence number it is stored under"
+            );
+        }
         let run = store.run(&id).await.unwrap().unwrap();
         assert_eq!(run.status, RunStatus::Succeeded);
         assert_eq!(run.output, Some(json!({"ok": i})));
