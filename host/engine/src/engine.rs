@@ -374,15 +374,7 @@ impl Engine {
         };
         let depth = match &options.parent {
             None => 0,
-            Some((parent, _)) => {
-                let parent = self
-                    .shared
-                    .store
-                    .run(parent)
-                    .await?
-                    .ok_or_else(|| Error::NotFound(format!("no parent run `{parent}`")))?;
-                parent.depth + 1
-            }
+            Some((parent, _)) => self.record(parent).await?.depth + 1,
         };
         if depth > MAX_DEPTH {
             return Err(Error::BadRequest(format!(
@@ -636,12 +628,7 @@ impl Engine {
             // Registered before reading, so an end committed after the read
             // still wakes this caller.
             let ended = self.shared.waiters.register(run_id);
-            let run = self
-                .shared
-                .store
-                .run(run_id)
-                .await?
-                .ok_or_else(|| Error::NotFound(format!("no run `{run_id}`")))?;
+            let run = self.record(run_id).await?;
             if run.status.is_terminal() {
                 return Ok(Some(run));
             }
@@ -668,13 +655,16 @@ impl Engine {
         &self,
         run_id: &str,
     ) -> Result<(RunRecord, RunState, Arc<CompiledWorkflow>)> {
-        let run = self
-            .shared
+        self.inspect_record(self.record(run_id).await?).await
+    }
+
+    /// A run's record, or [`Error::NotFound`] naming the run.
+    pub(crate) async fn record(&self, run_id: &str) -> Result<RunRecord> {
+        self.shared
             .store
             .run(run_id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("no run `{run_id}`")))?;
-        self.inspect_record(run).await
+            .ok_or_else(|| Error::NotFound(format!("no run `{run_id}`")))
     }
 
     /// [`Engine::inspect`] for a run already read.

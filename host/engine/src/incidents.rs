@@ -84,11 +84,7 @@ impl Engine {
     /// Refuse a corrected config that the node's plugin would refuse, or an
     /// override for a node that cannot take it.
     async fn check_override(&self, run_id: &str, node: &str, fix: &Fix) -> Result<()> {
-        let run = self
-            .store()
-            .run(run_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no run `{run_id}`")))?;
+        let run = self.record(run_id).await?;
         let wf = self.compiled(&run.workflow, run.version).await?;
         let i = wf
             .index(node)

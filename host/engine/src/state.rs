@@ -252,14 +252,9 @@ impl RunState {
     /// The lock requests that wait: `None` for the run's own, else the
     /// node's index.
     pub fn lock_waits(&self) -> impl Iterator<Item = Option<usize>> + '_ {
-        let run = (self.run_locks == RunLocks::Requested).then_some(None);
-        let nodes = self
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.status == NodeStatus::Waiting(WaitReason::Lock, None))
-            .map(|(i, _)| Some(i));
-        run.into_iter().chain(nodes)
+        std::iter::once(None)
+            .chain((0..self.nodes.len()).map(Some))
+            .filter(|&wait| self.waits_for_locks(wait))
     }
 
     /// Whether the run's own request (`None`) or node `i`'s waits.
