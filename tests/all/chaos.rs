@@ -263,19 +263,22 @@ async fn chaos(db: String) {
             run.error
         );
         for e in store.all_events(id).await.unwrap() {
-            match serde_json::from_value::<Event>(e.data).unwrap() {
-                Event::AttemptSucceeded {
-                    node,
-                    item,
-                    phase: Phase::Run,
-                    ..
-                } => {
-                    let key = effect_key(id, &node, item);
-                    let before = committed.insert(key.clone(), e.at);
-                    assert!(before.is_none(), "{key} succeeded twice");
+            let event: Event = serde_json::from_value(e.data).unwrap();
+            for event in event.unfolded() {
+                match event {
+                    Event::AttemptSucceeded {
+                        node,
+                        item,
+                        phase: Phase::Run,
+                        ..
+                    } => {
+                        let key = effect_key(id, &node, item);
+                        let before = committed.insert(key.clone(), e.at);
+                        assert!(before.is_none(), "{key} succeeded twice");
+                    }
+                    Event::AttemptStarted { resumed: true, .. } => resumed += 1,
+                    _ => {}
                 }
-                Event::AttemptStarted { resumed: true, .. } => resumed += 1,
-                _ => {}
             }
         }
     }

@@ -162,7 +162,7 @@ async fn crash_and_resume(db: String) {
             .await
             .unwrap()
             .into_iter()
-            .map(|e| serde_json::from_value(e.data).unwrap())
+            .flat_map(|e| serde_json::from_value::<Event>(e.data).unwrap().unfolded())
             .collect();
         let mut succeeded: HashSet<(String, Option<u32>, Phase)> = HashSet::new();
         let mut successes: HashMap<(String, Option<u32>), usize> = HashMap::new();

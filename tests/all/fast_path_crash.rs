@@ -150,7 +150,11 @@ async fn stored_events(store: &Store, id: &str) -> Vec<(i64, Event)> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| (e.at, serde_json::from_value(e.data).unwrap()))
+        .flat_map(|e| {
+            let at = e.at;
+            let event: Event = serde_json::from_value(e.data).unwrap();
+            event.unfolded().into_iter().map(move |event| (at, event))
+        })
         .collect()
 }
 

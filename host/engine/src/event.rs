@@ -69,6 +69,27 @@ pub enum Ending {
     Cancelled,
 }
 
+/// A pure step's start and its one attempt, folded into the
+/// `node_succeeded` event that ends it. A step with no grants whose start,
+/// attempt and end are committed together is stored as that one event
+/// instead of four: all four would carry the commit's time, and nothing saw
+/// the step running, so nothing is lost. Its attempt's output is the node's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// The node's input, as `node_started` had it.
+    pub input: Value,
+    /// The attempt that succeeded.
+    pub attempt: u32,
+    /// Wall time of the attempt.
+    pub duration_ms: u64,
+    /// The guest's log lines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<LogLine>,
+    /// Capability calls its grants refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub denials: Vec<String>,
+}
+
 /// One thing that happened to a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -219,6 +240,11 @@ pub enum Event {
         node: String,
         /// Its output (a list, for a foreach node).
         output: Value,
+        /// A pure step whose whole life fitted in one commit: what its
+        /// `node_started`, `attempt_started` and `attempt_succeeded` events
+        /// would have said, which are not stored apart (see [`Step`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step: Option<Box<Step>>,
     },
     /// A node failed for good.
     NodeFailed {
@@ -368,6 +394,49 @@ impl Event {
             Event::LocksRequested { node, .. } | Event::LocksAcquired { node } => node.as_deref(),
             _ => None,
         }
+    }
+
+    /// The events this one stands for: a `node_succeeded` that carries a
+    /// folded [`Step`] is the node's `node_started`, `attempt_started`,
+    /// `attempt_succeeded` and `node_succeeded`; any other event is itself.
+    pub fn unfolded(&self) -> Vec<Event> {
+        let Event::NodeSucceeded {
+            node,
+            output,
+            step: Some(step),
+        } = self
+        else {
+            return vec![self.clone()];
+        };
+        vec![
+            Event::NodeStarted {
+                node: node.clone(),
+                input: step.input.clone(),
+                items: None,
+            },
+            Event::AttemptStarted {
+                node: node.clone(),
+                item: None,
+                phase: Phase::Run,
+                attempt: step.attempt,
+                resumed: false,
+            },
+            Event::AttemptSucceeded {
+                node: node.clone(),
+                item: None,
+                phase: Phase::Run,
+                attempt: step.attempt,
+                output: output.clone(),
+                duration_ms: step.duration_ms,
+                logs: step.logs.clone(),
+                denials: step.denials.clone(),
+            },
+            Event::NodeSucceeded {
+                node: node.clone(),
+                output: output.clone(),
+                step: None,
+            },
+        ]
     }
 
     /// The event as the store keeps it.

@@ -28,6 +28,8 @@ use crate::executor::{self, AttemptSpec};
 
 mod child;
 mod fast_path;
+mod fold;
+mod inline;
 mod input;
 mod locks;
 mod projection;
@@ -141,6 +143,8 @@ pub(crate) struct RunActor {
     me: mpsc::UnboundedSender<Input>,
     attempts: JoinSet<Outcome>,
     running: HashMap<tokio::task::Id, Running>,
+    /// Pure attempts that finished in their first poll (see `inline`).
+    finished: Vec<inline::Finished>,
     timers: BTreeSet<(Millis, Timer)>,
     watchers: HashMap<usize, Watcher>,
     replies: Vec<oneshot::Sender<Result<()>>>,
@@ -177,6 +181,7 @@ impl RunActor {
             me,
             attempts: JoinSet::new(),
             running: HashMap::new(),
+            finished: Vec::new(),
             timers: BTreeSet::new(),
             watchers: HashMap::new(),
             replies: Vec::new(),
@@ -277,6 +282,9 @@ impl RunActor {
             // anything from outside (an operator, a message) or a timer.
             let mut commit = false;
             let mut events = tokio::select! {
+                () = std::future::ready(()), if !self.finished.is_empty() => {
+                    self.inline_ended().await
+                }
                 Some(joined) = self.attempts.join_next_with_id(), if !self.attempts.is_empty() => {
                     self.attempt_ended(joined)
                 }
@@ -596,6 +604,8 @@ impl RunActor {
         let shared = self.shared.clone();
         // An attempt that can act starts only while this node surely owns
         // the run, for as long as the attempt may take.
+        // A pure attempt is polled here first (see `inline`).
+        let pure = spec.task.pure;
         let guard = (!spec.task.pure).then(|| {
             (
                 self.state.run_id.clone(),
@@ -604,7 +614,7 @@ impl RunActor {
                 self.holds.clone(),
             )
         });
-        let abort = self.attempts.spawn(async move {
+        let work: inline::AttemptFuture = Box::pin(async move {
             let mut spec = spec;
             let mut _permit = None;
             if let Some((run, fence, timeout, holds)) = guard {
@@ -622,6 +632,24 @@ impl RunActor {
             }
             executor::execute(spec, &shared).await
         });
+        let work = if pure {
+            match inline::first_poll(work) {
+                Ok(outcome) => {
+                    self.finished.push(inline::Finished {
+                        node: i,
+                        item,
+                        phase,
+                        attempt,
+                        outcome,
+                    });
+                    return;
+                }
+                Err(waiting) => waiting,
+            }
+        } else {
+            work
+        };
+        let abort = self.attempts.spawn(work);
         self.running.insert(
             abort.id(),
             Running {

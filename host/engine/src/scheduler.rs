@@ -204,7 +204,11 @@ impl<'a> Scheduler<'a> {
                 outputs.into_iter().next().unwrap_or(Value::Null)
             };
             let node = self.id(i);
-            self.emit(Event::NodeSucceeded { node, output });
+            self.emit(Event::NodeSucceeded {
+                node,
+                output,
+                step: None,
+            });
         }
     }
 
@@ -243,6 +247,7 @@ impl<'a> Scheduler<'a> {
             self.emit(Event::NodeSucceeded {
                 node,
                 output: Value::Null,
+                step: None,
             });
             return;
         }
@@ -258,6 +263,7 @@ impl<'a> Scheduler<'a> {
             TimeoutOutcome::Approve => self.emit(Event::NodeSucceeded {
                 node,
                 output: json!({"approved": reason == WaitReason::Approval, "timed_out": true}),
+                step: None,
             }),
             TimeoutOutcome::Skip => self.emit(Event::NodeSkipped {
                 node,
@@ -296,6 +302,7 @@ impl<'a> Scheduler<'a> {
             self.emit(Event::NodeSucceeded {
                 node,
                 output: json!({"approved": true, "by": actor, "comment": comment}),
+                step: None,
             });
         } else {
             self.emit(Event::NodeRejected {
@@ -317,7 +324,11 @@ impl<'a> Scheduler<'a> {
         match self.state.nodes[i].status {
             NodeStatus::Waiting(WaitReason::Mqtt | WaitReason::Signal, _) => {
                 let node = self.id(i);
-                self.emit(Event::NodeSucceeded { node, output });
+                self.emit(Event::NodeSucceeded {
+                    node,
+                    output,
+                    step: None,
+                });
                 true
             }
             _ => false,
@@ -448,6 +459,7 @@ impl<'a> Scheduler<'a> {
                         self.emit(Event::NodeSucceeded {
                             node: id,
                             output: json!([]),
+                            step: None,
                         });
                     }
                 }

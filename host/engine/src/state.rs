@@ -348,7 +348,19 @@ impl RunState {
                 }
                 state.status = NodeStatus::Waiting(*reason, *until);
             }
-            Event::NodeSucceeded { output, .. } => {
+            Event::NodeSucceeded { output, step, .. } => {
+                if let Some(step) = step {
+                    // A folded pure step: it started and its attempt
+                    // succeeded in the same commit.
+                    state.input = Some(step.input.clone());
+                    state.items = None;
+                    state.execs = vec![Exec {
+                        attempt: step.attempt,
+                        status: ExecStatus::Succeeded(output.clone()),
+                        started_at: at,
+                        base: 0,
+                    }];
+                }
                 state.status = NodeStatus::Succeeded;
                 state.output = Some(output.clone());
                 self.completed.push(i);

@@ -157,8 +157,11 @@ impl Store {
                 })
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(false);
+            // A connection to a local file cannot go stale as a network one
+            // can: it is not pinged before every use.
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(2))
+                .test_before_acquire(false)
                 .connect_with(connect)
                 .await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;

@@ -12,6 +12,11 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::{RwLock, broadcast, mpsc, oneshot};
 
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::PgQueryResult;
+use sqlx::sqlite::SqliteQueryResult;
+use sqlx::{Postgres, Sqlite};
+
 use crate::model::{Created, Execution, NewEvent, NewRun, StoredEvent, Transition, now_millis};
 use crate::store::{Pool, WriterStats, with_pool};
 use std::sync::atomic::Ordering;
@@ -94,11 +99,24 @@ async fn run(
     max_batch: usize,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
-    while rx.recv_many(&mut batch, max_batch).await > 0 {
+    let mut conn: Option<Conn> = None;
+    let mut closing = Box::pin(with_pool!(&pool, p => p.close_event()));
+    loop {
+        let got = tokio::select! {
+            got = rx.recv_many(&mut batch, max_batch) => got,
+            // Give the connection back, so that closing the pool can end.
+            () = &mut closing, if conn.is_some() => {
+                conn = None;
+                continue;
+            }
+        };
+        if got == 0 {
+            break;
+        }
         // Write-held by `Store::hold_commits`, and on SQLite by a retention
         // batch: then nothing is committed until it is released.
         let _open = gate.read().await;
-        match write(&pool, &batch, &outlets).await {
+        match write(&pool, &mut conn, &batch, &outlets).await {
             Ok(done) => {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats
@@ -111,7 +129,7 @@ async fn run(
                 tracing::warn!(error = %e, size = batch.len(), "group commit failed; retrying one by one");
                 for request in batch.drain(..) {
                     let one = [request];
-                    match write(&pool, &one, &outlets).await {
+                    match write(&pool, &mut conn, &one, &outlets).await {
                         Ok(done) => finish(one.into_iter(), done, &outlets),
                         Err(e) => fail(one.into_iter(), &e.to_string()),
                     }
@@ -120,6 +138,56 @@ async fn run(
             Err(e) => fail(batch.drain(..), &e.to_string()),
         }
     }
+}
+
+/// The writer's own connection, kept from one batch to the next: a commit
+/// does not wait for a pooled connection, and on SQLite the connection's
+/// page cache and prepared statements stay warm, as no other connection
+/// writes in between.
+enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// The number SQLite gave the last row a statement inserted; PostgreSQL
+/// returns sequence numbers with `RETURNING` instead.
+trait LastRowid {
+    fn last_rowid(&self) -> Option<i64>;
+}
+
+impl LastRowid for SqliteQueryResult {
+    fn last_rowid(&self) -> Option<i64> {
+        Some(self.last_insert_rowid())
+    }
+}
+
+impl LastRowid for PgQueryResult {
+    fn last_rowid(&self) -> Option<i64> {
+        None
+    }
+}
+
+/// Write `batch` on the writer's connection, taking one from the pool
+/// first if it has none. A failed write gives its connection up, in case
+/// the connection is what failed.
+async fn write(
+    pool: &Pool,
+    conn: &mut Option<Conn>,
+    batch: &[Request],
+    outlets: &Outlets,
+) -> Result<Done, sqlx::Error> {
+    let c = match conn {
+        Some(c) => c,
+        None => conn.insert(match pool {
+            Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            Pool::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        }),
+    };
+    let written = write_on(c, batch, outlets).await;
+    if written.is_err() {
+        *conn = None;
+    }
+    written
 }
 
 /// What a successful batch produced, per request.
@@ -181,9 +249,19 @@ struct Pending<'a> {
 /// Rows per multi-row statement; well under SQLite's parameter limit.
 const CHUNK: usize = 500;
 
-async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done, sqlx::Error> {
+/// Run the same code on whichever connection the writer has.
+macro_rules! with_conn {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            Conn::Sqlite($c) => $body,
+            Conn::Postgres($c) => $body,
+        }
+    };
+}
+
+async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<Done, sqlx::Error> {
     let events = &outlets.events;
-    let postgres = matches!(pool, Pool::Postgres(_));
+    let postgres = matches!(c, Conn::Postgres(_));
     // Whether this transaction has its turn at the locks table.
     let mut turn = false;
     let mut locks_changed = false;
@@ -195,8 +273,8 @@ async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done
     let mut changes: Vec<(Option<&str>, &Transition)> = Vec::new();
     let mut audits: Vec<&NewEvent> = Vec::new();
 
-    with_pool!(pool, p => {
-        let mut tx = p.begin().await?;
+    with_conn!(c, c => {
+        let mut tx = sqlx::Connection::begin(&mut **c).await?;
         // Batches that change locks take their turn first, before any row
         // lock, so that two nodes' batches cannot wait for each other.
         if batch.iter().any(|r| !r.transition().locks.is_empty()) {
@@ -381,10 +459,12 @@ async fn write(pool: &Pool, batch: &[Request], outlets: &Outlets) -> Result<Done
                 // SQLite has one writer, so one statement's rows take
                 // consecutive numbers up to the last: one row comes back
                 // instead of one per event.
-                q.build().execute(&mut *tx).await?;
-                let (last,): (i64,) = sqlx::query_as("SELECT last_insert_rowid()")
-                    .fetch_one(&mut *tx)
-                    .await?;
+                let last = q
+                    .build()
+                    .execute(&mut *tx)
+                    .await?
+                    .last_rowid()
+                    .ok_or_else(|| sqlx::Error::Protocol("no row id came back".into()))?;
                 let first = last - chunk.len() as i64 + 1;
                 seqs.extend(first..=last);
             }

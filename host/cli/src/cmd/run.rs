@@ -447,14 +447,18 @@ async fn watch(
                 let time = chrono::DateTime::from_timestamp_millis(at)
                     .map(|t| t.format("%H:%M:%S%.3f").to_string())
                     .unwrap_or_default();
-                let line = event
-                    .as_ref()
-                    .map_or_else(|| table::cell(&stored["kind"]), describe);
+                // A pure step committed whole reads as its four lines.
+                let lines = event.as_ref().map_or_else(
+                    || vec![table::cell(&stored["kind"])],
+                    |e| e.unfolded().iter().map(describe).collect(),
+                );
                 let actor = match stored["actor"].as_str() {
                     Some(a) => format!("  [{a}]"),
                     None => String::new(),
                 };
-                println!("{time}  {line}{actor}");
+                for line in lines {
+                    println!("{time}  {line}{actor}");
+                }
             }
             last = table::cell(&stored["kind"]);
             if until_waiting

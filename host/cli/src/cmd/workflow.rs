@@ -143,7 +143,10 @@ pub async fn run(
         let Ok(event) = serde_json::from_value::<Event>(event.data.clone()) else {
             continue;
         };
-        eprintln!("{:>7} ms  {}", t0.elapsed().as_millis(), describe(&event));
+        // A pure step committed whole reads as its four lines.
+        for part in event.unfolded() {
+            eprintln!("{:>7} ms  {}", t0.elapsed().as_millis(), describe(&part));
+        }
         if let Event::NodeWaiting {
             node,
             reason: baton_engine::event::WaitReason::Approval,

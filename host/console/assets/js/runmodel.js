@@ -55,6 +55,18 @@ export class RunModel {
     return a;
   }
 
+  /** A `node_succeeded` event's folded `step`: the node's input and the attempt that succeeded. */
+  wholeStep(n, d, at) {
+    const step = d.step;
+    n.input = step.input;
+    const a = this.attempt(n, { phase: 'run', attempt: step.attempt }, at);
+    a.endedAt = at;
+    a.duration = step.duration_ms;
+    a.startedAt = at - (step.duration_ms || 0);
+    a.logs = step.logs || []; a.denials = step.denials || [];
+    a.status = 'succeeded'; a.output = d.output;
+  }
+
   /** Apply one stored event `{seq, at, kind, node_id, actor, data}`. */
   apply(ev) {
     if (ev.seq <= this.lastSeq) return;
@@ -96,7 +108,10 @@ export class RunModel {
         n.decision = { approved: ev.kind === 'node_approved', actor: ev.actor, comment: d.comment || null, at: ev.at };
         n.waiting = null; break;
       case 'node_timed_out': n.waiting = null; n.timedOut = d.outcome; break;
-      case 'node_succeeded': n.state = 'succeeded'; n.output = d.output; n.waiting = null; break;
+      case 'node_succeeded':
+        // A pure step committed whole carries its start and its attempt.
+        if (d.step) this.wholeStep(n, d, ev.at);
+        n.state = 'succeeded'; n.output = d.output; n.waiting = null; break;
       case 'node_failed': n.state = 'failed'; n.error = d.error; n.waiting = null; break;
       case 'node_skipped': n.state = 'skipped'; n.error = d.reason; break;
       case 'node_cancelled': n.state = 'cancelled'; n.waiting = null; break;

@@ -145,10 +145,7 @@ pub(crate) fn projection(
     }
     Transition {
         run_id: Some(run_id.clone()),
-        events: events
-            .iter()
-            .map(|d| d.event.to_new(d.by.as_deref()))
-            .collect(),
+        events: super::fold::stored(events),
         executions,
         run,
         fence: None,

@@ -69,6 +69,7 @@ impl Scheduler<'_> {
             Resolution::Complete => self.emit(Event::NodeSucceeded {
                 node,
                 output: fix.output.unwrap_or(Value::Null),
+                step: None,
             }),
             Resolution::Skip => self.emit(Event::NodeSkipped {
                 node,

@@ -217,3 +217,75 @@ async fn a_long_pure_chain_commits_its_progress_every_max_delay() {
         "{commits} commits for 40 pure steps"
     );
 }
+
+/// A pure step whose start and end are committed together is stored as one
+/// `node_succeeded` event that carries the step, and the state read back
+/// from the store is the state the four events it stands for give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pure_step_committed_whole_is_one_stored_event_and_replays_the_same() {
+    let h = Harness::configured(Db::sqlite(), EngineConfig::default()).await;
+    let mut yaml = "name: short\nnodes:\n  s0: { plugin: scripted@1 }\n".to_string();
+    for i in 1..5 {
+        let before = i - 1;
+        yaml += &format!(
+            "  s{i}: {{ needs: [s{before}], plugin: scripted@1, input: \"nodes.s{before}.output\" }}\n"
+        );
+    }
+    h.apply(&yaml).await;
+    let run = h.run("short", json!({"n": 1})).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+
+    let stored = h.engine.store().all_events(&run.id).await.unwrap();
+    let kinds: Vec<&str> = stored.iter().map(|e| e.kind.as_str()).collect();
+    // The first step starts in the creation's commit; the rest are whole.
+    assert_eq!(
+        kinds,
+        [
+            "run_started",
+            "node_started",
+            "attempt_started",
+            "attempt_succeeded",
+            "node_succeeded",
+            "node_succeeded",
+            "node_succeeded",
+            "node_succeeded",
+            "node_succeeded",
+            "run_succeeded"
+        ]
+    );
+    assert!(stored[4].data.get("step").is_none(), "s0 was not whole");
+    for e in &stored[5..9] {
+        assert_eq!(e.data["step"]["attempt"], 1, "{:?}", e.data);
+        assert!(e.data["step"]["input"].is_object(), "{:?}", e.data);
+    }
+
+    let (_, state, wf) = h.engine.inspect(&run.id).await.unwrap();
+    let events: Vec<(Event, i64)> = stored
+        .iter()
+        .flat_map(|e| {
+            let event: Event = serde_json::from_value(e.data.clone()).unwrap();
+            event.unfolded().into_iter().map(|x| (x, e.at))
+        })
+        .collect();
+    assert_eq!(
+        events.len(),
+        22,
+        "five steps of four events and the run's two"
+    );
+    let unfolded = baton_engine::state::RunState::replay(
+        &run.id,
+        run.input.clone(),
+        &wf,
+        events.iter().map(|(e, at)| (e, *at)),
+    );
+    assert_eq!(state, unfolded);
+    for i in 1..5 {
+        let node = &state.nodes[wf.index(&format!("s{i}")).unwrap()];
+        let before = &state.nodes[wf.index(&format!("s{}", i - 1)).unwrap()];
+        assert_eq!(node.status.as_str(), "succeeded");
+        assert_eq!(node.execs.len(), 1);
+        assert_eq!(node.execs[0].attempt, 1);
+        assert!(node.input.is_some());
+        assert_eq!(node.input, before.output, "s{i} got s{}'s output", i - 1);
+    }
+}

@@ -146,7 +146,7 @@ nodes:
     let output = ev
         .iter()
         .find_map(|e| match e {
-            Event::NodeSucceeded { node, output } if node == "each" => Some(output.clone()),
+            Event::NodeSucceeded { node, output, .. } if node == "each" => Some(output.clone()),
             _ => None,
         })
         .unwrap();

@@ -170,7 +170,7 @@ pub async fn events(store: &Store, run_id: &str) -> Vec<Event> {
         .await
         .unwrap()
         .into_iter()
-        .map(|e| serde_json::from_value(e.data).unwrap())
+        .flat_map(|e| serde_json::from_value::<Event>(e.data).unwrap().unfolded())
         .collect()
 }
 
