@@ -26,6 +26,7 @@ use crate::engine::Shared;
 use crate::event::{Ending, Event, WaitReason};
 use crate::executor::{self, AttemptSpec};
 
+mod alarm;
 mod child;
 mod fast_path;
 mod fold;
@@ -152,6 +153,10 @@ pub(crate) struct RunActor {
     pending: Events,
     /// When `pending` must be committed by.
     flush_at: Option<tokio::time::Instant>,
+    /// Rings at `flush_at`.
+    flush: alarm::Alarm<tokio::time::Instant>,
+    /// Rings when the first of `timers` is due.
+    timer: alarm::Alarm<Millis>,
     /// The time the current decisions were made at; rows use it too, so one
     /// transition's times agree.
     now: Millis,
@@ -187,6 +192,8 @@ impl RunActor {
             replies: Vec::new(),
             pending: Vec::new(),
             flush_at: None,
+            flush: alarm::Alarm::new(),
+            timer: alarm::Alarm::new(),
             now: now_millis(),
             fence,
             holds: Arc::default(),
@@ -255,26 +262,15 @@ impl RunActor {
     async fn main_loop(mut self) {
         while self.state.ended.is_none() {
             let next_timer = self.timers.first().map(|(at, _)| *at);
-            let sleep = async {
-                match next_timer {
-                    Some(at) => {
-                        let wait = (at - now_millis()).max(0) as u64;
-                        tokio::time::sleep(Duration::from_millis(wait)).await
-                    }
-                    None => std::future::pending().await,
-                }
-            };
+            self.timer.set(next_timer, |at| {
+                let wait = (at - now_millis()).max(0) as u64;
+                tokio::time::Instant::now() + Duration::from_millis(wait)
+            });
+            self.flush.set(self.flush_at, |at| at);
             let lock_poll = self.lock_poll();
             let locks = async {
                 match lock_poll {
                     Some(after) => tokio::time::sleep(after).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let flush_at = self.flush_at;
-            let flush = async {
-                match flush_at {
-                    Some(at) => tokio::time::sleep_until(at).await,
                     None => std::future::pending().await,
                 }
             };
@@ -292,11 +288,12 @@ impl RunActor {
                     commit = true;
                     self.input(input)
                 }
-                _ = sleep => {
+                () = self.timer.ring() => {
                     commit = true;
+                    self.timer.clear();
                     self.fire_timers()
                 }
-                _ = flush => {
+                () = self.flush.ring() => {
                     commit = true;
                     Vec::new()
                 }
