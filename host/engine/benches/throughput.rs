@@ -10,6 +10,9 @@
 //!   instance's memory returned to the kernel between attempts.
 //! - `chain/40`: one run of 40 `noop` nodes in sequence: per-step latency;
 //!   the overhead per step is `chain/40 / 40 - task/bare`.
+//! - `chain/1`: one run of one `noop` node: what a run costs besides its
+//!   steps, its two commits (its creation and its end) included. A step's
+//!   own cost, the commits aside, is `(chain/40 - chain/1) / 39`.
 //! - `runs/100x10`: 100 concurrent runs of 10-step chains.
 //! - `fanout/1000`: one `foreach` node over 1000 items, 64 at a time.
 //! - `mixed/20`: a 20-step chain with a PLC write (to a simulated PLC) every
@@ -17,7 +20,8 @@
 //!
 //! Then, as plain-text `summary:` lines: an fsync microbenchmark of the
 //! bench's own directory; commits per run and steps per commit for each
-//! workload; the steady state of 200 concurrent clients each starting 10-step
+//! workload; a step's own cost (medians of `task/bare`, `chain/1` and
+//! `chain/40`, taken together); the steady state of 200 concurrent clients each starting 10-step
 //! runs and waiting for them, for `BENCH_STEADY_SECS` (default 10) seconds;
 //! and what a parked run costs.
 //!
@@ -115,6 +119,7 @@ async fn setup(dir: &Path, name: &str, plc: &str, fast_path: FastPath) -> Engine
         .await
         .unwrap();
     engine.apply_workflow(&chain("chain-40", 40)).await.unwrap();
+    engine.apply_workflow(&chain("chain-1", 1)).await.unwrap();
     engine.apply_workflow(&chain("chain-10", 10)).await.unwrap();
     engine.apply_workflow(&mixed(20)).await.unwrap();
     engine
@@ -161,6 +166,60 @@ fn writes(engine: &Engine) -> (u64, u64) {
         stats.batches.load(Ordering::Relaxed),
         stats.transitions.load(Ordering::Relaxed),
     )
+}
+
+/// The median of `n` timed rounds of `f`.
+async fn median<F: std::future::Future<Output = ()>>(
+    n: usize,
+    mut f: impl FnMut() -> F,
+) -> Duration {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f().await;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// One attempt of `plugin` through the runtime alone: `task/bare`.
+async fn bare_attempt(runtime: &Runtime, plugin: &baton_runtime::Plugin) {
+    let attempt = runtime
+        .run(
+            plugin,
+            TaskRequest {
+                context: TaskContext::new("r", "n", 1),
+                config: "{}".into(),
+                input: "{}".into(),
+                grants: Default::default(),
+                limits: Limits::default(),
+                act_until: None,
+            },
+        )
+        .await;
+    assert!(attempt.result.is_ok());
+}
+
+/// A step's own cost, measured here in one go: medians of `task/bare`,
+/// `chain/1` and `chain/40`, and what a step costs besides the run's two
+/// commits and besides its task.
+async fn step_cost(runtime: &Runtime, plugin: &baton_runtime::Plugin, engines: &[(&str, &Engine)]) {
+    let bare = median(2000, || bare_attempt(runtime, plugin)).await;
+    for (mode, engine) in engines {
+        let one = median(200, || run_all(engine, "chain-1", 1, json!({}))).await;
+        let forty = median(200, || run_all(engine, "chain-40", 1, json!({}))).await;
+        let step = forty.saturating_sub(one) / 39;
+        println!(
+            "summary: step cost, {mode}: task/bare {:.1} µs; chain/1 {:.2} ms; chain/40 {:.2} ms; \
+             a step beyond chain/1 {:.1} µs, {:.1} µs beyond task/bare",
+            bare.as_secs_f64() * 1e6,
+            one.as_secs_f64() * 1e3,
+            forty.as_secs_f64() * 1e3,
+            step.as_secs_f64() * 1e6,
+            step.saturating_sub(bare).as_secs_f64() * 1e6,
+        );
+    }
 }
 
 /// Median of a few timed 4 KiB write + fdatasync rounds in `dir`: what one
@@ -210,8 +269,9 @@ fn bench(c: &mut Criterion) {
     let durable = rt.block_on(setup(dir.path(), "durable", &plc.url(), off));
     let engines = [("fast", &fast), ("durable", &durable)];
     let items: Vec<u32> = (0..1000).collect();
-    let workloads: [(&str, &str, usize, u64, serde_json::Value); 4] = [
+    let workloads: [(&str, &str, usize, u64, serde_json::Value); 5] = [
         ("chain/40", "chain-40", 1, 40, json!({})),
+        ("chain/1", "chain-1", 1, 1, json!({})),
         ("runs/100x10", "chain-10", 100, 1000, json!({})),
         ("fanout/1000", "fanout", 1, 1000, json!({"items": items})),
         ("mixed/20", "mixed-20", 1, 20, json!({})),
@@ -249,22 +309,7 @@ fn bench(c: &mut Criterion) {
         ("task/bare/keep_resident=0", &cold, &cold_plugin),
     ] {
         group.bench_function(name, |b| {
-            b.to_async(&rt).iter(|| async {
-                let attempt = runtime
-                    .run(
-                        plugin,
-                        TaskRequest {
-                            context: TaskContext::new("r", "n", 1),
-                            config: "{}".into(),
-                            input: "{}".into(),
-                            grants: Default::default(),
-                            limits: Limits::default(),
-                            act_until: None,
-                        },
-                    )
-                    .await;
-                assert!(attempt.result.is_ok());
-            })
+            b.to_async(&rt).iter(|| bare_attempt(runtime, plugin))
         });
     }
 
@@ -300,6 +345,8 @@ fn bench(c: &mut Criterion) {
                 );
             }
         }
+
+        step_cost(&runtime, &plugin, &engines).await;
 
         let secs: u64 = std::env::var("BENCH_STEADY_SECS")
             .ok()

@@ -333,6 +333,9 @@ pub struct Transition {
     pub fence: Option<crate::Fence>,
     /// Lock requests and releases, made in the same transaction.
     pub locks: Vec<crate::LockOp>,
+    /// The run never asks for locks (its workflow declares none), so its
+    /// end need not look for any to give back.
+    pub lockless: bool,
 }
 
 /// A node that waits, from [`crate::Store::waiting_nodes`].

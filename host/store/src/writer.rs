@@ -402,7 +402,7 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
                 .bind(finished.is_some())
                 .execute(&mut *tx)
                 .await?;
-                if finished.is_some() {
+                if finished.is_some() && !transition.lockless {
                     // A run that holds or waits for nothing costs one lookup.
                     let has: Option<(i64,)> =
                         sqlx::query_as("SELECT id FROM locks WHERE run_id = $1 LIMIT 1")

@@ -65,6 +65,7 @@ async fn group_commit(store: Store) {
                         }),
                         fence: None,
                         locks: Vec::new(),
+                        lockless: false,
                     })
                     .await
                     .unwrap();

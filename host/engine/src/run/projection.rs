@@ -150,6 +150,7 @@ pub(crate) fn projection(
         run,
         fence: None,
         locks,
+        lockless: !wf.any_locks,
     }
 }
 

@@ -289,3 +289,45 @@ async fn a_pure_step_committed_whole_is_one_stored_event_and_replays_the_same() 
         assert_eq!(node.input, before.output, "s{i} got s{}'s output", i - 1);
     }
 }
+
+/// A pure step is polled first in the run's own task; one that computes
+/// past an epoch tick goes on as a task of its own. The run's other branch
+/// then runs and commits beside it, and a cancel stops it at once rather
+/// than at its timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pure_step_that_computes_on_does_not_hold_up_its_run() {
+    let h = Harness::configured(Db::sqlite(), EngineConfig::default()).await;
+    h.engine
+        .add_plugin(&std::fs::read(baton_plugins::test_programs::HOSTILE).unwrap())
+        .await
+        .unwrap();
+    h.apply(
+        r#"
+name: spinning
+nodes:
+  spin: { plugin: hostile@1, config: { mode: spin }, timeout: 20s, limits: { cpu: 20s } }
+  quick: { plugin: scripted@1 }
+  after: { needs: [quick], plugin: scripted@1 }
+"#,
+    )
+    .await;
+    let id = h.start("spinning", json!({})).await;
+    h.until_event(
+        &id,
+        |e| matches!(e, Event::NodeSucceeded { node, .. } if node == "after"),
+    )
+    .await;
+    let asked = std::time::Instant::now();
+    h.engine.cancel(&id, "ana", "enough").await.unwrap();
+    let run = h.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Cancelled, "{:?}", run.error);
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "the spinning step was stopped only after {:?}",
+        asked.elapsed()
+    );
+    let x = h.executions(&id).await;
+    let spin: Vec<_> = x.iter().filter(|e| e.node_id == "spin").collect();
+    assert_eq!(spin.len(), 1, "{x:?}");
+    assert_eq!(spin[0].error_kind.as_deref(), Some("cancelled"), "{x:?}");
+}
