@@ -628,11 +628,16 @@ impl Engine {
             // Registered before reading, so an end committed after the read
             // still wakes this caller.
             let ended = self.shared.waiters.register(run_id);
-            let run = self.record(run_id).await?;
-            if run.status.is_terminal() {
-                return Ok(Some(run));
-            }
+            // A run whose actor is live here has not ended, and its end
+            // wakes `ended` (the actor leaves `runs` before it wakes its
+            // waiters): there is nothing to read yet.
             let here = self.runs_here(run_id);
+            if !here {
+                let run = self.record(run_id).await?;
+                if run.status.is_terminal() {
+                    return Ok(Some(run));
+                }
+            }
             let woken = if here {
                 tokio::time::timeout_at(deadline, ended).await.is_ok()
             } else {

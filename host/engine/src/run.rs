@@ -601,8 +601,10 @@ impl RunActor {
         let shared = self.shared.clone();
         // An attempt that can act starts only while this node surely owns
         // the run, for as long as the attempt may take.
-        // A pure attempt is polled here first (see `inline`).
-        let pure = spec.task.pure;
+        // A pure attempt is polled here first (see `inline`), when it is
+        // the run's only one: beside others (parallel branches, a foreach's
+        // items) it is spawned, so that they share the cores.
+        let inline = spec.task.pure && self.attempts.is_empty() && self.finished.is_empty();
         let guard = (!spec.task.pure).then(|| {
             (
                 self.state.run_id.clone(),
@@ -629,7 +631,7 @@ impl RunActor {
             }
             executor::execute(spec, &shared).await
         });
-        let work = if pure {
+        let work = if inline {
             match inline::first_poll(work) {
                 Ok(outcome) => {
                     self.finished.push(inline::Finished {
