@@ -14,7 +14,8 @@
 //! # Layout
 //! - `store`: opening a database, the backends, migrations.
 //! - `exclusive`: one process per SQLite database.
-//! - `writer`: the group-commit writer.
+//! - `writer`: the group-commit writer; `writer::lite`, its transactions
+//!   on an SQLite file in one call each.
 //! - [`model`]: the records the store reads and writes.
 //! - `cache`: token lookups and the newest workflow versions, kept in memory.
 //! - `cluster`: the nodes sharing a database, and which owns each run.

@@ -146,6 +146,7 @@ impl Store {
         } else {
             None
         };
+        let mut file = None;
         let pool = if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
                 .map_err(|e| bad(e.to_string()))?
@@ -159,6 +160,11 @@ impl Store {
                 .foreign_keys(false);
             // A connection to a local file cannot go stale as a network one
             // can: it is not pinged before every use.
+            // The writer's own connection opens the same file (an
+            // in-memory database is one per connection: none there).
+            if !url.contains(":memory:") && !url.contains("mode=memory") {
+                file = Some((connect.get_filename().to_path_buf(), options.synchronous));
+            }
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(2))
                 .test_before_acquire(false)
@@ -191,6 +197,7 @@ impl Store {
         let stats = Arc::new(WriterStats::default());
         let gate = Arc::new(tokio::sync::RwLock::new(()));
         let writes = writer::spawn(
+            file,
             pool.clone(),
             events.clone(),
             lock_grants.clone(),

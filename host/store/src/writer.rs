@@ -67,7 +67,15 @@ enum Outcome {
     Fenced(String),
 }
 
+mod lite;
+
+/// Where the writer's own SQLite connection opens (see `lite`): the
+/// database file, and how it syncs. None for PostgreSQL and in-memory
+/// databases.
+pub(crate) type LiteFile = Option<(std::path::PathBuf, crate::store::Synchronous)>;
+
 pub(crate) fn spawn(
+    file: LiteFile,
     pool: Pool,
     events: broadcast::Sender<Arc<StoredEvent>>,
     lock_grants: broadcast::Sender<String>,
@@ -80,7 +88,7 @@ pub(crate) fn spawn(
         events,
         lock_grants,
     };
-    tokio::spawn(run(pool, rx, outlets, stats, gate, max_batch));
+    tokio::spawn(run(file, pool, rx, outlets, stats, gate, max_batch));
     tx
 }
 
@@ -91,6 +99,7 @@ struct Outlets {
 }
 
 async fn run(
+    file: LiteFile,
     pool: Pool,
     mut rx: mpsc::Receiver<Request>,
     outlets: Outlets,
@@ -99,14 +108,19 @@ async fn run(
     max_batch: usize,
 ) {
     let mut batch = Vec::with_capacity(max_batch);
-    let mut conn: Option<Conn> = None;
+    let mut conns = Conns {
+        file,
+        pooled: None,
+        lite: None,
+    };
     let mut closing = Box::pin(with_pool!(&pool, p => p.close_event()));
     loop {
         let got = tokio::select! {
             got = rx.recv_many(&mut batch, max_batch) => got,
-            // Give the connection back, so that closing the pool can end.
-            () = &mut closing, if conn.is_some() => {
-                conn = None;
+            // Give the connections up, so that closing the pool can end.
+            () = &mut closing, if conns.pooled.is_some() || conns.lite.is_some() => {
+                conns.pooled = None;
+                conns.lite = None;
                 continue;
             }
         };
@@ -116,7 +130,7 @@ async fn run(
         // Write-held by `Store::hold_commits`, and on SQLite by a retention
         // batch: then nothing is committed until it is released.
         let _open = gate.read().await;
-        match write(&pool, &mut conn, &batch, &outlets).await {
+        match conns.write(&pool, &mut batch, &outlets).await {
             Ok(done) => {
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats
@@ -127,15 +141,72 @@ async fn run(
             Err(e) if batch.len() > 1 => {
                 // One bad request must not fail the others: write each alone.
                 tracing::warn!(error = %e, size = batch.len(), "group commit failed; retrying one by one");
-                for request in batch.drain(..) {
-                    let one = [request];
-                    match write(&pool, &mut conn, &one, &outlets).await {
+                for request in std::mem::take(&mut batch) {
+                    let mut one = vec![request];
+                    match conns.write(&pool, &mut one, &outlets).await {
                         Ok(done) => finish(one.into_iter(), done, &outlets),
-                        Err(e) => fail(one.into_iter(), &e.to_string()),
+                        Err(e) => fail(one.into_iter(), &e),
                     }
                 }
             }
-            Err(e) => fail(batch.drain(..), &e.to_string()),
+            Err(e) => fail(batch.drain(..), &e),
+        }
+    }
+}
+
+/// The writer's connections: one from the pool, and on an SQLite file one
+/// of its own for the batches that touch no locks (see `lite`).
+struct Conns {
+    file: LiteFile,
+    pooled: Option<Conn>,
+    lite: Option<rusqlite::Connection>,
+}
+
+impl Conns {
+    /// Write `batch` in one transaction, on whichever connection suits it;
+    /// the batch is the same when this returns.
+    async fn write(
+        &mut self,
+        pool: &Pool,
+        batch: &mut Vec<Request>,
+        outlets: &Outlets,
+    ) -> Result<Done, String> {
+        let Some((path, synchronous)) = self.file.clone().filter(|_| lite::suits(batch)) else {
+            return write(pool, &mut self.pooled, batch, outlets)
+                .await
+                .map_err(|e| e.to_string());
+        };
+        let requests = std::mem::take(batch);
+        let conn = self.lite.take();
+        let at = now_millis();
+        let blocking = tokio::task::spawn_blocking(move || {
+            let conn = match conn {
+                Some(conn) => Ok(conn),
+                None => lite::open(&path, synchronous),
+            };
+            let (conn, written) = match conn {
+                Ok(mut conn) => {
+                    let written = lite::write(&mut conn, &requests, at);
+                    (Some(conn), written)
+                }
+                Err(e) => (None, Err(e)),
+            };
+            (conn, requests, written)
+        });
+        match blocking.await {
+            Ok((conn, requests, written)) => {
+                *batch = requests;
+                // A failed write gives its connection up, in case the
+                // connection is what failed.
+                self.lite = conn.filter(|_| written.is_ok());
+                let listened = outlets.events.receiver_count() > 0;
+                written
+                    .map(|w| w.done(batch, at, listened))
+                    .map_err(|e| e.to_string())
+            }
+            // The requests went with the panicked task: their callers see
+            // their replies dropped, as when the writer stops.
+            Err(e) => Err(format!("the SQLite writer panicked: {e}")),
         }
     }
 }

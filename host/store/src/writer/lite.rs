@@ -1,0 +1,270 @@
+//! The writer's transactions on an SQLite file, each in one trip to a
+//! blocking thread. Through the pool, every statement of a transaction
+//! (its `BEGIN`, each insert, its `COMMIT`) is a message to the
+//! connection's thread and a wake-up each way; here the whole transaction
+//! runs in one call on a connection of the writer's own, with prepared
+//! statements whose text never changes with the batch's size.
+//!
+//! It takes the batches that touch no locks: no lock requests or releases,
+//! and no ending run that may hold locks to give back. Those go through
+//! the pool (see the parent module), where the locks' queries live.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+
+use super::{Done, Outcome, Request};
+use crate::model::{Created, Millis, StoredEvent};
+use crate::store::Synchronous;
+
+/// The writer's own connection to the database file at `path`.
+pub(super) fn open(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    conn.set_prepared_statement_cache_capacity(32);
+    Ok(conn)
+}
+
+/// Whether `batch` is one this path writes: nothing in it touches locks.
+pub(super) fn suits(batch: &[Request]) -> bool {
+    batch.iter().all(|r| {
+        let t = r.transition();
+        t.locks.is_empty() && (t.lockless || t.run.as_ref().is_none_or(|u| !u.status.is_terminal()))
+    })
+}
+
+const CREATE: &str = "INSERT INTO runs (id, workflow, version, status, input, idempotency_key, \
+     trigger, created_at, updated_at, owner, epoch, run_key, active_key, parent_run, parent_node, \
+     depth) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
+     ON CONFLICT DO NOTHING RETURNING id";
+const BY_KEY: &str = "SELECT id FROM runs WHERE workflow = ?1 AND idempotency_key = ?2";
+const BY_ACTIVE_KEY: &str = "SELECT id FROM runs WHERE workflow = ?1 AND active_key = ?2";
+const FENCE: &str = "UPDATE runs SET epoch = epoch WHERE id = ?1 AND owner = ?2 AND epoch = ?3";
+const RUN: &str = "UPDATE runs SET status = ?1, output = ?2, error = ?3, updated_at = ?4, \
+     finished_at = ?5, active_key = CASE WHEN ?5 IS NULL THEN active_key ELSE NULL END \
+     WHERE id = ?6";
+const EVENT: &str = "INSERT INTO events (run_id, at, kind, node_id, actor, data) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+const EXECUTION: &str = "INSERT INTO node_executions (run_id, node_id, item, phase, attempt, \
+     status, output, error, error_kind, started_at, finished_at, retry_at) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
+     ON CONFLICT (run_id, node_id, item, phase, attempt) DO UPDATE SET \
+     status = excluded.status, output = excluded.output, error = excluded.error, \
+     error_kind = excluded.error_kind, started_at = excluded.started_at, \
+     finished_at = excluded.finished_at, retry_at = excluded.retry_at";
+
+/// Where each event of a written batch went.
+pub(super) struct Seq {
+    /// Its request in the batch.
+    request: usize,
+    /// Its place in the request's events; `None` for a new run's audit.
+    event: Option<usize>,
+    /// Its sequence number.
+    seq: i64,
+}
+
+/// What a batch written here gives back: per request, what happened, and
+/// the sequence numbers of the events it stored.
+pub(super) struct Written {
+    pub outcomes: Vec<Outcome>,
+    pub seqs: Vec<Seq>,
+}
+
+impl Written {
+    /// The batch's result, with its events as stored if anyone listens:
+    /// asked after the commit, as the pool's writer does, so that a
+    /// stream subscribed while it was in flight still gets them.
+    pub(super) fn done(self, batch: &[Request], at: Millis, listened: bool) -> Done {
+        let events = self
+            .seqs
+            .iter()
+            .filter(|_| listened)
+            .filter_map(|s| {
+                let request = &batch[s.request];
+                let (run_id, event) = match (request, s.event) {
+                    (Request::Create { run, .. }, None) => (None, run.audit.as_ref()?),
+                    (
+                        Request::Create {
+                            run, transition, ..
+                        },
+                        Some(k),
+                    ) => (Some(run.id.as_str()), transition.events.get(k)?),
+                    (Request::Commit { transition, .. }, Some(k)) => {
+                        (transition.run_id.as_deref(), transition.events.get(k)?)
+                    }
+                    (Request::Commit { .. }, None) => return None,
+                };
+                Some(StoredEvent {
+                    seq: s.seq,
+                    run_id: run_id.map(str::to_string),
+                    at,
+                    kind: event.kind.clone(),
+                    node_id: event.node_id.clone(),
+                    actor: event.actor.clone(),
+                    data: event.data.value(),
+                })
+            })
+            .collect();
+        Done {
+            outcomes: self.outcomes,
+            events,
+            granted: Vec::new(),
+        }
+    }
+}
+
+/// Write `batch` in one transaction at time `at`.
+pub(super) fn write(
+    conn: &mut Connection,
+    batch: &[Request],
+    at: Millis,
+) -> rusqlite::Result<Written> {
+    // Immediate: the write lock is taken (waiting for it if another
+    // connection writes) before anything is read, so the transaction never
+    // has to upgrade a stale read snapshot.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    let mut seqs = Vec::new();
+    for (request_index, request) in batch.iter().enumerate() {
+        let (run_id, transition, audit) = match request {
+            Request::Create {
+                run, transition, ..
+            } => {
+                let inserted: Option<String> = tx
+                    .prepare_cached(CREATE)?
+                    .query_row(
+                        params![
+                            run.id,
+                            run.workflow,
+                            run.version,
+                            run.input.to_string(),
+                            run.idempotency_key,
+                            run.trigger,
+                            at,
+                            run.owner,
+                            i64::from(run.owner.is_some()),
+                            run.key,
+                            run.key.as_ref().filter(|_| run.unique_key),
+                            run.parent.as_ref().map(|p| &p.0),
+                            run.parent.as_ref().map(|p| &p.1),
+                            run.depth,
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if inserted.is_none() {
+                    outcomes.push(Outcome::Created(existing(&tx, run)?));
+                    continue;
+                }
+                outcomes.push(Outcome::Created(Created::New(run.id.clone())));
+                (Some(run.id.as_str()), transition, run.audit.as_ref())
+            }
+            Request::Commit { transition, .. } => {
+                if let (Some(fence), Some(id)) = (&transition.fence, &transition.run_id) {
+                    let owned =
+                        tx.prepare_cached(FENCE)?
+                            .execute(params![id, fence.owner, fence.epoch])?
+                            == 1;
+                    if !owned {
+                        outcomes.push(Outcome::Fenced(id.clone()));
+                        continue;
+                    }
+                }
+                outcomes.push(Outcome::Committed);
+                (transition.run_id.as_deref(), transition, None)
+            }
+        };
+        if let (Some(id), Some(update)) = (run_id, &transition.run) {
+            let finished = update.status.is_terminal().then_some(at);
+            tx.prepare_cached(RUN)?.execute(params![
+                update.status.as_str(),
+                update.output.as_ref().map(Value::to_string),
+                update.error,
+                at,
+                finished,
+                id,
+            ])?;
+        }
+        let mut insert = tx.prepare_cached(EVENT)?;
+        // The audit record of a new run is outside the run.
+        let own = transition
+            .events
+            .iter()
+            .enumerate()
+            .map(|(k, e)| (Some(k), run_id, e));
+        for (event_index, owner, event) in own.chain(audit.map(|a| (None, None, a))) {
+            insert.execute(params![
+                owner,
+                at,
+                event.kind,
+                event.node_id,
+                event.actor,
+                event.data.text(),
+            ])?;
+            seqs.push(Seq {
+                request: request_index,
+                event: event_index,
+                seq: tx.last_insert_rowid(),
+            });
+        }
+        let mut upsert = tx.prepare_cached(EXECUTION)?;
+        for x in &transition.executions {
+            upsert.execute(params![
+                x.run_id,
+                x.node_id,
+                x.item.map_or(-1, i64::from),
+                x.phase.as_str(),
+                i64::from(x.attempt),
+                x.status,
+                x.output.as_ref().map(Value::to_string),
+                x.error,
+                x.error_kind,
+                x.started_at,
+                x.finished_at,
+                x.retry_at,
+            ])?;
+        }
+    }
+    tx.commit()?;
+    Ok(Written { outcomes, seqs })
+}
+
+/// Why run `run` was not inserted: its idempotency key or its unique key
+/// is taken. A clashing run id fails the request.
+fn existing(
+    tx: &rusqlite::Transaction<'_>,
+    run: &crate::model::NewRun,
+) -> rusqlite::Result<Created> {
+    let by_key: Option<String> = tx
+        .prepare_cached(BY_KEY)?
+        .query_row(params![run.workflow, run.idempotency_key], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = by_key {
+        return Ok(Created::Existing(id));
+    }
+    if let (Some(key), true) = (&run.key, run.unique_key) {
+        let holder: Option<String> = tx
+            .prepare_cached(BY_ACTIVE_KEY)?
+            .query_row(params![run.workflow, key], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = holder {
+            return Ok(Created::KeyTaken(id));
+        }
+    }
+    Err(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+        Some(format!("a run with id {} exists already", run.id)),
+    ))
+}
