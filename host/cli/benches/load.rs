@@ -9,7 +9,9 @@
 //! - end to end: `POST ...?wait=60`, trigger to the finished run;
 //! - sustained runs/s: runs accepted and finished per second, all on SQLite;
 //! - accept, open loop: requests sent on a fixed schedule at half the
-//!   sustained rate, each latency counted from when it was due.
+//!   sustained rate, each latency counted from when it was due;
+//! - and, as the baselines of the commits: an fsync microbenchmark of the
+//!   server's data directory, and the transitions per group commit.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
@@ -169,14 +171,50 @@ fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1e3)
 }
 
-async fn running(addr: &str) -> u64 {
+/// A counter or gauge from `/metrics`, by its whole name and labels.
+async fn metric(addr: &str, name: &str) -> Option<u64> {
     let mut conn = Conn::open(addr).await;
     let (_, body) = conn.call(Method::GET, "/metrics", "").await;
     let text = String::from_utf8_lossy(&body);
     text.lines()
-        .find_map(|l| l.strip_prefix("baton_runs{status=\"running\"} "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .map(|n| n as u64)
+}
+
+/// Median of 200 timed 4 KiB write + fdatasync rounds in `dir`: what one
+/// commit costs this disk at least.
+fn fsync_median(dir: &std::path::Path) -> Duration {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let mut times: Vec<Duration> = (0..200)
+        .map(|_| {
+            let t = Instant::now();
+            file.write_all(&[0u8; 4096]).unwrap();
+            file.sync_data().unwrap();
+            t.elapsed()
+        })
+        .collect();
+    let _ = std::fs::remove_file(&path);
+    times.sort();
+    times[times.len() / 2]
+}
+
+/// Group commits and the transitions they held, so far.
+async fn commits(addr: &str) -> (u64, u64) {
+    (
+        metric(addr, "baton_store_commits_total").await.unwrap_or(0),
+        metric(addr, "baton_store_transitions_total")
+            .await
+            .unwrap_or(0),
+    )
+}
+
+async fn running(addr: &str) -> u64 {
+    metric(addr, "baton_runs{status=\"running\"}")
+        .await
+        .expect("/metrics has the running runs")
 }
 
 fn main() {
@@ -216,6 +254,12 @@ fn main() {
         drive(&addr, concurrency, 1, Method::POST, "/api/v1/workflows/three-steps/runs?wait=60", r#"{"input": {"value": 1}}"#, 200).await;
 
         println!("baton load benchmark: {concurrency} concurrent clients, {seconds} s per phase, SQLite, loopback");
+        println!(
+            "fsync (4 KiB write + fdatasync) in {}: median {:.0} µs",
+            data.path().display(),
+            fsync_median(data.path()).as_secs_f64() * 1e6
+        );
+        let before = commits(&addr).await;
         let (health, wall) = drive(&addr, concurrency, seconds, Method::GET, "/healthz", "", 200).await;
         let health_p50 = pct(&health, 0.5);
         println!(
@@ -270,6 +314,12 @@ fn main() {
             ms(pct(&open, 0.5)),
             ms(pct(&open, 0.99)),
             open.len()
+        );
+        let after = commits(&addr).await;
+        println!(
+            "group commit         {:.1} transitions per commit over the phases ({} commits)",
+            (after.1 - before.1) as f64 / (after.0 - before.0).max(1) as f64,
+            after.0 - before.0
         );
     });
     server.kill().unwrap();
