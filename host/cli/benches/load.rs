@@ -182,25 +182,6 @@ async fn metric(addr: &str, name: &str) -> Option<u64> {
         .map(|n| n as u64)
 }
 
-/// Median of 200 timed 4 KiB write + fdatasync rounds in `dir`: what one
-/// commit costs this disk at least.
-fn fsync_median(dir: &std::path::Path) -> Duration {
-    use std::io::Write;
-    let path = dir.join("fsync-probe");
-    let mut file = std::fs::File::create(&path).unwrap();
-    let mut times: Vec<Duration> = (0..200)
-        .map(|_| {
-            let t = Instant::now();
-            file.write_all(&[0u8; 4096]).unwrap();
-            file.sync_data().unwrap();
-            t.elapsed()
-        })
-        .collect();
-    let _ = std::fs::remove_file(&path);
-    times.sort();
-    times[times.len() / 2]
-}
-
 /// Group commits and the transitions they held, so far.
 async fn commits(addr: &str) -> (u64, u64) {
     (
@@ -257,7 +238,7 @@ fn main() {
         println!(
             "fsync (4 KiB write + fdatasync) in {}: median {:.0} µs",
             data.path().display(),
-            fsync_median(data.path()).as_secs_f64() * 1e6
+            baton_sim::disk::fsync_median(data.path()).unwrap().as_secs_f64() * 1e6
         );
         let before = commits(&addr).await;
         let (health, wall) = drive(&addr, concurrency, seconds, Method::GET, "/healthz", "", 200).await;

@@ -28,7 +28,6 @@
 //! `cargo bench -p baton-engine --bench throughput`
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -222,25 +221,6 @@ async fn step_cost(runtime: &Runtime, plugin: &baton_runtime::Plugin, engines: &
     }
 }
 
-/// Median of a few timed 4 KiB write + fdatasync rounds in `dir`: what one
-/// commit costs this disk at least.
-fn fsync_median(dir: &Path) -> Duration {
-    let path = dir.join("fsync-probe");
-    let mut file = std::fs::File::create(&path).unwrap();
-    let block = [0u8; 4096];
-    let mut times: Vec<Duration> = (0..200)
-        .map(|_| {
-            let t = Instant::now();
-            file.write_all(&block).unwrap();
-            file.sync_data().unwrap();
-            t.elapsed()
-        })
-        .collect();
-    let _ = std::fs::remove_file(&path);
-    times.sort();
-    times[times.len() / 2]
-}
-
 fn bench(c: &mut Criterion) {
     // `BENCH_WORKERS` sets the runtime's worker threads (default: one per core).
     let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -328,7 +308,7 @@ fn bench(c: &mut Criterion) {
         println!(
             "summary: fsync (4 KiB write + fdatasync) in {}: median {:.0} µs",
             dir.path().display(),
-            fsync_median(dir.path()).as_secs_f64() * 1e6
+            baton_sim::disk::fsync_median(dir.path()).unwrap().as_secs_f64() * 1e6
         );
         for (label, workflow, runs, steps, input) in &workloads {
             for (mode, engine) in engines {

@@ -11,11 +11,13 @@
 //! - [`broker`]: an embedded rumqttd MQTT broker on a local port.
 //! - [`mes`]: an HTTP server standing in for an MES, recording what it receives
 //!   and, when asked, applying each idempotency key once.
+//! - [`disk`]: the fsync baseline the benchmarks print.
 //! - [`suite`]: what a test does when a tool or service it needs is missing:
 //!   skip with one visible line, or fail under `CI=true`.
 #![deny(missing_docs)]
 
 pub mod broker;
+pub mod disk;
 pub mod mes;
 pub mod oven;
 pub mod plc;
