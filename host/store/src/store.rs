@@ -158,13 +158,13 @@ impl Store {
                 })
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(false);
-            // A connection to a local file cannot go stale as a network one
-            // can: it is not pinged before every use.
             // The writer's own connection opens the same file (an
             // in-memory database is one per connection: none there).
             if !url.contains(":memory:") && !url.contains("mode=memory") {
-                file = Some((connect.get_filename().to_path_buf(), options.synchronous));
+                file = Some((Arc::from(connect.get_filename()), options.synchronous));
             }
+            // A connection to a local file cannot go stale as a network one
+            // can: it is not pinged before every use.
             let pool = SqlitePoolOptions::new()
                 .max_connections(options.max_connections.max(2))
                 .test_before_acquire(false)

@@ -40,6 +40,18 @@ impl Request {
             Request::Commit { transition, .. } | Request::Create { transition, .. } => transition,
         }
     }
+
+    /// The events this request stores once it is written, each with its
+    /// run: the transition's, then a new run's audit record, which is
+    /// outside the run.
+    fn stored_events(&self) -> impl Iterator<Item = (Option<&str>, &NewEvent)> {
+        let (run_id, audit) = match self {
+            Request::Create { run, .. } => (Some(run.id.as_str()), run.audit.as_ref()),
+            Request::Commit { transition, .. } => (transition.run_id.as_deref(), None),
+        };
+        let own = self.transition().events.iter().map(move |e| (run_id, e));
+        own.chain(audit.map(|a| (None, a)))
+    }
 }
 
 /// Why a request was not committed.
@@ -68,11 +80,12 @@ enum Outcome {
 }
 
 mod lite;
+mod sql;
 
 /// Where the writer's own SQLite connection opens (see `lite`): the
 /// database file, and how it syncs. None for PostgreSQL and in-memory
 /// databases.
-pub(crate) type LiteFile = Option<(std::path::PathBuf, crate::store::Synchronous)>;
+pub(crate) type LiteFile = Option<(Arc<std::path::Path>, crate::store::Synchronous)>;
 
 pub(crate) fn spawn(
     file: LiteFile,
@@ -171,22 +184,24 @@ impl Conns {
         batch: &mut Vec<Request>,
         outlets: &Outlets,
     ) -> Result<Done, String> {
-        let Some((path, synchronous)) = self.file.clone().filter(|_| lite::suits(batch)) else {
+        let Some((path, synchronous)) = self.file.as_ref().filter(|_| lite::suits(batch)) else {
             return write(pool, &mut self.pooled, batch, outlets)
                 .await
                 .map_err(|e| e.to_string());
         };
+        let (path, synchronous) = (path.clone(), *synchronous);
         let requests = std::mem::take(batch);
         let conn = self.lite.take();
         let at = now_millis();
         let blocking = tokio::task::spawn_blocking(move || {
             let conn = match conn {
                 Some(conn) => Ok(conn),
-                None => lite::open(&path, synchronous),
+                None => lite::open(&path, synchronous)
+                    .map_err(|e| format!("cannot open {}: {e}", path.display())),
             };
             let (conn, written) = match conn {
                 Ok(mut conn) => {
-                    let written = lite::write(&mut conn, &requests, at);
+                    let written = lite::write(&mut conn, &requests, at).map_err(|e| e.to_string());
                     (Some(conn), written)
                 }
                 Err(e) => (None, Err(e)),
@@ -200,9 +215,7 @@ impl Conns {
                 // connection is what failed.
                 self.lite = conn.filter(|_| written.is_ok());
                 let listened = outlets.events.receiver_count() > 0;
-                written
-                    .map(|w| w.done(batch, at, listened))
-                    .map_err(|e| e.to_string())
+                written.map(|w| w.done(batch, at, listened))
             }
             // The requests went with the panicked task: their callers see
             // their replies dropped, as when the writer stops.
@@ -361,14 +374,7 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
                     // No conflict target: a taken idempotency key and a taken
                     // unique run key both insert nothing, and neither aborts
                     // the other requests of this batch.
-                    let inserted: Option<(String,)> = sqlx::query_as(
-                        "INSERT INTO runs (id, workflow, version, status, input, idempotency_key, \
-                         trigger, created_at, updated_at, owner, epoch, run_key, active_key, \
-                         parent_run, parent_node, depth) \
-                         VALUES ($1, $2, $3, 'running', $4, $5, $6, $7, $7, $8, $9, $10, $11, $12, $13, \
-                         $14) \
-                         ON CONFLICT DO NOTHING RETURNING id",
-                    )
+                    let inserted: Option<(String,)> = sqlx::query_as(sql::CREATE_RUN)
                     .bind(&run.id)
                     .bind(&run.workflow)
                     .bind(run.version)
@@ -391,16 +397,14 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
                         audits.extend(&run.audit);
                         continue;
                     }
-                    let existing: Option<(String,)> = sqlx::query_as(
-                        "SELECT id FROM runs WHERE workflow = $1 AND idempotency_key = $2",
-                    )
+                    let existing: Option<(String,)> = sqlx::query_as(sql::RUN_BY_IDEMPOTENCY_KEY)
                     .bind(&run.workflow)
                     .bind(&run.idempotency_key)
                     .fetch_optional(&mut *tx)
                     .await?;
                     let holder: Option<(String,)> = match (&existing, &run.key) {
                         (None, Some(key)) if run.unique_key => {
-                            sqlx::query_as("SELECT id FROM runs WHERE workflow = $1 AND active_key = $2")
+                            sqlx::query_as(sql::RUN_BY_ACTIVE_KEY)
                                 .bind(&run.workflow)
                                 .bind(key)
                                 .fetch_optional(&mut *tx)
@@ -414,10 +418,7 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
                         // Only a clashing run id is left: that request
                         // fails (alone, when the batch is written again).
                         (None, None) => {
-                            return Err(sqlx::Error::Protocol(format!(
-                                "a run with id {} exists already",
-                                run.id
-                            )));
+                            return Err(sqlx::Error::Protocol(sql::id_taken(&run.id)));
                         }
                     };
                     outcomes.push(Outcome::Created(outcome));
@@ -427,9 +428,7 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
                     // PostgreSQL the row lock it takes makes a takeover wait
                     // for this commit, so a run's events stay in commit order.
                     if let (Some(fence), Some(id)) = (&transition.fence, &transition.run_id) {
-                        let owned = sqlx::query(
-                            "UPDATE runs SET epoch = epoch WHERE id = $1 AND owner = $2 AND epoch = $3",
-                        )
+                        let owned = sqlx::query(sql::FENCE)
                         .bind(id)
                         .bind(&fence.owner)
                         .bind(fence.epoch)
@@ -459,18 +458,13 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
             }
             if let (Some(id), Some(update)) = (run_id, &transition.run) {
                 let finished = update.status.is_terminal().then_some(at);
-                sqlx::query(
-                    "UPDATE runs SET status = $1, output = $2, error = $3, updated_at = $4, \
-                     finished_at = $5, active_key = CASE WHEN $7 THEN NULL ELSE active_key END \
-                     WHERE id = $6",
-                )
+                sqlx::query(sql::UPDATE_RUN)
                 .bind(update.status.as_str())
                 .bind(update.output.as_ref().map(Value::to_string))
                 .bind(&update.error)
                 .bind(at)
                 .bind(finished)
                 .bind(id)
-                .bind(finished.is_some())
                 .execute(&mut *tx)
                 .await?;
                 if finished.is_some() && !transition.lockless {
@@ -508,9 +502,7 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
 
         let mut seqs: Vec<i64> = Vec::with_capacity(pending.len());
         for chunk in pending.chunks(CHUNK) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO events (run_id, at, kind, node_id, actor, data) ",
-            );
+            let mut q = sqlx::QueryBuilder::new(sql::INSERT_EVENTS);
             q.push_values(chunk, |mut row, e| {
                 row.push_bind(e.run_id)
                     .push_bind(at)
@@ -543,10 +535,7 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
 
         let rows: Vec<&Execution> = order.iter().filter_map(|k| executions.get(k).copied()).collect();
         for chunk in rows.chunks(CHUNK) {
-            let mut q = sqlx::QueryBuilder::new(
-                "INSERT INTO node_executions (run_id, node_id, item, phase, attempt, status, output, \
-                 error, error_kind, started_at, finished_at, retry_at) ",
-            );
+            let mut q = sqlx::QueryBuilder::new(sql::UPSERT_EXECUTIONS);
             q.push_values(chunk, |mut row, x| {
                 row.push_bind(&x.run_id)
                     .push_bind(&x.node_id)
@@ -561,12 +550,7 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
                     .push_bind(x.finished_at)
                     .push_bind(x.retry_at);
             });
-            q.push(
-                " ON CONFLICT (run_id, node_id, item, phase, attempt) DO UPDATE SET \
-                 status = excluded.status, output = excluded.output, error = excluded.error, \
-                 error_kind = excluded.error_kind, started_at = excluded.started_at, \
-                 finished_at = excluded.finished_at, retry_at = excluded.retry_at",
-            );
+            q.push(sql::UPSERT_EXECUTIONS_TAIL);
             q.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
@@ -578,18 +562,28 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
             .iter()
             .zip(seqs)
             .filter(|_| listened)
-            .map(|(e, seq)| StoredEvent {
-                seq,
-                run_id: e.run_id.map(str::to_string),
-                at,
-                kind: e.event.kind.clone(),
-                node_id: e.event.node_id.clone(),
-                actor: e.event.actor.clone(),
-                data: e.event.data.value(),
-            })
+            .map(|(e, seq)| stored_event(seq, e.run_id, at, e.event))
             .collect();
         Ok(Done { outcomes, events, granted })
     })
+}
+
+/// `event` as committed, for the event stream.
+fn stored_event(
+    seq: i64,
+    run_id: Option<&str>,
+    at: crate::model::Millis,
+    event: &NewEvent,
+) -> StoredEvent {
+    StoredEvent {
+        seq,
+        run_id: run_id.map(str::to_string),
+        at,
+        kind: event.kind.clone(),
+        node_id: event.node_id.clone(),
+        actor: event.actor.clone(),
+        data: event.data.value(),
+    }
 }
 
 /// The primary key of an execution row.

@@ -15,8 +15,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
-use super::{Done, Outcome, Request};
-use crate::model::{Created, Millis, StoredEvent};
+use super::{Done, Outcome, Request, sql, stored_event};
+use crate::model::{Created, Millis};
 use crate::store::Synchronous;
 
 /// The writer's own connection to the database file at `path`.
@@ -45,33 +45,10 @@ pub(super) fn suits(batch: &[Request]) -> bool {
     })
 }
 
-const CREATE: &str = "INSERT INTO runs (id, workflow, version, status, input, idempotency_key, \
-     trigger, created_at, updated_at, owner, epoch, run_key, active_key, parent_run, parent_node, \
-     depth) VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
-     ON CONFLICT DO NOTHING RETURNING id";
-const BY_KEY: &str = "SELECT id FROM runs WHERE workflow = ?1 AND idempotency_key = ?2";
-const BY_ACTIVE_KEY: &str = "SELECT id FROM runs WHERE workflow = ?1 AND active_key = ?2";
-const FENCE: &str = "UPDATE runs SET epoch = epoch WHERE id = ?1 AND owner = ?2 AND epoch = ?3";
-const RUN: &str = "UPDATE runs SET status = ?1, output = ?2, error = ?3, updated_at = ?4, \
-     finished_at = ?5, active_key = CASE WHEN ?5 IS NULL THEN active_key ELSE NULL END \
-     WHERE id = ?6";
-const EVENT: &str = "INSERT INTO events (run_id, at, kind, node_id, actor, data) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-const EXECUTION: &str = "INSERT INTO node_executions (run_id, node_id, item, phase, attempt, \
-     status, output, error, error_kind, started_at, finished_at, retry_at) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
-     ON CONFLICT (run_id, node_id, item, phase, attempt) DO UPDATE SET \
-     status = excluded.status, output = excluded.output, error = excluded.error, \
-     error_kind = excluded.error_kind, started_at = excluded.started_at, \
-     finished_at = excluded.finished_at, retry_at = excluded.retry_at";
-
-/// Where each event of a written batch went.
+/// The sequence number an event of request `request` was stored under;
+/// a request's events come in the order of [`Request::stored_events`].
 pub(super) struct Seq {
-    /// Its request in the batch.
     request: usize,
-    /// Its place in the request's events; `None` for a new run's audit.
-    event: Option<usize>,
-    /// Its sequence number.
     seq: i64,
 }
 
@@ -87,36 +64,19 @@ impl Written {
     /// asked after the commit, as the pool's writer does, so that a
     /// stream subscribed while it was in flight still gets them.
     pub(super) fn done(self, batch: &[Request], at: Millis, listened: bool) -> Done {
-        let events = self
-            .seqs
-            .iter()
-            .filter(|_| listened)
-            .filter_map(|s| {
-                let request = &batch[s.request];
-                let (run_id, event) = match (request, s.event) {
-                    (Request::Create { run, .. }, None) => (None, run.audit.as_ref()?),
-                    (
-                        Request::Create {
-                            run, transition, ..
-                        },
-                        Some(k),
-                    ) => (Some(run.id.as_str()), transition.events.get(k)?),
-                    (Request::Commit { transition, .. }, Some(k)) => {
-                        (transition.run_id.as_deref(), transition.events.get(k)?)
-                    }
-                    (Request::Commit { .. }, None) => return None,
-                };
-                Some(StoredEvent {
-                    seq: s.seq,
-                    run_id: run_id.map(str::to_string),
-                    at,
-                    kind: event.kind.clone(),
-                    node_id: event.node_id.clone(),
-                    actor: event.actor.clone(),
-                    data: event.data.value(),
-                })
-            })
-            .collect();
+        let mut events = Vec::new();
+        if listened {
+            let mut seqs = self.seqs.iter().peekable();
+            for (k, request) in batch.iter().enumerate() {
+                // A fenced commit or a run that was not created stored none.
+                for (run_id, event) in request.stored_events() {
+                    let Some(s) = seqs.next_if(|s| s.request == k) else {
+                        break;
+                    };
+                    events.push(stored_event(s.seq, run_id, at, event));
+                }
+            }
+        }
         Done {
             outcomes: self.outcomes,
             events,
@@ -138,12 +98,12 @@ pub(super) fn write(
     let mut outcomes = Vec::with_capacity(batch.len());
     let mut seqs = Vec::new();
     for (request_index, request) in batch.iter().enumerate() {
-        let (run_id, transition, audit) = match request {
+        let (run_id, transition) = match request {
             Request::Create {
                 run, transition, ..
             } => {
                 let inserted: Option<String> = tx
-                    .prepare_cached(CREATE)?
+                    .prepare_cached(sql::CREATE_RUN)?
                     .query_row(
                         params![
                             run.id,
@@ -169,26 +129,27 @@ pub(super) fn write(
                     continue;
                 }
                 outcomes.push(Outcome::Created(Created::New(run.id.clone())));
-                (Some(run.id.as_str()), transition, run.audit.as_ref())
+                (Some(run.id.as_str()), transition)
             }
             Request::Commit { transition, .. } => {
                 if let (Some(fence), Some(id)) = (&transition.fence, &transition.run_id) {
-                    let owned =
-                        tx.prepare_cached(FENCE)?
-                            .execute(params![id, fence.owner, fence.epoch])?
-                            == 1;
+                    let owned = tx.prepare_cached(sql::FENCE)?.execute(params![
+                        id,
+                        fence.owner,
+                        fence.epoch
+                    ])? == 1;
                     if !owned {
                         outcomes.push(Outcome::Fenced(id.clone()));
                         continue;
                     }
                 }
                 outcomes.push(Outcome::Committed);
-                (transition.run_id.as_deref(), transition, None)
+                (transition.run_id.as_deref(), transition)
             }
         };
         if let (Some(id), Some(update)) = (run_id, &transition.run) {
             let finished = update.status.is_terminal().then_some(at);
-            tx.prepare_cached(RUN)?.execute(params![
+            tx.prepare_cached(sql::UPDATE_RUN)?.execute(params![
                 update.status.as_str(),
                 update.output.as_ref().map(Value::to_string),
                 update.error,
@@ -197,14 +158,8 @@ pub(super) fn write(
                 id,
             ])?;
         }
-        let mut insert = tx.prepare_cached(EVENT)?;
-        // The audit record of a new run is outside the run.
-        let own = transition
-            .events
-            .iter()
-            .enumerate()
-            .map(|(k, e)| (Some(k), run_id, e));
-        for (event_index, owner, event) in own.chain(audit.map(|a| (None, None, a))) {
+        let mut insert = tx.prepare_cached(sql::INSERT_EVENT)?;
+        for (owner, event) in request.stored_events() {
             insert.execute(params![
                 owner,
                 at,
@@ -215,11 +170,10 @@ pub(super) fn write(
             ])?;
             seqs.push(Seq {
                 request: request_index,
-                event: event_index,
                 seq: tx.last_insert_rowid(),
             });
         }
-        let mut upsert = tx.prepare_cached(EXECUTION)?;
+        let mut upsert = tx.prepare_cached(sql::UPSERT_EXECUTION)?;
         for x in &transition.executions {
             upsert.execute(params![
                 x.run_id,
@@ -248,7 +202,7 @@ fn existing(
     run: &crate::model::NewRun,
 ) -> rusqlite::Result<Created> {
     let by_key: Option<String> = tx
-        .prepare_cached(BY_KEY)?
+        .prepare_cached(sql::RUN_BY_IDEMPOTENCY_KEY)?
         .query_row(params![run.workflow, run.idempotency_key], |r| r.get(0))
         .optional()?;
     if let Some(id) = by_key {
@@ -256,7 +210,7 @@ fn existing(
     }
     if let (Some(key), true) = (&run.key, run.unique_key) {
         let holder: Option<String> = tx
-            .prepare_cached(BY_ACTIVE_KEY)?
+            .prepare_cached(sql::RUN_BY_ACTIVE_KEY)?
             .query_row(params![run.workflow, key], |r| r.get(0))
             .optional()?;
         if let Some(id) = holder {
@@ -265,6 +219,6 @@ fn existing(
     }
     Err(rusqlite::Error::SqliteFailure(
         rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
-        Some(format!("a run with id {} exists already", run.id)),
+        Some(sql::id_taken(&run.id)),
     ))
 }
