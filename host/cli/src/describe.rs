@@ -2,8 +2,14 @@
 
 use baton_engine::Event;
 
+/// The lines for a stored event: one, or a pure step committed whole as
+/// the four it stands for.
+pub fn lines(event: &Event) -> Vec<String> {
+    event.unfolded().iter().map(describe).collect()
+}
+
 /// One line for an event.
-pub fn describe(event: &Event) -> String {
+fn describe(event: &Event) -> String {
     let short = |v: &serde_json::Value| crate::table::truncate(v.to_string(), 100);
     match event {
         Event::RunStarted { input, .. } => format!("run started with input {}", short(input)),

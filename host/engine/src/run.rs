@@ -144,8 +144,9 @@ pub(crate) struct RunActor {
     me: mpsc::UnboundedSender<Input>,
     attempts: JoinSet<Outcome>,
     running: HashMap<tokio::task::Id, Running>,
-    /// Pure attempts that finished in their first poll (see `inline`).
-    finished: Vec<inline::Finished>,
+    /// The pure attempt that finished in its first poll (see `inline`);
+    /// only a run's sole attempt is polled so, so there is at most one.
+    finished: Option<inline::Finished>,
     timers: BTreeSet<(Millis, Timer)>,
     watchers: HashMap<usize, Watcher>,
     replies: Vec<oneshot::Sender<Result<()>>>,
@@ -186,7 +187,7 @@ impl RunActor {
             me,
             attempts: JoinSet::new(),
             running: HashMap::new(),
-            finished: Vec::new(),
+            finished: None,
             timers: BTreeSet::new(),
             watchers: HashMap::new(),
             replies: Vec::new(),
@@ -278,7 +279,7 @@ impl RunActor {
             // anything from outside (an operator, a message) or a timer.
             let mut commit = false;
             let mut events = tokio::select! {
-                () = std::future::ready(()), if !self.finished.is_empty() => {
+                () = std::future::ready(()), if self.finished.is_some() => {
                     self.inline_ended().await
                 }
                 Some(joined) = self.attempts.join_next_with_id(), if !self.attempts.is_empty() => {
@@ -599,12 +600,12 @@ impl RunActor {
             .grants
             .actuates(|c| connectors.mqtt_interlocked(c));
         let shared = self.shared.clone();
-        // An attempt that can act starts only while this node surely owns
-        // the run, for as long as the attempt may take.
         // A pure attempt is polled here first (see `inline`), when it is
         // the run's only one: beside others (parallel branches, a foreach's
         // items) it is spawned, so that they share the cores.
-        let inline = spec.task.pure && self.attempts.is_empty() && self.finished.is_empty();
+        let inline = spec.task.pure && self.attempts.is_empty() && self.finished.is_none();
+        // An attempt that can act starts only while this node surely owns
+        // the run, for as long as the attempt may take.
         let guard = (!spec.task.pure).then(|| {
             (
                 self.state.run_id.clone(),
@@ -634,7 +635,7 @@ impl RunActor {
         let work = if inline {
             match inline::first_poll(work) {
                 Ok(outcome) => {
-                    self.finished.push(inline::Finished {
+                    self.finished = Some(inline::Finished {
                         node: i,
                         item,
                         phase,

@@ -348,19 +348,13 @@ impl RunState {
                 }
                 state.status = NodeStatus::Waiting(*reason, *until);
             }
-            Event::NodeSucceeded { output, step, .. } => {
-                if let Some(step) = step {
-                    // A folded pure step: it started and its attempt
-                    // succeeded in the same commit.
-                    state.input = Some(step.input.clone());
-                    state.items = None;
-                    state.execs = vec![Exec {
-                        attempt: step.attempt,
-                        status: ExecStatus::Succeeded(output.clone()),
-                        started_at: at,
-                        base: 0,
-                    }];
+            Event::NodeSucceeded { step: Some(_), .. } => {
+                // A folded pure step is the four events it stands for.
+                for part in event.unfolded() {
+                    self.apply(workflow, &part, at);
                 }
+            }
+            Event::NodeSucceeded { output, .. } => {
                 state.status = NodeStatus::Succeeded;
                 state.output = Some(output.clone());
                 self.completed.push(i);

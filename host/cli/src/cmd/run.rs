@@ -9,7 +9,7 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use crate::client::{Client, Remote, segment};
-use crate::describe::describe;
+use crate::describe;
 use crate::table;
 use crate::value;
 
@@ -447,11 +447,9 @@ async fn watch(
                 let time = chrono::DateTime::from_timestamp_millis(at)
                     .map(|t| t.format("%H:%M:%S%.3f").to_string())
                     .unwrap_or_default();
-                // A pure step committed whole reads as its four lines.
-                let lines = event.as_ref().map_or_else(
-                    || vec![table::cell(&stored["kind"])],
-                    |e| e.unfolded().iter().map(describe).collect(),
-                );
+                let lines = event
+                    .as_ref()
+                    .map_or_else(|| vec![table::cell(&stored["kind"])], describe::lines);
                 let actor = match stored["actor"].as_str() {
                     Some(a) => format!("  [{a}]"),
                     None => String::new(),

@@ -11,7 +11,7 @@ use baton_store::RunStatus;
 use clap::{Args, Subcommand};
 
 use crate::client::{Client, Remote, segment};
-use crate::describe::describe;
+use crate::describe;
 use crate::plant::Plant;
 use crate::settings::Settings;
 use crate::table;
@@ -143,9 +143,8 @@ pub async fn run(
         let Ok(event) = serde_json::from_value::<Event>(event.data.clone()) else {
             continue;
         };
-        // A pure step committed whole reads as its four lines.
-        for part in event.unfolded() {
-            eprintln!("{:>7} ms  {}", t0.elapsed().as_millis(), describe(&part));
+        for line in describe::lines(&event) {
+            eprintln!("{:>7} ms  {line}", t0.elapsed().as_millis());
         }
         if let Event::NodeWaiting {
             node,

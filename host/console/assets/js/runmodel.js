@@ -14,6 +14,26 @@ export const EVENT_KINDS = [
 
 export const END_KINDS = new Set(['run_succeeded', 'run_failed', 'run_cancelled']);
 
+/**
+ * The events a `node_succeeded` that carries a folded `step` stands for,
+ * as the engine's `Event::unfolded` gives them.
+ */
+function unfolded(ev) {
+  const { node, output, step } = ev.data;
+  const at = { at: ev.at, node_id: ev.node_id, actor: ev.actor };
+  const attempt = { node, phase: 'run', attempt: step.attempt };
+  return [
+    { ...at, kind: 'node_started', data: { node, input: step.input } },
+    { ...at, kind: 'attempt_started', data: attempt },
+    {
+      ...at,
+      kind: 'attempt_succeeded',
+      data: { ...attempt, output, duration_ms: step.duration_ms, logs: step.logs, denials: step.denials },
+    },
+    { ...at, kind: 'node_succeeded', data: { node, output } },
+  ];
+}
+
 function freshNode() {
   return {
     state: 'pending', input: undefined, output: undefined, error: null, items: null,
@@ -55,23 +75,16 @@ export class RunModel {
     return a;
   }
 
-  /** A `node_succeeded` event's folded `step`: the node's input and the attempt that succeeded. */
-  wholeStep(n, d, at) {
-    const step = d.step;
-    n.input = step.input;
-    const a = this.attempt(n, { phase: 'run', attempt: step.attempt }, at);
-    a.endedAt = at;
-    a.duration = step.duration_ms;
-    a.startedAt = at - (step.duration_ms || 0);
-    a.logs = step.logs || []; a.denials = step.denials || [];
-    a.status = 'succeeded'; a.output = d.output;
-  }
-
   /** Apply one stored event `{seq, at, kind, node_id, actor, data}`. */
   apply(ev) {
     if (ev.seq <= this.lastSeq) return;
     this.lastSeq = ev.seq;
     this.count += 1;
+    this.fold(ev);
+  }
+
+  /** Fold one event into the model, whatever its sequence number. */
+  fold(ev) {
     const d = ev.data || {};
     const id = d.node || ev.node_id;
     const n = id ? this.node(id) : null;
@@ -109,8 +122,8 @@ export class RunModel {
         n.waiting = null; break;
       case 'node_timed_out': n.waiting = null; n.timedOut = d.outcome; break;
       case 'node_succeeded':
-        // A pure step committed whole carries its start and its attempt.
-        if (d.step) this.wholeStep(n, d, ev.at);
+        // A pure step committed whole is the four events it stands for.
+        if (d.step) { for (const part of unfolded(ev)) this.fold(part); break; }
         n.state = 'succeeded'; n.output = d.output; n.waiting = null; break;
       case 'node_failed': n.state = 'failed'; n.error = d.error; n.waiting = null; break;
       case 'node_skipped': n.state = 'skipped'; n.error = d.reason; break;

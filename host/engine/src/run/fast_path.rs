@@ -47,7 +47,7 @@ impl RunActor {
         self.flush_at = Some(self.flush_at.map_or(due, |at| at.min(due)));
         self.act(&events);
         self.pending.extend(events);
-        if self.attempts.is_empty() && self.finished.is_empty() {
+        if self.attempts.is_empty() && self.finished.is_none() {
             // Nothing is left to wake the actor but the outside world.
             let all = std::mem::take(&mut self.pending);
             self.flush_at = None;

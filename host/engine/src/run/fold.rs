@@ -13,39 +13,40 @@ use crate::event::{Event, Step};
 /// The events of `decided` as the store keeps them, in order; each folded
 /// step takes the place of its `node_succeeded`.
 pub(crate) fn stored(decided: &[Decided]) -> Vec<NewEvent> {
-    let folds = folds(decided);
-    if folds.is_empty() {
-        return decided
-            .iter()
-            .map(|d| d.event.to_new(d.by.as_deref()))
-            .collect();
-    }
-    let mut dropped = vec![false; decided.len()];
-    let mut at_end = HashMap::with_capacity(folds.len());
-    for fold in &folds {
-        for &k in &fold.parts {
-            dropped[k] = true;
+    let mut slots: Vec<Slot> = decided.iter().map(|_| Slot::AsDecided).collect();
+    for fold in folds(decided) {
+        for k in fold.parts {
+            slots[k] = Slot::Dropped;
         }
-        at_end.insert(fold.end, fold);
+        slots[fold.end] = Slot::Folded(fold.event);
     }
-    let mut out = Vec::with_capacity(decided.len() - 3 * folds.len());
-    for (k, d) in decided.iter().enumerate() {
-        if dropped[k] {
-            continue;
-        }
-        match at_end.get(&k) {
-            Some(fold) => out.push(folded(decided, fold).to_new(None)),
-            None => out.push(d.event.to_new(d.by.as_deref())),
-        }
-    }
-    out
+    decided
+        .iter()
+        .zip(slots)
+        .filter_map(|(d, slot)| match slot {
+            Slot::AsDecided => Some(d.event.to_new(d.by.as_deref())),
+            Slot::Dropped => None,
+            Slot::Folded(event) => Some(event.to_new(None)),
+        })
+        .collect()
 }
 
-/// One step to fold: its `node_started`, `attempt_started` and
-/// `attempt_succeeded`, and its `node_succeeded`.
+/// What becomes of one decided event.
+enum Slot {
+    AsDecided,
+    /// Part of a step folded into its `node_succeeded`.
+    Dropped,
+    /// A step's `node_succeeded`, carrying the step.
+    Folded(Event),
+}
+
+/// One step to fold: where its `node_started`, `attempt_started` and
+/// `attempt_succeeded` are, where its `node_succeeded` is, and the event
+/// that stands for all four.
 struct Fold {
     parts: [usize; 3],
     end: usize,
+    event: Event,
 }
 
 /// The steps of `decided` whose last three events before their
@@ -65,7 +66,9 @@ fn folds(decided: &[Decided]) -> Vec<Fold> {
             && let [.., a, b, c] = seen[..]
             && [a, b, c, k].iter().all(|&i| decided[i].by.is_none())
             && let (
-                Event::NodeStarted { items: None, .. },
+                Event::NodeStarted {
+                    input, items: None, ..
+                },
                 Event::AttemptStarted {
                     item: None,
                     phase: Phase::Run,
@@ -76,56 +79,36 @@ fn folds(decided: &[Decided]) -> Vec<Fold> {
                 Event::AttemptSucceeded {
                     item: None,
                     phase: Phase::Run,
-                    attempt: ended,
+                    attempt,
                     output: result,
+                    duration_ms,
+                    logs,
+                    denials,
                     ..
                 },
             ) = (&decided[a].event, &decided[b].event, &decided[c].event)
-            && started == ended
+            && started == attempt
             && result == output
         {
             folds.push(Fold {
                 parts: [a, b, c],
                 end: k,
+                event: Event::NodeSucceeded {
+                    node: node.to_string(),
+                    output: output.clone(),
+                    step: Some(Box::new(Step {
+                        input: input.clone(),
+                        attempt: *attempt,
+                        duration_ms: *duration_ms,
+                        logs: logs.clone(),
+                        denials: denials.clone(),
+                    })),
+                },
             });
         }
         seen.push(k);
     }
     folds
-}
-
-/// The `node_succeeded` event that carries `fold`'s step.
-fn folded(decided: &[Decided], fold: &Fold) -> Event {
-    let [start, _, success] = fold.parts;
-    let input = match &decided[start].event {
-        Event::NodeStarted { input, .. } => input.clone(),
-        _ => serde_json::Value::Null,
-    };
-    let (attempt, duration_ms, logs, denials) = match &decided[success].event {
-        Event::AttemptSucceeded {
-            attempt,
-            duration_ms,
-            logs,
-            denials,
-            ..
-        } => (*attempt, *duration_ms, logs.clone(), denials.clone()),
-        _ => (1, 0, Vec::new(), Vec::new()),
-    };
-    let (node, output) = match &decided[fold.end].event {
-        Event::NodeSucceeded { node, output, .. } => (node.clone(), output.clone()),
-        _ => (String::new(), serde_json::Value::Null),
-    };
-    Event::NodeSucceeded {
-        node,
-        output,
-        step: Some(Box::new(Step {
-            input,
-            attempt,
-            duration_ms,
-            logs,
-            denials,
-        })),
-    }
 }
 
 #[cfg(test)]

@@ -43,23 +43,16 @@ pub(super) fn first_poll(mut attempt: AttemptFuture) -> Result<Outcome, AttemptF
 }
 
 impl RunActor {
-    /// The events that follow from the attempts that finished in their
-    /// first poll. Each costs a unit of the task's cooperative budget, so
-    /// that a long chain of them still lets the other tasks of this worker
-    /// run.
+    /// The events that follow from the attempt that finished in its first
+    /// poll. Each costs a unit of the task's cooperative budget, so that a
+    /// long chain of them still lets the other tasks of this worker run.
     pub(super) async fn inline_ended(&mut self) -> Events {
         tokio::task::consume_budget().await;
-        let finished: Vec<Finished> = self.finished.drain(..).collect();
-        let mut events = Events::new();
-        for f in finished {
-            let jitter = rand::random::<f64>();
-            events.extend(
-                self.step(|s| {
-                    s.attempt_done(f.node, f.item, f.phase, f.attempt, f.outcome, jitter)
-                })
-                .0,
-            );
-        }
-        events
+        let Some(f) = self.finished.take() else {
+            return Events::new();
+        };
+        let jitter = rand::random::<f64>();
+        self.step(|s| s.attempt_done(f.node, f.item, f.phase, f.attempt, f.outcome, jitter))
+            .0
     }
 }
