@@ -138,9 +138,22 @@ async fn open_loop(
     let mut pending = tokio::task::JoinSet::new();
     let start = Instant::now();
     let total = (rate * seconds as f64) as u64;
-    for i in 0..total {
-        let due = start + Duration::from_secs_f64(i as f64 / rate);
-        tokio::time::sleep_until(due.into()).await;
+    // Tokio's timer ticks in whole milliseconds, so a request due between
+    // two ticks would go out up to 1 ms late, counted against the server.
+    // A thread of its own keeps the schedule with the system's finer sleep.
+    let (due_tx, mut due_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    std::thread::spawn(move || {
+        for i in 0..total {
+            let due = start + Duration::from_secs_f64(i as f64 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            if due_tx.send(due).is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(due) = due_rx.recv().await {
         let conn = free_rx.try_recv().ok();
         let (addr, free) = (addr.to_string(), free_tx.clone());
         pending.spawn(async move {

@@ -80,6 +80,12 @@ pub struct StartOptions {
     pub version: Option<i64>,
     /// The run and node that start this run as a sub-workflow.
     pub parent: Option<(String, String)>,
+    /// The caller waits for the run's end (`?wait=`) and is told nothing of
+    /// it before then. A run that may be (no idempotency key, no unique key,
+    /// no locks, not a child) is then created with its first commit point
+    /// rather than before its first step: a chain of pure steps costs one
+    /// commit in all. See `docs/engine.md`.
+    pub awaited: bool,
 }
 
 impl Default for StartOptions {
@@ -91,6 +97,7 @@ impl Default for StartOptions {
             audit: None,
             version: None,
             parent: None,
+            awaited: false,
         }
     }
 }
@@ -406,7 +413,6 @@ impl Engine {
             ..Decided::new(started, now)
         }];
         events.extend(first.iter().cloned());
-        let transition = crate::run::projection(&wf, &state, &events);
         // Creating the run and starting its actor must not be torn apart by
         // a caller that goes away (an HTTP client disconnecting), or the run
         // would exist without anyone running it until the next restart.
@@ -433,6 +439,25 @@ impl Engine {
             parent: options.parent,
             depth,
         };
+        let unborn = options.awaited
+            && self.shared.fast_path.enabled
+            && run.idempotency_key.is_none()
+            && !(run.unique_key && run.key.is_some())
+            && run.parent.is_none()
+            && !wf.any_locks;
+        if unborn {
+            // Nothing can refuse the creation now: it is committed with the
+            // run's first commit point, which nothing outside sees before.
+            let id = run.id.clone();
+            let actor = self.actor(wf, state, self.shared.node.new_fence());
+            let task = tokio::spawn(actor.start_unborn(run, events));
+            self.track(&id, task);
+            return Ok(Started {
+                run_id: id,
+                created: true,
+            });
+        }
+        let transition = crate::run::projection(&wf, &state, &events);
         tokio::spawn(async move {
             match engine.shared.store.create_run(run, transition).await? {
                 Created::Existing(id) => Ok(Started {
@@ -624,6 +649,10 @@ impl Engine {
         timeout: Duration,
     ) -> Result<Option<RunRecord>> {
         let deadline = tokio::time::Instant::now() + timeout;
+        // Whether the run's actor was seen here: a run started with
+        // `awaited` may not be created until its first commit point, and if
+        // this engine stops before that, the run never was.
+        let mut seen_here = false;
         loop {
             // Registered before reading, so an end committed after the read
             // still wakes this caller.
@@ -632,8 +661,9 @@ impl Engine {
             // wakes `ended` (the actor leaves `runs` before it wakes its
             // waiters): there is nothing to read yet.
             let here = self.runs_here(run_id);
+            seen_here |= here;
             if !here {
-                let run = self.record(run_id).await?;
+                let run = self.created(run_id, seen_here).await?;
                 if run.status.is_terminal() {
                     return Ok(Some(run));
                 }
@@ -647,10 +677,36 @@ impl Engine {
             };
             if !woken || tokio::time::Instant::now() >= deadline {
                 self.shared.waiters.prune(run_id);
-                return match self.shared.store.run(run_id).await? {
-                    Some(run) if run.status.is_terminal() => Ok(Some(run)),
-                    _ => Ok(None),
-                };
+                // The caller names the run next: it must be created. Only
+                // a run not yet stored asks its actor, which may be busy
+                // committing.
+                if self.shared.store.run(run_id).await?.is_none() {
+                    self.create_unborn(run_id).await;
+                }
+                let run = self.created(run_id, seen_here).await?;
+                return Ok(Some(run).filter(|r| r.status.is_terminal()));
+            }
+        }
+    }
+
+    /// Run `run_id`'s record, once [`Engine::wait_finished`] waited for it.
+    async fn created(&self, run_id: &str, seen_here: bool) -> Result<RunRecord> {
+        match self.shared.store.run(run_id).await? {
+            Some(run) => Ok(run),
+            // Its actor stopped before its first commit: the engine stops.
+            None if seen_here => Err(Error::ShuttingDown),
+            None => Err(Error::NotFound(format!("no run `{run_id}`"))),
+        }
+    }
+
+    /// Have run `run_id`'s actor here commit its creation, if that waits
+    /// for its first commit point (see `run::unborn`).
+    async fn create_unborn(&self, run_id: &str) {
+        if let Some(inbox) = self.inbox_of(run_id) {
+            let (reply, rx) = oneshot::channel();
+            if inbox.send(Input::Create { reply }).is_ok() {
+                // An actor that stops first has ended or been dropped.
+                let _ = rx.await;
             }
         }
     }

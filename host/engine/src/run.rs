@@ -34,6 +34,7 @@ mod inline;
 mod input;
 mod locks;
 mod projection;
+mod unborn;
 use crate::scheduler::{Outcome, Scheduler};
 use crate::state::{ExecStatus, NodeStatus, RunState};
 use crate::{Error, Result};
@@ -73,6 +74,11 @@ pub(crate) enum Input {
     Interlock,
     /// Lock requests of this run may have been granted: look.
     LocksChanged,
+    /// Make sure the run is created, then reply: the caller is about to
+    /// name it outside the process (see `unborn`).
+    Create {
+        reply: oneshot::Sender<Result<()>>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -168,6 +174,8 @@ pub(crate) struct RunActor {
     /// Whether lock requests should be looked at now rather than at the
     /// next poll.
     locks_dirty: bool,
+    /// The run, if its creation waits for its first commit (see `unborn`).
+    unborn: Option<Box<baton_store::NewRun>>,
 }
 
 impl RunActor {
@@ -199,6 +207,7 @@ impl RunActor {
             fence,
             holds: Arc::default(),
             locks_dirty: true,
+            unborn: None,
         }
     }
 
@@ -341,6 +350,10 @@ impl RunActor {
                 | Input::Cancel { reply, .. } => {
                     let _ = reply.send(finished());
                 }
+                // An ended run is committed.
+                Input::Create { reply } => {
+                    let _ = reply.send(Ok(()));
+                }
                 Input::Message { .. } | Input::Interlock | Input::LocksChanged => {}
             }
         }
@@ -442,7 +455,7 @@ impl RunActor {
             let mut backoff = Duration::from_millis(50);
             loop {
                 // Built again only when a commit has to be retried.
-                match self.shared.store.commit(self.transition(events)).await {
+                match self.store(self.transition(events)).await {
                     Ok(()) => break,
                     Err(baton_store::Error::Closed) => {
                         self.stop_all();
@@ -454,6 +467,12 @@ impl RunActor {
                         tracing::warn!(run = %run, epoch = self.fence.epoch, "run is owned by another node now; dropped here");
                         self.stop_all();
                         return Err(Error::Fenced(run));
+                    }
+                    Err(baton_store::Error::Conflict(why)) => {
+                        // A run that could not be created (see `unborn`).
+                        tracing::error!(run = %self.state.run_id, error = %why, "run dropped");
+                        self.stop_all();
+                        return Err(Error::Conflict(why));
                     }
                     Err(e) => {
                         // Nothing is acted on until the change is durable; keep trying.

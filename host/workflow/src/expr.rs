@@ -16,10 +16,14 @@ use serde_json::Value;
 /// The variables an expression may use.
 pub const VARIABLES: &[&str] = &["input", "nodes", "item"];
 
+mod path;
+
 /// A compiled CEL expression.
 pub struct Expr {
     source: String,
     program: Program,
+    /// The expression as a plain read, when it is one (see `path`).
+    path: Option<path::Path>,
 }
 
 impl std::fmt::Debug for Expr {
@@ -99,6 +103,7 @@ impl Expr {
         }
         Ok(Self {
             source: source.to_string(),
+            path: path::Path::of(program.expression()),
             program,
         })
     }
@@ -127,6 +132,9 @@ impl Expr {
 
     /// Evaluate to JSON.
     pub fn eval(&self, scope: &Scope) -> Result<Value, String> {
+        if let Some(value) = self.path.as_ref().and_then(|p| p.read(scope)) {
+            return Ok(value);
+        }
         let mut context = Context::with_env(env());
         let bind = |e: cel::SerializationError| e.to_string();
         context

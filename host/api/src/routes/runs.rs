@@ -106,6 +106,7 @@ pub async fn start(
                     "run.start",
                     json!({"workflow": name}),
                 )),
+                awaited: q.wait().is_some(),
                 ..StartOptions::default()
             },
         )

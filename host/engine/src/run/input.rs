@@ -19,6 +19,16 @@ impl RunActor {
             self.locks_dirty = true;
             return Vec::new();
         }
+        if let Input::Create { reply } = input {
+            // Answered once the creation is committed, with what is pending.
+            match self.unborn {
+                Some(_) => self.replies.push(reply),
+                None => {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            return Vec::new();
+        }
         let wf = self.wf.clone();
         let (mut events, (actor, result, reply, by_input)) = self.step(|s| {
             let (actor, result, reply) = match input {
@@ -88,7 +98,9 @@ impl RunActor {
                     (Some("mqtt".to_string()), Ok(()), None)
                 }
                 // Handled before deciding anything; they change no state.
-                Input::Interlock | Input::LocksChanged => (None, Ok(()), None),
+                Input::Interlock | Input::LocksChanged | Input::Create { .. } => {
+                    (None, Ok(()), None)
+                }
             };
             // What follows from these is the engine's doing, not the actor's.
             (actor, result, reply, s.events_so_far())

@@ -20,4 +20,5 @@ mod secrets;
 mod stopping;
 mod subworkflows;
 mod triggers;
+mod unborn;
 mod versions;
