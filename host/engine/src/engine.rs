@@ -680,10 +680,13 @@ impl Engine {
                 // The caller names the run next: it must be created. Only
                 // a run not yet stored asks its actor, which may be busy
                 // committing.
-                if self.shared.store.run(run_id).await?.is_none() {
-                    self.create_unborn(run_id).await;
-                }
-                let run = self.created(run_id, seen_here).await?;
+                let run = match self.shared.store.run(run_id).await? {
+                    Some(run) => run,
+                    None => {
+                        self.create_unborn(run_id).await;
+                        self.created(run_id, seen_here).await?
+                    }
+                };
                 return Ok(Some(run).filter(|r| r.status.is_terminal()));
             }
         }

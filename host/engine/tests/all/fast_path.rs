@@ -9,7 +9,7 @@ use baton_engine::{EngineConfig, Event, FastPath};
 use baton_store::RunStatus;
 use serde_json::json;
 
-use crate::support::{Db, Harness, events};
+use crate::support::{Db, Harness, events, fast_path};
 
 /// `a` is slow enough to hold the commits while it runs; `b` and `c` are
 /// pure; `w` writes the PLC; `d` is pure again.
@@ -165,13 +165,10 @@ async fn a_durable_node_and_a_disabled_fast_path_wait_for_the_commit() {
         !next_step_runs_while_held(EngineConfig::default(), true).await,
         "a `durable: true` step waits for the commit"
     );
-    let off = EngineConfig {
-        fast_path: FastPath {
-            enabled: false,
-            ..FastPath::default()
-        },
-        ..EngineConfig::default()
-    };
+    let off = fast_path(FastPath {
+        enabled: false,
+        ..FastPath::default()
+    });
     assert!(
         !next_step_runs_while_held(off, false).await,
         "with the fast path off, every step waits for the commit"
@@ -182,13 +179,10 @@ async fn a_durable_node_and_a_disabled_fast_path_wait_for_the_commit() {
 /// a crash repeats a bounded amount of work.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_pure_chain_commits_its_progress_every_max_delay() {
-    let config = EngineConfig {
-        fast_path: FastPath {
-            max_delay: Duration::from_millis(50),
-            ..FastPath::default()
-        },
-        ..EngineConfig::default()
-    };
+    let config = fast_path(FastPath {
+        max_delay: Duration::from_millis(50),
+        ..FastPath::default()
+    });
     let h = Harness::configured(Db::sqlite(), config).await;
     let mut yaml =
         "name: long\nnodes:\n  s0: { plugin: scripted@1, config: { sleep_ms: 10 } }\n".to_string();

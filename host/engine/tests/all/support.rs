@@ -174,6 +174,14 @@ pub async fn events(store: &Store, run_id: &str) -> Vec<Event> {
         .collect()
 }
 
+/// The default config with its fast path as `fast_path`.
+pub fn fast_path(fast_path: baton_engine::FastPath) -> EngineConfig {
+    EngineConfig {
+        fast_path,
+        ..EngineConfig::default()
+    }
+}
+
 /// The config of cluster node `id`: heartbeat 100 ms and a 1 s lease, so
 /// a takeover takes about a second.
 pub fn cluster_node(id: &str) -> EngineConfig {

@@ -6,11 +6,13 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use baton_engine::{EngineConfig, Error, FastPath, StartOptions};
+use baton_engine::{Error, FastPath, StartOptions};
+use baton_store::RunRecord;
 use baton_store::RunStatus;
 use serde_json::json;
 
-use crate::support::{Db, Harness};
+use crate::support::{Db, Harness, fast_path};
+use tokio::task::JoinHandle;
 
 const CHAIN: &str = r#"
 name: chain
@@ -27,6 +29,25 @@ fn awaited() -> StartOptions {
     }
 }
 
+/// Start an awaited run of `chain`; its id.
+async fn start_awaited(h: &Harness) -> String {
+    h.engine
+        .start_run("chain", json!({}), awaited())
+        .await
+        .unwrap()
+        .run_id
+}
+
+/// `wait_finished` for run `id`, in a task of its own.
+fn wait_in_background(
+    h: &Harness,
+    id: &str,
+    timeout: Duration,
+) -> JoinHandle<baton_engine::Result<Option<RunRecord>>> {
+    let (engine, id) = (h.engine.clone(), id.to_string());
+    tokio::spawn(async move { engine.wait_finished(&id, timeout).await })
+}
+
 fn commits(h: &Harness) -> u64 {
     h.engine
         .store()
@@ -39,13 +60,10 @@ fn commits(h: &Harness) -> u64 {
 async fn an_awaited_run_of_pure_steps_is_created_with_its_end_in_one_commit() {
     // `a` runs longer than the default `max_delay`, which would commit the
     // run's progress (and so its creation) while it runs.
-    let config = EngineConfig {
-        fast_path: FastPath {
-            max_delay: Duration::from_secs(30),
-            ..FastPath::default()
-        },
-        ..EngineConfig::default()
-    };
+    let config = fast_path(FastPath {
+        max_delay: Duration::from_secs(30),
+        ..FastPath::default()
+    });
     let h = Harness::configured(Db::sqlite(), config).await;
     h.apply(CHAIN).await;
     let mut stream = h.engine.store().subscribe();
@@ -62,11 +80,7 @@ async fn an_awaited_run_of_pure_steps_is_created_with_its_end_in_one_commit() {
     assert!(started.created);
     let id = started.run_id;
 
-    let waiting = {
-        let engine = h.engine.clone();
-        let id = id.clone();
-        tokio::spawn(async move { engine.wait_finished(&id, Duration::from_secs(10)).await })
-    };
+    let waiting = wait_in_background(&h, &id, Duration::from_secs(10));
     tokio::time::sleep(Duration::from_millis(600)).await;
     // The steps are done, but nothing of the run is out: not in the store,
     // not streamed, and not to its waiter.
@@ -114,19 +128,10 @@ async fn an_awaited_run_not_done_in_time_is_committed_before_it_is_named() {
     let h = Harness::new().await;
     h.apply(CHAIN).await;
     let hold = h.engine.store().hold_commits().await;
-    let id = h
-        .engine
-        .start_run("chain", json!({}), awaited())
-        .await
-        .unwrap()
-        .run_id;
+    let id = start_awaited(&h).await;
     // The caller stops waiting while `a` runs, and will name the run: the
     // answer waits for the run's creation to be committed.
-    let waiting = {
-        let engine = h.engine.clone();
-        let id = id.clone();
-        tokio::spawn(async move { engine.wait_finished(&id, Duration::from_millis(20)).await })
-    };
+    let waiting = wait_in_background(&h, &id, Duration::from_millis(20));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(
         !waiting.is_finished(),
@@ -176,17 +181,8 @@ async fn an_awaited_run_the_engine_stops_before_creating_never_was() {
     let h = Harness::new().await;
     h.apply(CHAIN).await;
     let hold = h.engine.store().hold_commits().await;
-    let id = h
-        .engine
-        .start_run("chain", json!({}), awaited())
-        .await
-        .unwrap()
-        .run_id;
-    let waiting = {
-        let engine = h.engine.clone();
-        let id = id.clone();
-        tokio::spawn(async move { engine.wait_finished(&id, Duration::from_millis(300)).await })
-    };
+    let id = start_awaited(&h).await;
+    let waiting = wait_in_background(&h, &id, Duration::from_millis(300));
     tokio::time::sleep(Duration::from_millis(50)).await;
     h.engine.halt();
     drop(hold);
