@@ -10,7 +10,12 @@
 //
 // Both reshape the same JSON at every step: `{v: <previous v>}`.
 //
-//   cd bench/node-red && npm ci && node compare.mjs [--seconds 10] [--connections 1,16]
+//   cd bench/node-red && npm ci && node compare.mjs [--seconds 10] [--rounds 3] [--connections 1,16]
+//
+// The machine is noisy, and its speed drifts within a minute. So each cell is
+// measured in `--rounds` rounds, Node-RED and Baton one after the other in
+// each, and the table gives the medians: of the runs/s and latencies, and of
+// the per-round ratios, each taken from two measurements seconds apart.
 //
 // Needs wrk (`apt-get install wrk`) and builds the release `baton` binary
 // (`cargo build --release -p baton-cli`) unless BATON_BIN names one.
@@ -31,6 +36,7 @@ function arg(name, fallback) {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
 const seconds = Number(arg('--seconds', '10'));
+const rounds = Math.max(1, Number(arg('--rounds', '3')));
 const connections = arg('--connections', '1,16').split(',').map(Number);
 
 function fail(message) {
@@ -190,15 +196,26 @@ const auth = { Authorization: `Bearer ${TOKEN}` };
 wrk(nodeRedUrl, { value: 1 }, {}, 4, 2);
 wrk(batonUrl, { input: { value: 1 } }, auth, 4, 2);
 
-console.log(`\nA ${STEPS}-step chain over HTTP, answering when the chain ends; wrk, ${seconds} s per cell, this machine, one run.`);
+console.log(`\nA ${STEPS}-step chain over HTTP, answering when the chain ends; wrk, ${seconds} s per cell, ${rounds} rounds, medians.`);
 console.log(`Node-RED ${nodeRedVersion}: in memory, no durability, no sandbox.`);
 console.log('Baton: every step a WebAssembly sandbox; runs durable on SQLite (synchronous = FULL).\n');
-console.log('| connections | Node-RED runs/s | Node-RED p50 / p99 | Baton runs/s | Baton p50 / p99 | Baton ÷ Node-RED |');
+console.log('| connections | Node-RED runs/s | Node-RED p50 / p99 | Baton runs/s | Baton p50 / p99 | Baton ÷ Node-RED (per round) |');
 console.log('|---:|---:|---:|---:|---:|---:|');
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 for (const c of connections) {
-  const n = wrk(nodeRedUrl, { value: 1 }, {}, c, seconds);
-  const b = wrk(batonUrl, { input: { value: 1 } }, auth, c, seconds);
+  const ns = [];
+  const bs = [];
+  for (let r = 0; r < rounds; r++) {
+    ns.push(wrk(nodeRedUrl, { value: 1 }, {}, c, seconds));
+    bs.push(wrk(batonUrl, { input: { value: 1 } }, auth, c, seconds));
+  }
   const f = (x) => x.toFixed(x < 10 ? 2 : 1);
-  console.log(`| ${c} | ${n.rps.toFixed(0)} | ${f(n.p50)} / ${f(n.p99)} ms | ${b.rps.toFixed(0)} | ${f(b.p50)} / ${f(b.p99)} ms | ${(b.rps / n.rps).toFixed(3)} |`);
+  const m = (xs, k) => median(xs.map((x) => x[k]));
+  const ratios = bs.map((b, i) => b.rps / ns[i].rps);
+  console.log(`| ${c} | ${m(ns, 'rps').toFixed(0)} | ${f(m(ns, 'p50'))} / ${f(m(ns, 'p99'))} ms | ${m(bs, 'rps').toFixed(0)} | ${f(m(bs, 'p50'))} / ${f(m(bs, 'p99'))} ms | ${median(ratios).toFixed(3)} (${ratios.map((x) => x.toFixed(2)).join(', ')}) |`);
 }
 process.exit(0);
