@@ -35,14 +35,20 @@ function arg(name, fallback) {
   const i = process.argv.indexOf(name);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
 }
-const seconds = Number(arg('--seconds', '10'));
-const rounds = Math.max(1, Number(arg('--rounds', '3')));
-const connections = arg('--connections', '1,16').split(',').map(Number);
-
 function fail(message) {
   console.error(`error: ${message}`);
   process.exit(1);
 }
+
+// A whole number of at least 1, or a clear error naming the option.
+function count(name, text) {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) fail(`${name} takes whole numbers of at least 1, not ${JSON.stringify(text)}`);
+  return n;
+}
+const seconds = count('--seconds', arg('--seconds', '10'));
+const rounds = count('--rounds', arg('--rounds', '3'));
+const connections = arg('--connections', '1,16').split(',').map((c) => count('--connections', c));
 
 if (spawnSync('wrk', ['--version']).error) fail('wrk is not installed (apt-get install wrk)');
 const require = createRequire(import.meta.url);
@@ -199,13 +205,15 @@ wrk(batonUrl, { input: { value: 1 } }, auth, 4, 2);
 console.log(`\nA ${STEPS}-step chain over HTTP, answering when the chain ends; wrk, ${seconds} s per cell, ${rounds} rounds, medians.`);
 console.log(`Node-RED ${nodeRedVersion}: in memory, no durability, no sandbox.`);
 console.log('Baton: every step a WebAssembly sandbox; runs durable on SQLite (synchronous = FULL).\n');
-console.log('| connections | Node-RED runs/s | Node-RED p50 / p99 | Baton runs/s | Baton p50 / p99 | Baton ÷ Node-RED (per round) |');
+console.log('| connections | Node-RED runs/s | Node-RED p50 / p99 | Baton runs/s | Baton p50 / p99 | Baton ÷ Node-RED: median (each round) |');
 console.log('|---:|---:|---:|---:|---:|---:|');
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
+const f = (x) => x.toFixed(x < 10 ? 2 : 1);
+const m = (xs, k) => median(xs.map((x) => x[k]));
 for (const c of connections) {
   const ns = [];
   const bs = [];
@@ -213,8 +221,6 @@ for (const c of connections) {
     ns.push(wrk(nodeRedUrl, { value: 1 }, {}, c, seconds));
     bs.push(wrk(batonUrl, { input: { value: 1 } }, auth, c, seconds));
   }
-  const f = (x) => x.toFixed(x < 10 ? 2 : 1);
-  const m = (xs, k) => median(xs.map((x) => x[k]));
   const ratios = bs.map((b, i) => b.rps / ns[i].rps);
   console.log(`| ${c} | ${m(ns, 'rps').toFixed(0)} | ${f(m(ns, 'p50'))} / ${f(m(ns, 'p99'))} ms | ${m(bs, 'rps').toFixed(0)} | ${f(m(bs, 'p50'))} / ${f(m(bs, 'p99'))} ms | ${median(ratios).toFixed(3)} (${ratios.map((x) => x.toFixed(2)).join(', ')}) |`);
 }
