@@ -13,3 +13,4 @@ mod http_limits;
 mod plugins;
 mod sandbox;
 mod uploads;
+mod warm;
