@@ -538,7 +538,7 @@ impl Runtime {
         // Only an attempt that runs alone hands its work to the warm-up
         // thread: beside others, every core is busy already, and a third
         // thread would only take turns with them.
-        if warmable && self.inner.running.load(Ordering::Relaxed) == 1 {
+        if warmable && self.inner.running.load(Ordering::Relaxed) == 1 && self.half_free(0) {
             self.refill(plugin, limits, store);
         } else {
             drop(store);
@@ -577,6 +577,19 @@ impl Runtime {
         });
     }
 
+    /// Whether at most half the pooled slots are in use, with `more`
+    /// besides. Stores left to the warm-up thread and ready instances hold
+    /// slots: they are only left or made while this holds, so that they
+    /// never crowd out an attempt.
+    fn half_free(&self, more: u64) -> bool {
+        let busy = self
+            .inner
+            .engine
+            .pooling_allocator_metrics()
+            .map_or(0, |m| m.component_instances());
+        busy.saturating_add(more).saturating_mul(2) <= u64::from(self.inner.config.max_instances)
+    }
+
     /// One refill, on the warm-up thread.
     async fn make_ready(&self, job: Refill) {
         let Refill {
@@ -587,16 +600,7 @@ impl Runtime {
         } = job;
         drop(used);
         let warm = &self.inner.warm;
-        // Ready instances take pooled slots: only while at most half of
-        // them are in use, so that they never crowd out an attempt.
-        let busy = self
-            .inner
-            .engine
-            .pooling_allocator_metrics()
-            .map_or(0, |m| m.component_instances());
-        if busy.saturating_mul(2) > u64::from(self.inner.config.max_instances)
-            || !warm.wants(&digest, &limits)
-        {
+        if !self.half_free(1) || !warm.wants(&digest, &limits) {
             return;
         }
         let (store, pipes) = self.store(Arc::new(Grants::default()), &limits, None, None);

@@ -151,3 +151,23 @@ async fn a_new_redactor_drops_the_ready_instances_built_without_it() {
         assert!(ready(&env, 1).await);
     }
 }
+
+#[tokio::test]
+async fn ready_instances_never_take_the_slots_attempts_need() {
+    // One pooled slot: a ready instance would hold it, and an attempt of
+    // another kind could not start. None is made.
+    let env = Env::with_config(RuntimeConfig {
+        max_instances: 1,
+        ..RuntimeConfig::default()
+    })
+    .await;
+    let hostile = env.program(test_programs::HOSTILE).await;
+    let noop = env.program(test_programs::NOOP).await;
+    for _ in 0..3 {
+        assert_eq!(calls(&env, &hostile, json!({})).await, json!(1));
+        let out = env.run(&noop, json!({}), json!({"x": 1}), json!({})).await;
+        assert_eq!(output(&out), json!({"x": 1}));
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(env.runtime.warm_instances(), 0);
+}
