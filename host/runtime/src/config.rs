@@ -98,12 +98,6 @@ pub struct RuntimeConfig {
     /// reset with `memset` every time, and a smaller value is cheaper. `0`
     /// returns every page to the kernel.
     pub keep_resident: u64,
-    /// Most instances of pure tasks (no grants, no scratch directory) kept
-    /// instantiated ahead of their attempts, in all; at most two of one
-    /// plugin with one set of limits. Each is used by one attempt only, and
-    /// holds one of `max_instances` while it waits. `0` instantiates every
-    /// attempt on its own path.
-    pub warm_instances: u32,
     /// Limits applied when a node does not override them.
     pub defaults: Limits,
 }
@@ -120,7 +114,6 @@ impl Default for RuntimeConfig {
             max_memories_per_component: 2,
             max_tables_per_component: 16,
             keep_resident: 2 << 20,
-            warm_instances: 8,
             defaults: Limits::default(),
         }
     }

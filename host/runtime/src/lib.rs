@@ -45,7 +45,6 @@ pub mod interlock;
 mod runtime;
 mod scratch;
 mod state;
-mod warm;
 
 pub use attempt::{Attempt, Failure, LogLevel, LogLine, TaskContext, TaskRequest};
 pub use config::{Limits, RuntimeConfig};

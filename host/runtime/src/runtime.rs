@@ -1,13 +1,12 @@
 //! The [`Runtime`]: one wasmtime engine and linker, shared by every plugin.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use baton_connectors::Connectors;
 use baton_grant::Grants;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
     Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
@@ -28,10 +27,6 @@ use crate::{Error, Result, inspect};
 
 /// Captured stdout/stderr per attempt, in bytes; enough for a panic message and some prints.
 const CAPTURE: usize = 16 * 1024;
-/// Most refills waiting for the warm-up thread. Each holds a used store,
-/// and its pooled slot, until the thread drops it: past this many, the
-/// store is dropped on the attempt's path.
-const WARM_UP_QUEUE: usize = 16;
 /// How long `describe` may take at load time.
 const DESCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -52,67 +47,6 @@ struct Inner {
     errors: Arc<crate::counters::ConnectorErrors>,
     stop_ticker: Arc<AtomicBool>,
     redactor: std::sync::RwLock<Option<crate::Redactor>>,
-    warm: crate::warm::WarmPool,
-    /// Attempts running now.
-    running: std::sync::atomic::AtomicUsize,
-    /// Refills for the warm-up thread; `None` when none are kept.
-    warm_jobs: Option<mpsc::Sender<Refill>>,
-}
-
-/// Counts an attempt in `running` until it ends, cancellation included.
-struct Running<'a>(&'a std::sync::atomic::AtomicUsize);
-
-impl<'a> Running<'a> {
-    fn enter(count: &'a std::sync::atomic::AtomicUsize) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Self(count)
-    }
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A store to drop and an instance to make ready, for the warm-up thread.
-struct Refill {
-    used: Store<TaskState>,
-    pre: TaskPre<TaskState>,
-    digest: String,
-    limits: Limits,
-}
-
-/// The warm-up thread: its own single-threaded executor, so that its work
-/// runs beside the attempts' rather than queued behind them. It ends when
-/// the runtime is dropped, which closes its channel.
-fn warm_up_thread(runtime: Weak<Inner>) -> Option<mpsc::Sender<Refill>> {
-    let (tx, mut rx) = mpsc::channel::<Refill>(WARM_UP_QUEUE);
-    let executor = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build();
-    let spawned = executor.map_err(|e| e.to_string()).and_then(|executor| {
-        std::thread::Builder::new()
-            .name("baton-warm".into())
-            .spawn(move || {
-                executor.block_on(async move {
-                    while let Some(job) = rx.recv().await {
-                        match runtime.upgrade() {
-                            Some(inner) => Runtime { inner }.make_ready(job).await,
-                            None => break,
-                        }
-                    }
-                });
-            })
-            .map_err(|e| e.to_string())
-    });
-    match spawned {
-        Ok(_) => Some(tx),
-        Err(e) => {
-            tracing::warn!(error = %e, "no warm-up thread: every attempt instantiates on its own path");
-            None
-        }
-    }
 }
 
 impl Drop for Inner {
@@ -188,10 +122,8 @@ impl Runtime {
             })
             .map_err(|e| Error::Setup(format!("cannot start the epoch thread: {e}")))?;
 
-        let warm = crate::warm::WarmPool::new(config.warm_instances);
-        let keeps_warm = warm.enabled();
         Ok(Self {
-            inner: Arc::new_cyclic(|me| Inner {
+            inner: Arc::new(Inner {
                 engine,
                 linker,
                 cache,
@@ -201,9 +133,6 @@ impl Runtime {
                 errors: Arc::default(),
                 stop_ticker,
                 redactor: Default::default(),
-                warm,
-                running: Default::default(),
-                warm_jobs: keeps_warm.then(|| warm_up_thread(me.clone())).flatten(),
             }),
         })
     }
@@ -237,14 +166,6 @@ impl Runtime {
             Ok(mut slot) => *slot = Some(redact),
             Err(e) => *e.into_inner() = Some(redact),
         }
-        // Their journals were built with the redactor before this one.
-        self.inner.warm.clear();
-    }
-
-    /// Instances of pure tasks ready for their next attempt (see
-    /// [`RuntimeConfig::warm_instances`]).
-    pub fn warm_instances(&self) -> usize {
-        self.inner.warm.len()
     }
 
     /// Failed connector calls made by tasks so far.
@@ -430,7 +351,6 @@ impl Runtime {
     /// bare error: every outcome is an [`Attempt`] with a specific result.
     pub async fn run(&self, plugin: &Plugin, request: TaskRequest) -> Attempt {
         let start = Instant::now();
-        let _running = Running::enter(&self.inner.running);
         let limits = request.limits;
         let scratch = if request.grants.scratch {
             match self.scratch_dir() {
@@ -450,56 +370,20 @@ impl Runtime {
         } else {
             None
         };
-        // A pure attempt without scratch needs nothing its instance could
-        // not have been given before it: it may take a ready one.
-        let warmable = self.inner.warm.enabled()
-            && request.grants.is_pure()
-            && scratch.is_none()
-            && request.act_until.is_none();
-        let warm = if warmable {
-            self.inner.warm.take(&plugin.digest, &limits)
-        } else {
-            None
-        };
-        let (mut store, pipes, mut ready) = match warm {
-            Some(w) => {
-                let (mut store, pipes) = (w.store, w.pipes);
-                // The CPU budget counts from here, and the attempt's own
-                // grants are what the host checks.
-                store.set_epoch_deadline(1);
-                let state = store.data_mut();
-                state.ticks = 0;
-                state.grants = request.grants.clone();
-                state.http_hooks = HttpHooks::new(
-                    request.grants.clone(),
-                    state.journal.clone(),
-                    self.inner.interlock.clone(),
-                    None,
-                    &limits,
-                );
-                (store, pipes, Some(w.task))
-            }
-            None => {
-                let (store, pipes) = self.store(
-                    request.grants.clone(),
-                    &limits,
-                    scratch.as_ref().map(|d| d.path()),
-                    request.act_until,
-                );
-                (store, pipes, None)
-            }
-        };
+        let (mut store, pipes) = self.store(
+            request.grants.clone(),
+            &limits,
+            scratch.as_ref().map(|d| d.path()),
+            request.act_until,
+        );
         let ctx = to_wit(&request.context);
         let outcome = {
             let call = async {
-                let task = match ready.take() {
-                    Some(task) => task,
-                    None => plugin
-                        .pre
-                        .instantiate_async(&mut store)
-                        .await
-                        .map_err(Stage::Instantiate)?,
-                };
+                let task = plugin
+                    .pre
+                    .instantiate_async(&mut store)
+                    .await
+                    .map_err(Stage::Instantiate)?;
                 task.call_run(&mut store, &ctx, &request.config, &request.input)
                     .await
                     .map_err(Stage::Run)
@@ -535,14 +419,7 @@ impl Runtime {
             (Ok(Ok(Ok(output))), None) => check_output(output, &limits),
         };
         let journal = store.data().journal.clone();
-        // Only an attempt that runs alone hands its work to the warm-up
-        // thread: beside others, every core is busy already, and a third
-        // thread would only take turns with them.
-        if warmable && self.inner.running.load(Ordering::Relaxed) == 1 && self.half_free(0) {
-            self.refill(plugin, limits, store);
-        } else {
-            drop(store);
-        }
+        drop(store);
         pipes.log_into(&journal);
         // Remove the scratch directory now rather than whenever the value is dropped.
         if let Some(dir) = scratch
@@ -557,55 +434,6 @@ impl Runtime {
             dropped_logs: recorded.dropped,
             denials: recorded.denials,
             duration: start.elapsed(),
-        }
-    }
-
-    /// Off this attempt's path, on the warm-up thread: drop `used`, and
-    /// make an instance of `plugin` ready for its next pure attempt with
-    /// `limits`, if the pool wants one.
-    fn refill(&self, plugin: &Plugin, limits: Limits, used: Store<TaskState>) {
-        let Some(jobs) = &self.inner.warm_jobs else {
-            return;
-        };
-        // Full (the thread is behind) or closed (it is gone): the store is
-        // dropped here, and no instance is made ready.
-        let _ = jobs.try_send(Refill {
-            used,
-            pre: plugin.pre.clone(),
-            digest: plugin.digest.clone(),
-            limits,
-        });
-    }
-
-    /// Whether at most half the pooled slots are in use, with `more`
-    /// besides. Stores left to the warm-up thread and ready instances hold
-    /// slots: they are only left or made while this holds, so that they
-    /// never crowd out an attempt.
-    fn half_free(&self, more: u64) -> bool {
-        let busy = self
-            .inner
-            .engine
-            .pooling_allocator_metrics()
-            .map_or(0, |m| m.component_instances());
-        busy.saturating_add(more).saturating_mul(2) <= u64::from(self.inner.config.max_instances)
-    }
-
-    /// One refill, on the warm-up thread.
-    async fn make_ready(&self, job: Refill) {
-        let Refill {
-            used,
-            pre,
-            digest,
-            limits,
-        } = job;
-        drop(used);
-        let warm = &self.inner.warm;
-        if !self.half_free(1) || !warm.wants(&digest, &limits) {
-            return;
-        }
-        let (store, pipes) = self.store(Arc::new(Grants::default()), &limits, None, None);
-        if let Some(ready) = crate::warm::instantiate(&pre, store, pipes, &limits).await {
-            warm.put(digest, limits, ready);
         }
     }
 
@@ -695,7 +523,7 @@ fn classify(stage: Stage, store: &Store<TaskState>, limits: &Limits, pipes: &Pip
 }
 
 /// The guest's stdout and stderr for one attempt.
-pub(crate) struct Pipes {
+struct Pipes {
     stdout: MemoryOutputPipe,
     stderr: MemoryOutputPipe,
 }

@@ -13,4 +13,3 @@ mod http_limits;
 mod plugins;
 mod sandbox;
 mod uploads;
-mod warm;

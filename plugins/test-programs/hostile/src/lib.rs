@@ -8,9 +8,7 @@
 //! to `/scratch` in files of `width` bytes (then returns how much it wrote),
 //! `write-loop` writes a rising counter to holding register `size` of
 //! `oven-1` until it is stopped, denied or not,
-//! `retryable`/`fatal` fail with the input as message, `echo` returns the input,
-//! `calls` returns how many times `run` was called in this instance (1 in a
-//! fresh one).
+//! `retryable`/`fatal` fail with the input as message, `echo` returns the input.
 //! `log-config` logs its `password`, names it in a PLC read it has no grant
 //! for, then fails with it in the message when `fail` is set, or else returns
 //! `{"echo": password, "len", "fnv"}` (its length and FNV-1a hash), so a
@@ -100,11 +98,6 @@ impl Task for Hostile {
                     n = n.wrapping_add(1);
                     let _ = plc::write_registers("oven-1", address, &[n]);
                 }
-            }
-            "calls" => {
-                use std::sync::atomic::{AtomicU32, Ordering};
-                static CALLS: AtomicU32 = AtomicU32::new(0);
-                Ok(Value::from(CALLS.fetch_add(1, Ordering::Relaxed) + 1))
             }
             "retryable" => Err(Error::retryable(input)),
             "fatal" => Err(Error::fatal(input)),
