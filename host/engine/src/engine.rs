@@ -53,10 +53,11 @@ struct Registered {
 }
 
 impl Shared {
-    /// A run's actor has ended.
-    pub(crate) fn forget(&self, run_id: &str) {
+    /// A run's actor has ended; `ended` is the run as its last commit
+    /// stored it, if the actor knows it.
+    pub(crate) fn forget(&self, run_id: &str, ended: Option<&RunRecord>) {
         lock(&self.runs).remove(run_id);
-        self.waiters.wake(run_id);
+        self.waiters.wake(run_id, ended);
     }
 }
 
@@ -459,7 +460,15 @@ impl Engine {
         }
         let transition = crate::run::projection(&wf, &state, &events);
         tokio::spawn(async move {
-            match engine.shared.store.create_run(run, transition).await? {
+            // The run as this commit stores it, for whoever waits for it.
+            let mut record = RunRecord::created(&run, 0);
+            let update = transition.run.clone();
+            let (created, at) = engine.shared.store.create_run_at(run, transition).await?;
+            (record.created_at, record.updated_at) = (at, at);
+            if let Some(update) = &update {
+                record.update(update, at);
+            }
+            match created {
                 Created::Existing(id) => Ok(Started {
                     run_id: id,
                     created: false,
@@ -476,7 +485,7 @@ impl Engine {
                 ))),
                 Created::New(id) => {
                     let actor = engine.actor(wf, state, engine.shared.node.new_fence());
-                    let task = tokio::spawn(actor.start(first));
+                    let task = tokio::spawn(actor.stored(record).start(first));
                     engine.track(&id, task);
                     Ok(Started {
                         run_id: id,
@@ -557,7 +566,7 @@ impl Engine {
             if let Some(task) = entry.task {
                 task.abort();
             }
-            self.shared.waiters.wake(&run_id);
+            self.shared.waiters.wake(&run_id, None);
         }
     }
 
@@ -669,7 +678,12 @@ impl Engine {
                 }
             }
             let woken = if here {
-                tokio::time::timeout_at(deadline, ended).await.is_ok()
+                match tokio::time::timeout_at(deadline, ended).await {
+                    // Its actor hands over the ended run as committed.
+                    Ok(Ok(Some(run))) if run.status.is_terminal() => return Ok(Some(*run)),
+                    Ok(_) => true,
+                    Err(_) => false,
+                }
             } else {
                 let poll = tokio::time::Instant::now() + POLL_UNOWNED;
                 tokio::time::sleep_until(poll.min(deadline)).await;
@@ -753,7 +767,7 @@ impl Engine {
     pub(crate) async fn resume_one(&self, run_id: &str, fence: baton_store::Fence) -> Result<()> {
         let (run, state, wf) = self.inspect(run_id).await?;
         tracing::info!(run = %run.id, workflow = %run.workflow, epoch = fence.epoch, "resuming run");
-        let actor = self.actor(wf, state, fence);
+        let actor = self.actor(wf, state, fence).stored(run);
         let task = tokio::spawn(actor.resume());
         self.track(run_id, task);
         Ok(())

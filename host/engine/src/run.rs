@@ -176,6 +176,9 @@ pub(crate) struct RunActor {
     locks_dirty: bool,
     /// The run, if its creation waits for its first commit (see `unborn`).
     unborn: Option<Box<baton_store::NewRun>>,
+    /// The run as its last commit stored it, once known: handed to the
+    /// callers waiting for its end, who need not read it back.
+    record: Option<baton_store::RunRecord>,
 }
 
 impl RunActor {
@@ -208,7 +211,14 @@ impl RunActor {
             holds: Arc::default(),
             locks_dirty: true,
             unborn: None,
+            record: None,
         }
+    }
+
+    /// The actor of a run stored as `record`.
+    pub(crate) fn stored(mut self, record: baton_store::RunRecord) -> Self {
+        self.record = Some(record);
+        self
     }
 
     /// Run a freshly created run whose first events are already committed.
@@ -333,7 +343,7 @@ impl RunActor {
 
     fn finish(&mut self) {
         self.watchers.clear();
-        self.shared.forget(&self.state.run_id);
+        self.shared.forget(&self.state.run_id, self.record.as_ref());
         // Answer anything that arrived after the end.
         self.inbox.close();
         while let Ok(input) = self.inbox.try_recv() {
@@ -455,8 +465,15 @@ impl RunActor {
             let mut backoff = Duration::from_millis(50);
             loop {
                 // Built again only when a commit has to be retried.
-                match self.store(self.transition(events)).await {
-                    Ok(()) => break,
+                let transition = self.transition(events);
+                let update = transition.run.clone();
+                match self.store(transition).await {
+                    Ok(at) => {
+                        if let (Some(record), Some(update)) = (&mut self.record, &update) {
+                            record.update(update, at);
+                        }
+                        break;
+                    }
                     Err(baton_store::Error::Closed) => {
                         self.stop_all();
                         return Err(Error::ShuttingDown);
@@ -498,7 +515,7 @@ impl RunActor {
     fn stop_all(&mut self) {
         self.attempts.abort_all();
         self.watchers.clear();
-        self.shared.forget(&self.state.run_id);
+        self.shared.forget(&self.state.run_id, None);
     }
 
     fn transition(&self, events: &[Decided]) -> Transition {

@@ -645,11 +645,11 @@ impl<'a> Scheduler<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use baton_store::WorkflowRecord;
 
-    pub(super) fn workflow(yaml: &str) -> CompiledWorkflow {
+    pub(crate) fn workflow(yaml: &str) -> CompiledWorkflow {
         let wf = baton_workflow::Workflow::parse(yaml).unwrap();
         CompiledWorkflow::new(
             &WorkflowRecord {

@@ -1,36 +1,47 @@
 //! Callers waiting for a run to end (`?wait=`): each gets one signal when
 //! the run's end is committed, rather than every caller reading every
-//! committed event.
+//! committed event. The signal carries the run as its end stored it, when
+//! the actor knows it, so that the caller need not read it back.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use baton_store::RunRecord;
 use tokio::sync::oneshot;
+
+/// What a waiter is told: the ended run as committed, or nothing when the
+/// actor stopped without knowing it (the caller then reads the store).
+pub(crate) type Ended = Option<Box<RunRecord>>;
+
+type Waiting = HashMap<String, Vec<oneshot::Sender<Ended>>>;
 
 #[derive(Default)]
 pub(crate) struct Waiters {
-    waiting: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
+    waiting: Mutex<Waiting>,
 }
 
 impl Waiters {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<oneshot::Sender<()>>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// A signal that fires once run `run_id` has ended (or its actor has
-    /// stopped without ending it: the receiver then sees the sender dropped).
-    pub(crate) fn register(&self, run_id: &str) -> oneshot::Receiver<()> {
+    /// stopped without ending it: the receiver then gets `None`, or sees
+    /// the sender dropped).
+    pub(crate) fn register(&self, run_id: &str) -> oneshot::Receiver<Ended> {
         let (tx, rx) = oneshot::channel();
         self.lock().entry(run_id.to_string()).or_default().push(tx);
         rx
     }
 
-    /// Run `run_id` has stopped on this engine; wake whoever waits for it.
-    pub(crate) fn wake(&self, run_id: &str) {
-        if let Some(waiting) = self.lock().remove(run_id) {
-            for tx in waiting {
-                let _ = tx.send(());
-            }
+    /// Run `run_id` has stopped on this engine; wake whoever waits for it,
+    /// handing each the run as committed if `ended` has it.
+    pub(crate) fn wake(&self, run_id: &str, ended: Option<&RunRecord>) {
+        let Some(waiting) = self.lock().remove(run_id) else {
+            return;
+        };
+        for tx in waiting {
+            let _ = tx.send(ended.map(|r| Box::new(r.clone())));
         }
     }
 
@@ -65,9 +76,38 @@ mod tests {
         drop(gone);
         waiters.prune("r2");
         assert_eq!(waiters.len(), 2);
-        waiters.wake("r1");
-        assert!(a.await.is_ok());
-        assert!(b.await.is_ok());
+        waiters.wake("r1", None);
+        assert_eq!(a.await.ok(), Some(None));
+        assert_eq!(b.await.ok(), Some(None));
         assert_eq!(waiters.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn an_ended_run_is_handed_to_each_waiter() {
+        let waiters = Waiters::default();
+        let a = waiters.register("r1");
+        let b = waiters.register("r1");
+        let other = waiters.register("r2");
+        let run = baton_store::NewRun {
+            id: "r1".into(),
+            workflow: "w".into(),
+            version: 1,
+            input: serde_json::json!({"v": 1}),
+            idempotency_key: None,
+            trigger: "api".into(),
+            audit: None,
+            owner: None,
+            key: None,
+            unique_key: false,
+            parent: None,
+            depth: 0,
+        };
+        let record = RunRecord::created(&run, 7);
+        waiters.wake("r1", Some(&record));
+        assert_eq!(a.await.ok().flatten().map(|r| *r), Some(record.clone()));
+        assert_eq!(b.await.ok().flatten().map(|r| *r), Some(record));
+        // Another run's waiter is not woken.
+        assert_eq!(waiters.len(), 1);
+        drop(other);
     }
 }

@@ -144,6 +144,39 @@ pub struct RunRecord {
     pub finished_at: Option<Millis>,
 }
 
+impl RunRecord {
+    /// Run `run` as its creation stores it, at time `at`.
+    pub fn created(run: &NewRun, at: Millis) -> Self {
+        Self {
+            id: run.id.clone(),
+            workflow: run.workflow.clone(),
+            version: run.version,
+            status: RunStatus::Running,
+            input: run.input.clone(),
+            output: None,
+            error: None,
+            idempotency_key: run.idempotency_key.clone(),
+            key: run.key.clone(),
+            parent: run.parent.clone(),
+            depth: run.depth,
+            trigger: run.trigger.clone(),
+            created_at: at,
+            updated_at: at,
+            finished_at: None,
+        }
+    }
+
+    /// The run once `update` is committed at time `at`, as the commit
+    /// stores it.
+    pub fn update(&mut self, update: &RunUpdate, at: Millis) {
+        self.status = update.status;
+        self.output.clone_from(&update.output);
+        self.error.clone_from(&update.error);
+        self.updated_at = at;
+        self.finished_at = update.status.is_terminal().then_some(at);
+    }
+}
+
 /// A run to create.
 #[derive(Debug, Clone)]
 pub struct NewRun {

@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 
 use crate::error::corrupt;
 use crate::model::{
-    Created, Execution, NewRun, Phase, RunFilter, RunRecord, RunStatus, Transition,
+    Created, Execution, Millis, NewRun, Phase, RunFilter, RunRecord, RunStatus, Transition,
 };
 use crate::store::with_pool;
 use crate::writer::Request;
@@ -106,6 +106,16 @@ impl Store {
     /// With an idempotency key that the workflow already has a run for,
     /// nothing is written and that run's id is returned.
     pub async fn create_run(&self, run: NewRun, transition: Transition) -> Result<Created> {
+        Ok(self.create_run_at(run, transition).await?.0)
+    }
+
+    /// [`Store::create_run`], and the time the commit stored: the run's
+    /// `created_at` and `updated_at` if it was created, and its events' `at`.
+    pub async fn create_run_at(
+        &self,
+        run: NewRun,
+        transition: Transition,
+    ) -> Result<(Created, Millis)> {
         let (reply, rx) = oneshot::channel();
         self.writes
             .send(Request::Create {
@@ -120,6 +130,12 @@ impl Store {
 
     /// Commit a transition. Returns once it is durable.
     pub async fn commit(&self, transition: Transition) -> Result<()> {
+        self.commit_at(transition).await.map(drop)
+    }
+
+    /// [`Store::commit`], and the time the commit stored: its events' `at`,
+    /// and the run's `updated_at` (and `finished_at`) if its status changed.
+    pub async fn commit_at(&self, transition: Transition) -> Result<Millis> {
         let (reply, rx) = oneshot::channel();
         self.writes
             .send(Request::Commit { transition, reply })

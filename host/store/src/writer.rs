@@ -17,7 +17,9 @@ use sqlx::postgres::PgQueryResult;
 use sqlx::sqlite::SqliteQueryResult;
 use sqlx::{Postgres, Sqlite};
 
-use crate::model::{Created, Execution, NewEvent, NewRun, StoredEvent, Transition, now_millis};
+use crate::model::{
+    Created, Execution, Millis, NewEvent, NewRun, StoredEvent, Transition, now_millis,
+};
 use crate::store::{Pool, WriterStats, with_pool};
 use std::sync::atomic::Ordering;
 
@@ -25,12 +27,12 @@ use std::sync::atomic::Ordering;
 pub(crate) enum Request {
     Commit {
         transition: Transition,
-        reply: oneshot::Sender<Result<(), Refused>>,
+        reply: oneshot::Sender<Result<Millis, Refused>>,
     },
     Create {
         run: Box<NewRun>,
         transition: Transition,
-        reply: oneshot::Sender<Result<Created, Refused>>,
+        reply: oneshot::Sender<Result<(Created, Millis), Refused>>,
     },
 }
 
@@ -276,6 +278,8 @@ async fn write(
 
 /// What a successful batch produced, per request.
 struct Done {
+    /// The time the batch stored.
+    at: Millis,
     outcomes: Vec<Outcome>,
     events: Vec<StoredEvent>,
     /// Runs whose waiting lock requests were granted.
@@ -291,16 +295,17 @@ fn finish(requests: impl Iterator<Item = Request>, done: Done, outlets: &Outlets
     for run in done.granted {
         let _ = outlets.lock_grants.send(run);
     }
+    let at = done.at;
     for (request, outcome) in requests.zip(done.outcomes) {
         match (request, outcome) {
             (Request::Commit { reply, .. }, Outcome::Fenced(run)) => {
                 let _ = reply.send(Err(Refused::Fenced(run)));
             }
             (Request::Commit { reply, .. }, _) => {
-                let _ = reply.send(Ok(()));
+                let _ = reply.send(Ok(at));
             }
             (Request::Create { reply, .. }, Outcome::Created(created)) => {
-                let _ = reply.send(Ok(created));
+                let _ = reply.send(Ok((created, at)));
             }
             (Request::Create { reply, .. }, _) => {
                 let _ = reply.send(Err(Refused::Failed("run was not created".into())));
@@ -564,7 +569,12 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
             .filter(|_| listened)
             .map(|(e, seq)| stored_event(seq, e.run_id, at, e.event))
             .collect();
-        Ok(Done { outcomes, events, granted })
+        Ok(Done {
+            at,
+            outcomes,
+            events,
+            granted,
+        })
     })
 }
 

@@ -572,3 +572,54 @@ both!(
     locks_on_postgres,
     locks_queue_in_arrival_order_and_go_with_their_run
 );
+
+/// The run as a commit reports storing it is the run read back: the
+/// engine hands that to callers waiting for a run's end instead of reading
+/// it. Through SQLite's own writer connection (lockless) and the pool's.
+async fn commits_report_the_run_they_stored(store: Store) {
+    for (id, lockless) in [("fast", true), ("pooled", false)] {
+        let mut run = new_run(id, Some(&format!("k-{id}")));
+        run.key = Some("line-4".into());
+        run.parent = Some(("p1".into(), "step".into()));
+        run.depth = 1;
+        run.trigger = "mqtt:plant/start".into();
+        let (created, at) = store
+            .create_run_at(run.clone(), Transition::default())
+            .await
+            .unwrap();
+        assert_eq!(created, Created::New(id.into()));
+        let mut record = baton_store::RunRecord::created(&run, at);
+        assert_eq!(store.run(id).await.unwrap(), Some(record.clone()));
+        for update in [
+            RunUpdate {
+                status: RunStatus::Held,
+                output: None,
+                error: Some("node `a` failed: boom".into()),
+            },
+            RunUpdate {
+                status: RunStatus::Succeeded,
+                output: Some(json!({"a": {"v": [1, 2.5, "x"]}})),
+                error: None,
+            },
+        ] {
+            let at = store
+                .commit_at(Transition {
+                    run_id: Some(id.into()),
+                    events: vec![event("step", 1)],
+                    run: Some(update.clone()),
+                    lockless,
+                    ..Transition::default()
+                })
+                .await
+                .unwrap();
+            record.update(&update, at);
+            assert_eq!(store.run(id).await.unwrap(), Some(record.clone()), "{id}");
+        }
+        assert!(record.finished_at.is_some());
+    }
+}
+both!(
+    commits_report_the_run_they_stored_on_sqlite,
+    commits_report_the_run_they_stored_on_postgres,
+    commits_report_the_run_they_stored
+);

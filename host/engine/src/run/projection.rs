@@ -1,5 +1,8 @@
 //! The rows a run's committed events change.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use baton_store::{Execution, LockOp, Phase, RunStatus, RunUpdate, Transition};
 use serde_json::Value;
 
@@ -15,7 +18,7 @@ pub(crate) fn projection(
     events: &[Decided],
 ) -> Transition {
     let run_id = &state.run_id;
-    let mut executions = Vec::new();
+    let mut executions = Rows::default();
     let mut run = None;
     let mut held_changed = false;
     let mut locks = Vec::new();
@@ -48,10 +51,13 @@ pub(crate) fn projection(
                 phase,
                 attempt,
                 ..
-            } => executions.push(Execution {
-                started_at: now,
-                ..row(node, *item, *phase, *attempt)
-            }),
+            } => executions.put(
+                (node, *item, *phase, *attempt),
+                Execution {
+                    started_at: now,
+                    ..row(node, *item, *phase, *attempt)
+                },
+            ),
             Event::AttemptSucceeded {
                 node,
                 item,
@@ -59,12 +65,15 @@ pub(crate) fn projection(
                 attempt,
                 output,
                 ..
-            } => executions.push(Execution {
-                status: "succeeded".into(),
-                output: Some(output.clone()),
-                finished_at: Some(now),
-                ..row(node, *item, *phase, *attempt)
-            }),
+            } => executions.put(
+                (node, *item, *phase, *attempt),
+                Execution {
+                    status: "succeeded".into(),
+                    output: Some(output.clone()),
+                    finished_at: Some(now),
+                    ..row(node, *item, *phase, *attempt)
+                },
+            ),
             Event::AttemptFailed {
                 node,
                 item,
@@ -74,14 +83,17 @@ pub(crate) fn projection(
                 kind,
                 retry_at,
                 ..
-            } => executions.push(Execution {
-                status: "failed".into(),
-                error: Some(error.clone()),
-                error_kind: Some(kind.clone()),
-                finished_at: Some(now),
-                retry_at: *retry_at,
-                ..row(node, *item, *phase, *attempt)
-            }),
+            } => executions.put(
+                (node, *item, *phase, *attempt),
+                Execution {
+                    status: "failed".into(),
+                    error: Some(error.clone()),
+                    error_kind: Some(kind.clone()),
+                    finished_at: Some(now),
+                    retry_at: *retry_at,
+                    ..row(node, *item, *phase, *attempt)
+                },
+            ),
             Event::RunSucceeded { output } => {
                 run = Some(end(RunStatus::Succeeded, Some(output), None))
             }
@@ -146,7 +158,7 @@ pub(crate) fn projection(
     Transition {
         run_id: Some(run_id.clone()),
         events: super::fold::stored(events),
-        executions,
+        executions: executions.rows,
         run,
         fence: None,
         locks,
@@ -159,5 +171,95 @@ fn end(status: RunStatus, output: Option<&Value>, error: Option<&String>) -> Run
         status,
         output: output.cloned(),
         error: error.cloned(),
+    }
+}
+
+/// The execution rows of one transition: one per attempt, holding the last
+/// of its changes. A row is written whole, so an attempt that started and
+/// ended in the same commit costs one write, not two.
+#[derive(Default)]
+struct Rows<'a> {
+    rows: Vec<Execution>,
+    index: HashMap<(&'a str, Option<u32>, Phase, u32), usize>,
+}
+
+impl<'a> Rows<'a> {
+    fn put(&mut self, key: (&'a str, Option<u32>, Phase, u32), row: Execution) {
+        match self.index.entry(key) {
+            Entry::Occupied(at) => self.rows[*at.get()] = row,
+            Entry::Vacant(at) => {
+                at.insert(self.rows.len());
+                self.rows.push(row);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn started(node: &str, attempt: u32) -> Decided {
+        Decided::new(
+            Event::AttemptStarted {
+                node: node.into(),
+                item: None,
+                phase: Phase::Run,
+                attempt,
+                resumed: false,
+            },
+            5,
+        )
+    }
+
+    fn succeeded(node: &str, attempt: u32) -> Decided {
+        Decided::new(
+            Event::AttemptSucceeded {
+                node: node.into(),
+                item: None,
+                phase: Phase::Run,
+                attempt,
+                output: json!({"v": 1}),
+                duration_ms: 1,
+                logs: Vec::new(),
+                denials: Vec::new(),
+            },
+            9,
+        )
+    }
+
+    #[test]
+    fn an_attempt_started_and_ended_in_one_commit_is_one_row_as_it_ended() {
+        let yaml = "name: w\nnodes:\n  a: { plugin: t@1 }\n  b: { needs: [a], plugin: t@1 }\n";
+        let wf = crate::scheduler::tests::workflow(yaml);
+        let state = RunState::new("r1", json!({}), &wf);
+        let events = [
+            started("a", 1),
+            succeeded("a", 1),
+            started("b", 1),
+            started("b", 2),
+        ];
+        let rows = projection(&wf, &state, &events).executions;
+        let seen: Vec<_> = rows
+            .iter()
+            .map(|x| {
+                (
+                    x.node_id.as_str(),
+                    x.attempt,
+                    x.status.as_str(),
+                    x.finished_at,
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("a", 1, "succeeded", Some(9)),
+                ("b", 1, "running", None),
+                ("b", 2, "running", None),
+            ]
+        );
+        assert_eq!(rows[0].output, Some(json!({"v": 1})));
     }
 }

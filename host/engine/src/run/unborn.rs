@@ -11,7 +11,7 @@
 //! Until then the run exists only in this actor. If the process stops
 //! before, the run was never created, and its caller was never answered.
 
-use baton_store::{Created, NewRun, Transition};
+use baton_store::{Created, Millis, NewRun, RunRecord, Transition};
 
 use super::{Events, RunActor};
 
@@ -33,23 +33,24 @@ impl RunActor {
     }
 
     /// Write `transition`: with the run's creation if it is not created
-    /// yet, and then it is.
-    pub(super) async fn store(&mut self, transition: Transition) -> baton_store::Result<()> {
+    /// yet, and then it is. Returns the time the commit stored.
+    pub(super) async fn store(&mut self, transition: Transition) -> baton_store::Result<Millis> {
         let Some(run) = &self.unborn else {
-            return self.shared.store.commit(transition).await;
+            return self.shared.store.commit_at(transition).await;
         };
         match self
             .shared
             .store
-            .create_run((**run).clone(), transition)
+            .create_run_at((**run).clone(), transition)
             .await?
         {
-            Created::New(_) => {
+            (Created::New(_), at) => {
+                self.record = Some(RunRecord::created(run, at));
                 self.unborn = None;
-                Ok(())
+                Ok(at)
             }
             // Ruled out before the run went unborn: a refusal stops it.
-            refused => Err(baton_store::Error::Conflict(format!(
+            (refused, _) => Err(baton_store::Error::Conflict(format!(
                 "run {} could not be created: {refused:?}",
                 run.id
             ))),

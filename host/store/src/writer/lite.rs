@@ -78,6 +78,7 @@ impl Written {
             }
         }
         Done {
+            at,
             outcomes: self.outcomes,
             events,
             granted: Vec::new(),
