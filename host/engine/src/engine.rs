@@ -460,14 +460,10 @@ impl Engine {
         }
         let transition = crate::run::projection(&wf, &state, &events);
         tokio::spawn(async move {
-            // The run as this commit stores it, for whoever waits for it.
-            let mut record = RunRecord::created(&run, 0);
+            // The run as its creation stores it, for whoever waits for it.
+            let born = RunRecord::created(&run, 0);
             let update = transition.run.clone();
             let (created, at) = engine.shared.store.create_run_at(run, transition).await?;
-            (record.created_at, record.updated_at) = (at, at);
-            if let Some(update) = &update {
-                record.update(update, at);
-            }
             match created {
                 Created::Existing(id) => Ok(Started {
                     run_id: id,
@@ -484,6 +480,7 @@ impl Engine {
                     key.unwrap_or_default()
                 ))),
                 Created::New(id) => {
+                    let record = born.created_by(at, update.as_ref());
                     let actor = engine.actor(wf, state, engine.shared.node.new_fence());
                     let task = tokio::spawn(actor.stored(record).start(first));
                     engine.track(&id, task);

@@ -166,6 +166,16 @@ impl RunRecord {
         }
     }
 
+    /// The run as the commit at time `at` that created it stored it, with
+    /// that commit's status change `update`, if it had one.
+    pub fn created_by(mut self, at: Millis, update: Option<&RunUpdate>) -> Self {
+        (self.created_at, self.updated_at) = (at, at);
+        if let Some(update) = update {
+            self.update(update, at);
+        }
+        self
+    }
+
     /// The run once `update` is committed at time `at`, as the commit
     /// stores it.
     pub fn update(&mut self, update: &RunUpdate, at: Millis) {

@@ -92,6 +92,11 @@ async fn an_awaited_run_of_pure_steps_is_created_with_its_end_in_one_commit() {
     drop(hold);
     let run = waiting.await.unwrap().unwrap().expect("ended by then");
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    // The waiter is handed the run as its commit stored it, times included.
+    assert_eq!(
+        Some(&run),
+        h.engine.store().run(&id).await.unwrap().as_ref()
+    );
     assert_eq!(
         run.output.as_ref().map(|o| &o["c"]["node"]),
         Some(&json!("c"))
@@ -173,7 +178,13 @@ async fn an_awaited_run_with_an_idempotency_key_is_created_before_it_starts() {
         (again.run_id.as_str(), again.created),
         (first.run_id.as_str(), false)
     );
-    assert_eq!(h.finish(&first.run_id).await.status, RunStatus::Succeeded);
+    // Created before it started, it hands its waiter the run as stored too.
+    let ended = h.finish(&first.run_id).await;
+    assert_eq!(ended.status, RunStatus::Succeeded);
+    assert_eq!(
+        Some(&ended),
+        h.engine.store().run(&first.run_id).await.unwrap().as_ref()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
