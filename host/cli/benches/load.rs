@@ -1,7 +1,10 @@
 //! Load benchmark: a real `baton serve` on loopback, driven over HTTP at a
 //! fixed concurrency with a short three-step workflow.
 //!
-//! `cargo bench -p baton-cli --bench load [-- --concurrency 32 --seconds 10]`
+//! `cargo bench -p baton-cli --bench load [-- --concurrency 32 --seconds 10]`;
+//! `BATON_BIN=path/to/baton` runs another build's server instead, and
+//! `--rate N` runs only the open loop, at N runs/s, to compare builds at
+//! the same load.
 //!
 //! It reports, as medians and percentiles from one run:
 //! - `GET /healthz`: the HTTP floor, the baseline the others are compared to;
@@ -214,8 +217,13 @@ async fn running(addr: &str) -> u64 {
 fn main() {
     let concurrency = arg("--concurrency", 32);
     let seconds = arg("--seconds", 10);
+    // A fixed open-loop rate, to compare builds at the same load; the
+    // closed-loop phases are skipped then.
+    let fixed_rate = arg("--rate", 0);
     let data = tempfile::tempdir().unwrap();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_baton"))
+    // Another build's binary, to compare two builds in one session.
+    let bin = std::env::var("BATON_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_baton").into());
+    let mut server = Command::new(&bin)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data.path())
         .env("BATON_ADMIN_TOKEN", TOKEN)
@@ -254,59 +262,64 @@ fn main() {
             baton_sim::disk::fsync_median(data.path()).unwrap().as_secs_f64() * 1e6
         );
         let before = commits(&addr).await;
-        let (health, wall) = drive(&addr, concurrency, seconds, Method::GET, "/healthz", "", 200).await;
-        let health_p50 = pct(&health, 0.5);
-        println!(
-            "healthz (baseline)   {:>8.0} req/s   p50 {}   p99 {}",
-            health.len() as f64 / wall.as_secs_f64(),
-            ms(health_p50),
-            ms(pct(&health, 0.99))
-        );
+        let rate = if fixed_rate > 0 {
+            fixed_rate as f64
+        } else {
+            let (health, wall) = drive(&addr, concurrency, seconds, Method::GET, "/healthz", "", 200).await;
+            let health_p50 = pct(&health, 0.5);
+            println!(
+                "healthz (baseline)   {:>8.0} req/s   p50 {}   p99 {}",
+                health.len() as f64 / wall.as_secs_f64(),
+                ms(health_p50),
+                ms(pct(&health, 0.99))
+            );
 
-        let (e2e, wall) = drive(&addr, concurrency, seconds, Method::POST, "/api/v1/workflows/three-steps/runs?wait=60", r#"{"input": {"value": 1}}"#, 200).await;
-        println!(
-            "end to end           {:>8.0} runs/s  p50 {}   p99 {}   ({:.1}x / {:.1}x healthz)",
-            e2e.len() as f64 / wall.as_secs_f64(),
-            ms(pct(&e2e, 0.5)),
-            ms(pct(&e2e, 0.99)),
-            pct(&e2e, 0.5).as_secs_f64() / health_p50.as_secs_f64(),
-            pct(&e2e, 0.99).as_secs_f64() / pct(&health, 0.99).as_secs_f64(),
-        );
+            let (e2e, wall) = drive(&addr, concurrency, seconds, Method::POST, "/api/v1/workflows/three-steps/runs?wait=60", r#"{"input": {"value": 1}}"#, 200).await;
+            println!(
+                "end to end           {:>8.0} runs/s  p50 {}   p99 {}   ({:.1}x / {:.1}x healthz)",
+                e2e.len() as f64 / wall.as_secs_f64(),
+                ms(pct(&e2e, 0.5)),
+                ms(pct(&e2e, 0.99)),
+                pct(&e2e, 0.5).as_secs_f64() / health_p50.as_secs_f64(),
+                pct(&e2e, 0.99).as_secs_f64() / pct(&health, 0.99).as_secs_f64(),
+            );
 
-        let t0 = Instant::now();
-        let (accept, wall) = drive(&addr, concurrency, seconds, Method::POST, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#, 202).await;
-        while running(&addr).await > 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        let drained = t0.elapsed();
-        println!(
-            "accept               {:>8.0} runs/s  p50 {}   p99 {}   ({:.1}x / {:.1}x healthz)",
-            accept.len() as f64 / wall.as_secs_f64(),
-            ms(pct(&accept, 0.5)),
-            ms(pct(&accept, 0.99)),
-            pct(&accept, 0.5).as_secs_f64() / health_p50.as_secs_f64(),
-            pct(&accept, 0.99).as_secs_f64() / pct(&health, 0.99).as_secs_f64(),
-        );
-        println!(
-            "sustained            {:>8.0} runs/s  ({} three-step runs accepted and finished in {:.1} s)",
-            accept.len() as f64 / drained.as_secs_f64(),
-            accept.len(),
-            drained.as_secs_f64()
-        );
+            let t0 = Instant::now();
+            let (accept, wall) = drive(&addr, concurrency, seconds, Method::POST, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#, 202).await;
+            while running(&addr).await > 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let drained = t0.elapsed();
+            println!(
+                "accept               {:>8.0} runs/s  p50 {}   p99 {}   ({:.1}x / {:.1}x healthz)",
+                accept.len() as f64 / wall.as_secs_f64(),
+                ms(pct(&accept, 0.5)),
+                ms(pct(&accept, 0.99)),
+                pct(&accept, 0.5).as_secs_f64() / health_p50.as_secs_f64(),
+                pct(&accept, 0.99).as_secs_f64() / pct(&health, 0.99).as_secs_f64(),
+            );
+            println!(
+                "sustained            {:>8.0} runs/s  ({} three-step runs accepted and finished in {:.1} s)",
+                accept.len() as f64 / drained.as_secs_f64(),
+                accept.len(),
+                drained.as_secs_f64()
+            );
 
-        // Open loop at half of the sustained rate: requests are sent on a
-        // schedule, whatever the answers do, and each latency is counted
-        // from the moment its request was due.
-        let rate = (accept.len() as f64 / drained.as_secs_f64() / 2.0).max(1.0);
+            (accept.len() as f64 / drained.as_secs_f64() / 2.0).max(1.0)
+        };
+        // Open loop: requests are sent on a schedule, whatever the answers
+        // do, and each latency is counted from the moment its request was
+        // due.
         let open = open_loop(&addr, rate, seconds, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#, 202).await;
         while running(&addr).await > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         println!(
-            "accept, open loop    {:>8.0} runs/s  p50 {}   p99 {}   (half the sustained rate; {} requests)",
+            "accept, open loop    {:>8.0} runs/s  p50 {}   p99 {}   ({}; {} requests)",
             rate,
             ms(pct(&open, 0.5)),
             ms(pct(&open, 0.99)),
+            if fixed_rate > 0 { "the rate asked for" } else { "half the sustained rate" },
             open.len()
         );
         let after = commits(&addr).await;

@@ -81,8 +81,11 @@ enum Outcome {
     Fenced(String),
 }
 
+mod checkpoint;
 mod lite;
 mod sql;
+
+pub(crate) use checkpoint::BACKSTOP;
 
 /// Where the writer's own SQLite connection opens (see `lite`): the
 /// database file, and how it syncs. None for PostgreSQL and in-memory
@@ -127,6 +130,7 @@ async fn run(
         file,
         pooled: None,
         lite: None,
+        checkpointer: None,
     };
     let mut closing = Box::pin(with_pool!(&pool, p => p.close_event()));
     loop {
@@ -136,6 +140,7 @@ async fn run(
             () = &mut closing, if conns.pooled.is_some() || conns.lite.is_some() => {
                 conns.pooled = None;
                 conns.lite = None;
+                conns.checkpointer = None;
                 continue;
             }
         };
@@ -166,15 +171,21 @@ async fn run(
             }
             Err(e) => fail(batch.drain(..), &e),
         }
+        conns.checkpoint(rx.is_empty()).await;
     }
 }
 
 /// The writer's connections: one from the pool, and on an SQLite file one
-/// of its own for the batches that touch no locks (see `lite`).
+/// of its own for the batches that touch no locks (see `lite`), and the
+/// thread that checkpoints the file's log (see `checkpoint`).
 struct Conns {
     file: LiteFile,
     pooled: Option<Conn>,
     lite: Option<rusqlite::Connection>,
+    /// Started at the first commit; a thread that could not start is not
+    /// tried again, and SQLite's own checkpoint at [`BACKSTOP`] pages does
+    /// its work.
+    checkpointer: Option<checkpoint::Started>,
 }
 
 impl Conns {

@@ -33,6 +33,8 @@ pub(super) fn open(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Co
         },
     )?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
+    // The checkpoint thread does this work (see `checkpoint`).
+    conn.pragma_update(None, "wal_autocheckpoint", super::BACKSTOP)?;
     conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
 }
