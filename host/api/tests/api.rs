@@ -483,6 +483,23 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
             "missing `{expected}` in:\n{metrics}"
         );
     }
+    // Every group commit is timed: the histogram counts as many as the
+    // counter, and its last bucket holds them all.
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("missing `{name}` in:\n{metrics}"))
+            .parse()
+            .unwrap()
+    };
+    let commits = value("baton_store_commits_total");
+    assert!(commits > 0);
+    assert_eq!(value("baton_store_commit_seconds_count"), commits);
+    assert_eq!(
+        value("baton_store_commit_seconds_bucket{le=\"+Inf\"}"),
+        commits
+    );
     let (status, _) = s
         .call(Method::GET, "/metrics", None, &[], Bytes::new())
         .await;

@@ -14,7 +14,8 @@
 //! - accept, open loop: requests sent on a fixed schedule at half the
 //!   sustained rate, each latency counted from when it was due;
 //! - and, as the baselines of the commits: an fsync microbenchmark of the
-//!   server's data directory, and the transitions per group commit.
+//!   server's data directory, the group commits' times during the open
+//!   loop (from `/metrics`), and the transitions per group commit.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
@@ -208,6 +209,41 @@ async fn commits(addr: &str) -> (u64, u64) {
     )
 }
 
+/// The commit-time histogram's cumulative buckets, by upper bound.
+async fn commit_times(addr: &str) -> Vec<(String, u64)> {
+    let mut conn = Conn::open(addr).await;
+    let (_, body) = conn.call(Method::GET, "/metrics", "").await;
+    String::from_utf8_lossy(&body)
+        .lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix("baton_store_commit_seconds_bucket{le=\"")?;
+            let (le, count) = rest.split_once("\"} ")?;
+            Some((le.to_string(), count.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// The bucket bound under which a share `p` of the commits between two
+/// snapshots fell, in milliseconds, and how many commits there were.
+fn commit_pct(before: &[(String, u64)], after: &[(String, u64)], p: f64) -> (String, u64) {
+    let counts: Vec<(String, u64)> = after
+        .iter()
+        .map(|(le, n)| {
+            let was = before.iter().find(|(b, _)| b == le).map_or(0, |(_, n)| *n);
+            (le.clone(), n - was)
+        })
+        .collect();
+    let total = counts.last().map_or(0, |(_, n)| *n);
+    let bound = counts
+        .iter()
+        .find(|(_, n)| *n as f64 >= p * total as f64)
+        .map_or("+Inf".to_string(), |(le, _)| match le.parse::<f64>() {
+            Ok(s) => format!("{:.2} ms", s * 1e3),
+            Err(_) => le.clone(),
+        });
+    (bound, total)
+}
+
 async fn running(addr: &str) -> u64 {
     metric(addr, "baton_runs{status=\"running\"}")
         .await
@@ -310,6 +346,7 @@ fn main() {
         // Open loop: requests are sent on a schedule, whatever the answers
         // do, and each latency is counted from the moment its request was
         // due.
+        let times = commit_times(&addr).await;
         let open = open_loop(&addr, rate, seconds, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#, 202).await;
         while running(&addr).await > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -322,6 +359,12 @@ fn main() {
             if fixed_rate > 0 { "the rate asked for" } else { "half the sustained rate" },
             open.len()
         );
+        // The disk's share: an accept waits for the commit in flight and
+        // for its own.
+        let later = commit_times(&addr).await;
+        let (p50, n) = commit_pct(&times, &later, 0.5);
+        let (p99, _) = commit_pct(&times, &later, 0.99);
+        println!("commits, open loop   {n} commits, p50 under {p50}, p99 under {p99} (buckets of /metrics)");
         let after = commits(&addr).await;
         println!(
             "group commit         {:.1} transitions per commit over the phases ({} commits)",

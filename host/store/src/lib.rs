@@ -32,6 +32,7 @@ pub mod model;
 
 mod cache;
 mod cluster;
+mod commit_times;
 mod error;
 mod events;
 mod exclusive;
@@ -49,6 +50,7 @@ mod writer;
 
 pub use cache::TTL as CACHE_TTL;
 pub use cluster::{Claimed, Fence, NodeRecord, Registered};
+pub use commit_times::CommitTimes;
 pub use error::{Error, Result};
 pub use inbox::{INBOX_CHANNEL, InboxItem};
 pub use locks::{LockOp, LockRecord};

@@ -94,6 +94,8 @@ pub struct WriterStats {
     pub transitions: std::sync::atomic::AtomicU64,
     /// Database transactions they took.
     pub batches: std::sync::atomic::AtomicU64,
+    /// How long each of those took, to its sync to disk.
+    pub commit_times: crate::CommitTimes,
 }
 
 /// The durable state of one Baton installation.

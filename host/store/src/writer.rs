@@ -150,8 +150,10 @@ async fn run(
         // Write-held by `Store::hold_commits`, and on SQLite by a retention
         // batch: then nothing is committed until it is released.
         let _open = gate.read().await;
+        let began = std::time::Instant::now();
         match conns.write(&pool, &mut batch, &outlets).await {
             Ok(done) => {
+                stats.commit_times.observe(began.elapsed());
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats
                     .transitions

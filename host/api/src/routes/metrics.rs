@@ -161,6 +161,15 @@ pub async fn metrics(
             stats.batches.load(Ordering::Relaxed)
         ),
     );
+    line(
+        w,
+        "# HELP baton_store_commit_seconds Time of each group commit, from its start to its sync to disk.\n# TYPE baton_store_commit_seconds histogram",
+    );
+    let (buckets, sum) = stats.commit_times.snapshot();
+    let buckets = buckets
+        .into_iter()
+        .map(|(bound, count)| (bound.map_or("+Inf".to_string(), |b| b.to_string()), count));
+    histogram_lines(w, "baton_store_commit_seconds", "", buckets, sum);
     let deleted = m.retention.deleted();
     line(
         w,
@@ -202,17 +211,39 @@ fn gauge(w: &mut String, name: &str, help: &str, value: i64) {
 
 fn histogram(w: &mut String, outcome: &str, h: &Histogram) {
     let (cumulative, sum) = h.snapshot();
-    let name = "baton_attempt_duration_seconds";
-    for (i, count) in cumulative.iter().enumerate() {
+    let buckets = cumulative.iter().enumerate().map(|(i, count)| {
         let le = BUCKETS.get(i).map_or("+Inf".to_string(), |b| b.to_string());
-        line(
-            w,
-            &format!("{name}_bucket{{outcome=\"{outcome}\",le=\"{le}\"}} {count}"),
-        );
+        (le, *count)
+    });
+    histogram_lines(
+        w,
+        "baton_attempt_duration_seconds",
+        &format!("outcome=\"{outcome}\","),
+        buckets,
+        sum,
+    );
+}
+
+/// A histogram's lines: `name` with `labels` (each followed by a comma),
+/// its cumulative `buckets` by upper bound, and the sum of what it counted.
+fn histogram_lines(
+    w: &mut String,
+    name: &str,
+    labels: &str,
+    buckets: impl Iterator<Item = (String, u64)>,
+    sum: f64,
+) {
+    let mut total = 0;
+    for (le, count) in buckets {
+        line(w, &format!("{name}_bucket{{{labels}le=\"{le}\"}} {count}"));
+        total = count;
     }
-    let total = cumulative.last().copied().unwrap_or(0);
-    line(w, &format!("{name}_sum{{outcome=\"{outcome}\"}} {sum}"));
-    line(w, &format!("{name}_count{{outcome=\"{outcome}\"}} {total}"));
+    let labels = match labels.trim_end_matches(',') {
+        "" => String::new(),
+        some => format!("{{{some}}}"),
+    };
+    line(w, &format!("{name}_sum{labels} {sum}"));
+    line(w, &format!("{name}_count{labels} {total}"));
 }
 
 /// A label value, escaped as the text format requires.
