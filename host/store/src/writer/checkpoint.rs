@@ -42,6 +42,10 @@ pub(crate) const INTERVAL: Duration = Duration::from_millis(5);
 /// again: SQLite's own default checkpoint size.
 pub(crate) const RESTART_AT: i64 = 1_000;
 
+/// The pause after a pass that failed (the file could not be opened, or
+/// the checkpoint failed), before the next one.
+pub(crate) const RETRY: Duration = Duration::from_secs(1);
+
 /// Commits after which the writer ends a pass even with requests waiting.
 pub(crate) const DEFER: u32 = 64;
 
@@ -143,6 +147,7 @@ impl super::Conns {
 
 fn passes(path: &Path, synchronous: Synchronous, woken: &Receiver<()>, restart: &AtomicBool) {
     let mut conn: Option<Connection> = None;
+    let mut failing = false;
     while woken.recv().is_ok() {
         let c = match conn.take() {
             Some(c) => Ok(c),
@@ -153,11 +158,21 @@ fn passes(path: &Path, synchronous: Synchronous, woken: &Receiver<()>, restart: 
                 if log >= RESTART_AT {
                     restart.store(true, Ordering::Release);
                 }
+                if failing {
+                    tracing::info!(path = %path.display(), "WAL checkpoints work again");
+                    failing = false;
+                }
                 conn = Some(c);
             }
-            // Opened again at the next wake-up; the backstop bounds the
-            // log meanwhile.
-            Err(e) => tracing::warn!(error = %e, path = %path.display(), "WAL checkpoint failed"),
+            // Opened again after a pause; the backstop bounds the log
+            // meanwhile. Said once, not at every pass.
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, path = %path.display(), "WAL checkpoint failed; retrying every second");
+                    failing = true;
+                }
+                std::thread::sleep(RETRY);
+            }
         }
         std::thread::sleep(INTERVAL);
     }
