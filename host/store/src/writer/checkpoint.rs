@@ -65,6 +65,8 @@ pub(super) struct Checkpointer {
     restart: Arc<AtomicBool>,
     /// Commits since `restart` was set.
     deferred: u32,
+    /// Whether the thread is gone (it panicked).
+    stopped: bool,
 }
 
 impl Checkpointer {
@@ -83,17 +85,20 @@ impl Checkpointer {
             wake,
             restart,
             deferred: 0,
+            stopped: false,
         })
     }
 
     /// Tell the thread that the log has grown. Never waits: a wake-up
     /// already pending covers this one.
-    fn nudge(&self) {
-        match self.wake.try_send(()) {
-            Ok(()) | Err(TrySendError::Full(())) => {}
-            Err(TrySendError::Disconnected(())) => {
-                tracing::warn!("the checkpoint thread has stopped; commits checkpoint inline");
-            }
+    fn nudge(&mut self) {
+        if self.stopped {
+            return;
+        }
+        if let Err(TrySendError::Disconnected(())) = self.wake.try_send(()) {
+            // Said once: from now on the backstop checkpoints.
+            tracing::warn!("the checkpoint thread has stopped; commits checkpoint inline");
+            self.stopped = true;
         }
     }
 
@@ -123,7 +128,7 @@ impl super::Conns {
         let started = self
             .checkpointer
             .get_or_insert_with(|| Checkpointer::spawn(path.clone(), *synchronous));
-        let Ok(checkpointer) = started else {
+        let Ok(checkpointer) = started.as_mut() else {
             return;
         };
         checkpointer.nudge();
