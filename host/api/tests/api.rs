@@ -500,6 +500,21 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
         value("baton_store_commit_seconds_bucket{le=\"+Inf\"}"),
         commits
     );
+    // One line per bound and +Inf, cumulative, and the time they took.
+    let buckets: Vec<u64> = metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("baton_store_commit_seconds_bucket{le=\""))
+        .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), baton_store::COMMIT_BUCKETS.len() + 1);
+    assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    let sum: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("baton_store_commit_seconds_sum "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(sum > 0.0, "the commits took no time: {sum}");
     let (status, _) = s
         .call(Method::GET, "/metrics", None, &[], Bytes::new())
         .await;

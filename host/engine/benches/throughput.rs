@@ -161,10 +161,7 @@ async fn run_all(engine: &Engine, workflow: &str, runs: usize, input: serde_json
 /// Commits (group-commit batches) and transitions written so far.
 fn writes(engine: &Engine) -> (u64, u64) {
     let stats = engine.store().writer_stats();
-    (
-        stats.batches.load(Ordering::Relaxed),
-        stats.transitions.load(Ordering::Relaxed),
-    )
+    (stats.commits(), stats.transitions.load(Ordering::Relaxed))
 }
 
 /// The median of `n` timed rounds of `f`.

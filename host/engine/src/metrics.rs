@@ -3,54 +3,17 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicI64;
+
+pub use baton_store::Histogram;
 
 /// Upper bounds of the attempt-latency buckets, in seconds.
 pub const BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// A fixed-bucket histogram.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    counts: [AtomicU64; 16],
-    sum_micros: AtomicU64,
-}
-
-impl Histogram {
-    /// Record one observation.
-    pub fn observe(&self, d: Duration) {
-        let secs = d.as_secs_f64();
-        let bucket = BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(BUCKETS.len());
-        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
-        self.sum_micros
-            .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
-    }
-
-    /// Cumulative counts per bucket (the last is `+Inf`), and the sum in seconds.
-    pub fn snapshot(&self) -> (Vec<u64>, f64) {
-        let mut total = 0;
-        let cumulative = self
-            .counts
-            .iter()
-            .map(|c| {
-                total += c.load(Ordering::Relaxed);
-                total
-            })
-            .collect();
-        (
-            cumulative,
-            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
-        )
-    }
-}
-
 /// Everything the engine measures.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct EngineMetrics {
     /// Wall time of successful attempts.
     pub succeeded: Histogram,
@@ -65,6 +28,19 @@ pub struct EngineMetrics {
     pub compile_seconds: Mutex<BTreeMap<String, f64>>,
     /// The retention sweep: its settings and the rows it deleted.
     pub retention: crate::retention::RetentionMetrics,
+}
+
+impl Default for EngineMetrics {
+    fn default() -> Self {
+        Self {
+            succeeded: Histogram::new(BUCKETS),
+            failed: Histogram::new(BUCKETS),
+            waiting_for_slot: AtomicI64::default(),
+            running: AtomicI64::default(),
+            compile_seconds: Mutex::default(),
+            retention: crate::retention::RetentionMetrics::default(),
+        }
+    }
 }
 
 impl EngineMetrics {

@@ -32,11 +32,11 @@ pub mod model;
 
 mod cache;
 mod cluster;
-mod commit_times;
 mod error;
 mod events;
 mod exclusive;
 mod flags;
+mod histogram;
 mod inbox;
 mod locks;
 mod plugins;
@@ -50,8 +50,8 @@ mod writer;
 
 pub use cache::TTL as CACHE_TTL;
 pub use cluster::{Claimed, Fence, NodeRecord, Registered};
-pub use commit_times::CommitTimes;
 pub use error::{Error, Result};
+pub use histogram::{COMMIT_BUCKETS, Histogram};
 pub use inbox::{INBOX_CHANNEL, InboxItem};
 pub use locks::{LockOp, LockRecord};
 pub use model::*;

@@ -88,14 +88,29 @@ macro_rules! with_pool {
 pub(crate) use with_pool;
 
 /// Counters of the group-commit writer.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct WriterStats {
     /// Transitions and run creations committed.
     pub transitions: std::sync::atomic::AtomicU64,
-    /// Database transactions they took.
-    pub batches: std::sync::atomic::AtomicU64,
-    /// How long each of those took, to its sync to disk.
-    pub commit_times: crate::CommitTimes,
+    /// How long each database transaction that committed them took, to its
+    /// sync to disk ([`crate::COMMIT_BUCKETS`]).
+    pub commit_times: crate::Histogram,
+}
+
+impl Default for WriterStats {
+    fn default() -> Self {
+        Self {
+            transitions: Default::default(),
+            commit_times: crate::Histogram::new(crate::COMMIT_BUCKETS),
+        }
+    }
+}
+
+impl WriterStats {
+    /// Database transactions committed: group commits.
+    pub fn commits(&self) -> u64 {
+        self.commit_times.count()
+    }
 }
 
 /// The durable state of one Baton installation.

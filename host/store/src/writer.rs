@@ -137,7 +137,7 @@ async fn run(
         let got = tokio::select! {
             got = rx.recv_many(&mut batch, max_batch) => got,
             // Give the connections up, so that closing the pool can end.
-            () = &mut closing, if conns.pooled.is_some() || conns.lite.is_some() => {
+            () = &mut closing, if conns.pooled.is_some() || conns.lite.is_some() || conns.checkpointer.is_some() => {
                 conns.pooled = None;
                 conns.lite = None;
                 conns.checkpointer = None;
@@ -154,7 +154,6 @@ async fn run(
         match conns.write(&pool, &mut batch, &outlets).await {
             Ok(done) => {
                 stats.commit_times.observe(began.elapsed());
-                stats.batches.fetch_add(1, Ordering::Relaxed);
                 stats
                     .transitions
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);

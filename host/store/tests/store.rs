@@ -3,8 +3,6 @@
 //! test prints one `skipped:` line, and under `CI=true` it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use std::sync::atomic::Ordering;
-
 use baton_store::{
     Created, Execution, LockOp, NewEvent, NewRun, Phase, PluginRecord, RunFilter, RunStatus,
     RunUpdate, Store, StoreOptions, Transition,
@@ -31,7 +29,7 @@ async fn group_commit(store: Store) {
             .await
             .unwrap();
     }
-    let before = store.writer_stats().batches.load(Ordering::Relaxed);
+    let before = store.writer_stats().commits();
     let mut live = store.subscribe();
     // 50 runs commit 10 transitions each, all at once.
     let mut tasks = Vec::new();
@@ -75,7 +73,7 @@ async fn group_commit(store: Store) {
     for t in tasks {
         t.await.unwrap();
     }
-    let batches = store.writer_stats().batches.load(Ordering::Relaxed) - before;
+    let batches = store.writer_stats().commits() - before;
     assert!(
         batches < 500,
         "500 transitions took {batches} transactions: no batching"

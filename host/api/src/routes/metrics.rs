@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use baton_engine::metrics::{BUCKETS, Histogram};
+use baton_engine::metrics::Histogram;
 
 use crate::ApiState;
 use crate::auth::{Caller, Role};
@@ -108,8 +108,14 @@ pub async fn metrics(
         w,
         "# HELP baton_attempt_duration_seconds Wall time of task attempts.\n# TYPE baton_attempt_duration_seconds histogram",
     );
-    histogram(w, "succeeded", &m.succeeded);
-    histogram(w, "failed", &m.failed);
+    for (outcome, h) in [("succeeded", &m.succeeded), ("failed", &m.failed)] {
+        histogram(
+            w,
+            "baton_attempt_duration_seconds",
+            &format!("outcome=\"{outcome}\""),
+            h,
+        );
+    }
     line(
         w,
         "# HELP baton_plugin_compile_seconds Compile time of each loaded plugin (0 from the artifact cache).\n# TYPE baton_plugin_compile_seconds gauge",
@@ -154,22 +160,12 @@ pub async fn metrics(
         w,
         "# HELP baton_store_commits_total Database transactions that committed them (group commit).\n# TYPE baton_store_commits_total counter",
     );
-    line(
-        w,
-        &format!(
-            "baton_store_commits_total {}",
-            stats.batches.load(Ordering::Relaxed)
-        ),
-    );
+    line(w, &format!("baton_store_commits_total {}", stats.commits()));
     line(
         w,
         "# HELP baton_store_commit_seconds Time of each group commit, from its start to its sync to disk.\n# TYPE baton_store_commit_seconds histogram",
     );
-    let (buckets, sum) = stats.commit_times.snapshot();
-    let buckets = buckets
-        .into_iter()
-        .map(|(bound, count)| (bound.map_or("+Inf".to_string(), |b| b.to_string()), count));
-    histogram_lines(w, "baton_store_commit_seconds", "", buckets, sum);
+    histogram(w, "baton_store_commit_seconds", "", &stats.commit_times);
     let deleted = m.retention.deleted();
     line(
         w,
@@ -209,38 +205,25 @@ fn gauge(w: &mut String, name: &str, help: &str, value: i64) {
     );
 }
 
-fn histogram(w: &mut String, outcome: &str, h: &Histogram) {
-    let (cumulative, sum) = h.snapshot();
-    let buckets = cumulative.iter().enumerate().map(|(i, count)| {
-        let le = BUCKETS.get(i).map_or("+Inf".to_string(), |b| b.to_string());
-        (le, *count)
-    });
-    histogram_lines(
-        w,
-        "baton_attempt_duration_seconds",
-        &format!("outcome=\"{outcome}\","),
-        buckets,
-        sum,
-    );
-}
-
-/// A histogram's lines: `name` with `labels` (each followed by a comma),
-/// its cumulative `buckets` by upper bound, and the sum of what it counted.
-fn histogram_lines(
-    w: &mut String,
-    name: &str,
-    labels: &str,
-    buckets: impl Iterator<Item = (String, u64)>,
-    sum: f64,
-) {
+/// A histogram's lines: `name` with `labels` (none, or `key="value"`
+/// pairs), each bucket's cumulative count by upper bound, the sum and the
+/// count.
+fn histogram(w: &mut String, name: &str, labels: &str, h: &Histogram) {
+    let (buckets, sum) = h.snapshot();
+    let sep = if labels.is_empty() { "" } else { "," };
     let mut total = 0;
-    for (le, count) in buckets {
-        line(w, &format!("{name}_bucket{{{labels}le=\"{le}\"}} {count}"));
+    for (bound, count) in buckets {
+        let le = bound.map_or("+Inf".to_string(), |b| b.to_string());
+        line(
+            w,
+            &format!("{name}_bucket{{{labels}{sep}le=\"{le}\"}} {count}"),
+        );
         total = count;
     }
-    let labels = match labels.trim_end_matches(',') {
-        "" => String::new(),
-        some => format!("{{{some}}}"),
+    let labels = if labels.is_empty() {
+        String::new()
+    } else {
+        format!("{{{labels}}}")
     };
     line(w, &format!("{name}_sum{labels} {sum}"));
     line(w, &format!("{name}_count{labels} {total}"));

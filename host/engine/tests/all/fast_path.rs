@@ -30,14 +30,7 @@ nodes:
 
 /// Attempts the engine has finished successfully, from its metrics.
 fn succeeded(h: &Harness) -> u64 {
-    h.engine
-        .metrics()
-        .succeeded
-        .snapshot()
-        .0
-        .last()
-        .copied()
-        .unwrap_or(0)
+    h.engine.metrics().succeeded.count()
 }
 
 async fn until_succeeded(h: &Harness, n: u64) {
@@ -193,13 +186,7 @@ async fn a_long_pure_chain_commits_its_progress_every_max_delay() {
         );
     }
     h.apply(&yaml).await;
-    let batches = || {
-        h.engine
-            .store()
-            .writer_stats()
-            .batches
-            .load(std::sync::atomic::Ordering::Relaxed)
-    };
+    let batches = || h.engine.store().writer_stats().commits();
     let before = batches();
     let run = h.run("long", json!({})).await;
     assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);

@@ -3,7 +3,6 @@
 //! point. Each test holds the store's commits back and looks from outside:
 //! the store, the event stream and `wait_finished`.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use baton_engine::{Error, FastPath, StartOptions};
@@ -49,11 +48,7 @@ fn wait_in_background(
 }
 
 fn commits(h: &Harness) -> u64 {
-    h.engine
-        .store()
-        .writer_stats()
-        .batches
-        .load(Ordering::SeqCst)
+    h.engine.store().writer_stats().commits()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

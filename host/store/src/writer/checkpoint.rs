@@ -122,12 +122,12 @@ impl super::Conns {
     /// that does it if there is none yet, and end the thread's last pass if
     /// it asked for that and `idle` (no request waits) or it waited long.
     pub(super) async fn checkpoint(&mut self, idle: bool) {
-        let Some((path, synchronous)) = &self.file else {
+        let Some((path, synchronous)) = self.file.clone() else {
             return;
         };
         let started = self
             .checkpointer
-            .get_or_insert_with(|| Checkpointer::spawn(path.clone(), *synchronous));
+            .get_or_insert_with(|| Checkpointer::spawn(path.clone(), synchronous));
         let Ok(checkpointer) = started.as_mut() else {
             return;
         };
@@ -141,7 +141,7 @@ impl super::Conns {
         match tokio::task::spawn_blocking(move || (checkpoint(&conn), conn)).await {
             Ok((done, conn)) => {
                 if let Err(e) = done {
-                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    tracing::warn!(error = %e, path = %path.display(), "WAL checkpoint failed");
                 }
                 self.lite = Some(conn);
             }
