@@ -80,6 +80,12 @@ pub struct Step {
     pub input: Value,
     /// The attempt that succeeded.
     pub attempt: u32,
+    /// When the attempt started. The attempt has no `node_executions` row:
+    /// [`Engine::executions`](crate::Engine::executions) reads it from here,
+    /// as ending `duration_ms` later. 0 in events stored before steps carried
+    /// it, whose attempts have rows.
+    #[serde(default)]
+    pub started_at: Millis,
     /// Wall time of the attempt.
     pub duration_ms: u64,
     /// The guest's log lines.

@@ -56,6 +56,7 @@ pub mod state;
 mod catalog;
 mod engine;
 mod error;
+mod executions;
 mod executor;
 pub mod incidents;
 pub mod interlock;

@@ -248,7 +248,7 @@ pub async fn show(
         return Ok(Json(run_view(&run)));
     }
     let (run, run_state, wf) = state.engine.inspect(&id).await?;
-    let executions = state.engine.store().executions(&id).await?;
+    let executions = state.engine.executions(&id).await?;
     let nodes: Vec<Value> = wf
         .nodes
         .iter()

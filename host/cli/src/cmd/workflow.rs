@@ -187,7 +187,7 @@ pub async fn run(
     if remote.json {
         let doc = serde_json::json!({
             "run": run,
-            "executions": engine.store().executions(&id).await?,
+            "executions": engine.executions(&id).await?,
             "events": engine.store().all_events(&id).await?,
         });
         println!("{}", serde_json::to_string_pretty(&doc)?);

@@ -1,7 +1,8 @@
 //! The events a commit stores: a pure step's start, attempt and end, when
 //! one commit holds all four, become the one `node_succeeded` event that
-//! carries a [`Step`]. That is a fifth of the rows and of the output copies
-//! a pure chain would otherwise write.
+//! carries a [`Step`]. That is a fifth of the events and of the output
+//! copies a pure chain would otherwise write, and its attempt has no
+//! `node_executions` row: the event says all the row would.
 
 use std::collections::HashMap;
 
@@ -10,9 +11,18 @@ use baton_store::{NewEvent, Phase};
 use super::Decided;
 use crate::event::{Event, Step};
 
-/// The events of `decided` as the store keeps them, in order; each folded
-/// step takes the place of its `node_succeeded`.
-pub(crate) fn stored(decided: &[Decided]) -> Vec<NewEvent> {
+/// What a commit stores of its decided events.
+pub(crate) struct Stored {
+    /// The events, in order; each folded step takes the place of its
+    /// `node_succeeded`.
+    pub events: Vec<NewEvent>,
+    /// Per decided event, whether it is part of a folded step: its
+    /// attempt's events then write no execution row.
+    pub folded: Vec<bool>,
+}
+
+/// The events of `decided` as the store keeps them.
+pub(crate) fn stored(decided: &[Decided]) -> Stored {
     let mut slots: Vec<Slot> = decided.iter().map(|_| Slot::AsDecided).collect();
     for fold in folds(decided) {
         for k in fold.parts {
@@ -20,7 +30,11 @@ pub(crate) fn stored(decided: &[Decided]) -> Vec<NewEvent> {
         }
         slots[fold.end] = Slot::Folded(fold.event);
     }
-    decided
+    let folded = slots
+        .iter()
+        .map(|slot| !matches!(slot, Slot::AsDecided))
+        .collect();
+    let events = decided
         .iter()
         .zip(slots)
         .filter_map(|(d, slot)| match slot {
@@ -28,7 +42,8 @@ pub(crate) fn stored(decided: &[Decided]) -> Vec<NewEvent> {
             Slot::Dropped => None,
             Slot::Folded(event) => Some(event.to_new(None)),
         })
-        .collect()
+        .collect();
+    Stored { events, folded }
 }
 
 /// What becomes of one decided event.
@@ -99,6 +114,7 @@ fn folds(decided: &[Decided]) -> Vec<Fold> {
                     step: Some(Box::new(Step {
                         input: input.clone(),
                         attempt: *attempt,
+                        started_at: decided[b].at,
                         duration_ms: *duration_ms,
                         logs: logs.clone(),
                         denials: denials.clone(),
@@ -160,6 +176,8 @@ mod tests {
     fn a_whole_step_is_one_event_that_unfolds_to_the_four() {
         let decided = step("a", json!({"x": 1}), json!({"y": 2}));
         let stored = stored(&decided);
+        assert_eq!(stored.folded, [true; 4]);
+        let stored = stored.events;
         assert_eq!(kinds(&stored), ["node_succeeded"]);
         let event: Event = serde_json::from_value(stored[0].data.value()).unwrap();
         let unfolded = event.unfolded();
@@ -176,7 +194,7 @@ mod tests {
         decided.insert(3, b[1].clone());
         decided.extend(b[2..].iter().cloned());
         decided.push(d(Event::RunSucceeded { output: json!({}) }));
-        let stored = stored(&decided);
+        let stored = stored(&decided).events;
         assert_eq!(
             kinds(&stored),
             ["node_succeeded", "node_succeeded", "run_succeeded"]
@@ -189,16 +207,17 @@ mod tests {
     fn a_step_started_in_an_earlier_commit_or_done_by_hand_is_not_folded() {
         let whole = step("a", json!(1), json!(2));
         assert_eq!(
-            kinds(&stored(&whole[1..])),
+            kinds(&stored(&whole[1..]).events),
             ["attempt_started", "attempt_succeeded", "node_succeeded"]
         );
         let mut by_hand = whole.clone();
         by_hand[3].by = Some("ops".into());
-        assert_eq!(stored(&by_hand).len(), 4);
+        assert_eq!(stored(&by_hand).events.len(), 4);
+        assert_eq!(stored(&by_hand).folded, [false; 4]);
         let mut other_output = whole;
         if let Event::NodeSucceeded { output, .. } = &mut other_output[3].event {
             *output = json!("changed");
         }
-        assert_eq!(stored(&other_output).len(), 4);
+        assert_eq!(stored(&other_output).events.len(), 4);
     }
 }

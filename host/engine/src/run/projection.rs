@@ -22,7 +22,8 @@ pub(crate) fn projection(
     let mut run = None;
     let mut held_changed = false;
     let mut locks = Vec::new();
-    for decided in events {
+    let stored = super::fold::stored(events);
+    for (decided, &folded) in events.iter().zip(&stored.folded) {
         let (event, now) = (&decided.event, decided.at);
         let row = |node: &str, item: Option<u32>, phase: Phase, attempt: u32| {
             let started_at = wf
@@ -45,6 +46,8 @@ pub(crate) fn projection(
             }
         };
         match event {
+            // A folded step's attempt is read from its event (see `fold`).
+            Event::AttemptStarted { .. } | Event::AttemptSucceeded { .. } if folded => {}
             Event::AttemptStarted {
                 node,
                 item,
@@ -157,7 +160,7 @@ pub(crate) fn projection(
     }
     Transition {
         run_id: Some(run_id.clone()),
-        events: super::fold::stored(events),
+        events: stored.events,
         executions: executions.rows,
         run,
         fence: None,
@@ -261,5 +264,46 @@ mod tests {
             ]
         );
         assert_eq!(rows[0].output, Some(json!({"v": 1})));
+    }
+
+    #[test]
+    fn a_folded_step_writes_its_event_and_no_execution_row() {
+        let yaml = "name: w\nnodes:\n  a: { plugin: t@1 }\n  b: { needs: [a], plugin: t@1 }\n";
+        let wf = crate::scheduler::tests::workflow(yaml);
+        let state = RunState::new("r1", json!({}), &wf);
+        let node_started = |node: &str| {
+            Decided::new(
+                Event::NodeStarted {
+                    node: node.into(),
+                    input: json!({}),
+                    items: None,
+                },
+                4,
+            )
+        };
+        let events = [
+            node_started("a"),
+            started("a", 1),
+            succeeded("a", 1),
+            Decided::new(
+                Event::NodeSucceeded {
+                    node: "a".into(),
+                    output: json!({"v": 1}),
+                    step: None,
+                },
+                9,
+            ),
+            node_started("b"),
+            started("b", 1),
+        ];
+        let t = projection(&wf, &state, &events);
+        let kinds: Vec<_> = t.events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["node_succeeded", "node_started", "attempt_started"]);
+        let rows: Vec<_> = t
+            .executions
+            .iter()
+            .map(|x| (x.node_id.as_str(), x.status.as_str()))
+            .collect();
+        assert_eq!(rows, [("b", "running")]);
     }
 }

@@ -269,6 +269,26 @@ async fn a_pure_step_committed_whole_is_one_stored_event_and_replays_the_same() 
         assert!(node.input.is_some());
         assert_eq!(node.input, before.output, "s{i} got s{}'s output", i - 1);
     }
+
+    // The whole steps' attempts have no rows of their own: only s0's is in
+    // the table. The engine lists all five, each as its event has it.
+    let rows = h.engine.store().executions(&run.id).await.unwrap();
+    let stored_nodes: Vec<&str> = rows.iter().map(|x| x.node_id.as_str()).collect();
+    assert_eq!(stored_nodes, ["s0"]);
+    let listed = h.executions(&run.id).await;
+    let nodes: Vec<&str> = listed.iter().map(|x| x.node_id.as_str()).collect();
+    assert_eq!(nodes, ["s0", "s1", "s2", "s3", "s4"]);
+    for (x, e) in listed[1..].iter().zip(&stored[5..9]) {
+        assert_eq!((x.status.as_str(), x.attempt), ("succeeded", 1), "{x:?}");
+        assert_eq!(x.output.as_ref(), Some(&e.data["output"]), "{x:?}");
+        assert_eq!(json!(x.started_at), e.data["step"]["started_at"], "{x:?}");
+        let duration = e.data["step"]["duration_ms"].as_i64().unwrap();
+        assert_eq!(x.finished_at, Some(x.started_at + duration), "{x:?}");
+        assert!(
+            x.started_at >= listed[0].started_at && x.started_at <= e.at,
+            "{x:?}"
+        );
+    }
 }
 
 /// A pure step is polled first in the run's own task; one that computes

@@ -10,11 +10,13 @@ use serde_json::json;
 
 use crate::support::*;
 
+// `durable`, so that each attempt has its execution row for the sweep to
+// delete: a pure step committed whole has none, its event stands for it.
 const TWO_STEPS: &str = r#"
 name: two-steps
 nodes:
-  a: { plugin: scripted@1 }
-  b: { needs: [a], plugin: scripted@1 }
+  a: { plugin: scripted@1, durable: true }
+  b: { needs: [a], plugin: scripted@1, durable: true }
 "#;
 
 const GATED: &str = r#"

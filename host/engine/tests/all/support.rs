@@ -144,7 +144,7 @@ impl Harness {
     }
 
     pub async fn executions(&self, run_id: &str) -> Vec<Execution> {
-        self.engine.store().executions(run_id).await.unwrap()
+        self.engine.executions(run_id).await.unwrap()
     }
 
     /// Wait until the run has an event that `pred` accepts.
