@@ -745,3 +745,48 @@ async fn the_release_role_is_configurable() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// A chain of pure steps awaited whole is stored as one event per step and
+/// no execution rows; its run still lists every step's attempt.
+#[tokio::test]
+async fn a_pure_chain_lists_each_steps_attempt_though_none_has_a_row() {
+    let s = server().await;
+    s.install_plugins().await;
+    let chain = "name: chain\nnodes:\n  a: { plugin: scripted@1, input: \"input\" }\n  b: { needs: [a], plugin: scripted@1 }\n  c: { needs: [b], plugin: scripted@1 }\n";
+    let (status, body) = s
+        .call(
+            Method::PUT,
+            "/api/v1/workflows/chain",
+            Some(&s.admin),
+            &[],
+            chain,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, run) = s
+        .call(
+            Method::POST,
+            "/api/v1/workflows/chain/runs?wait=30",
+            Some(&s.operator),
+            &[],
+            r#"{"input": {"batch": 7}}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{run}");
+    let id = run["id"].as_str().unwrap();
+    let rows = s.engine.store().executions(id).await.unwrap();
+    assert!(rows.is_empty(), "folded steps wrote rows: {rows:?}");
+    let (_, shown) = s.get(&format!("/api/v1/runs/{id}"), &s.viewer).await;
+    for node in shown["nodes"].as_array().unwrap() {
+        let attempts = node["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1, "{node}");
+        assert_eq!(attempts[0]["status"], "succeeded", "{node}");
+        assert_eq!(attempts[0]["attempt"], 1, "{node}");
+        assert_eq!(attempts[0]["output"], node["output"], "{node}");
+        assert!(attempts[0]["finished_at"].as_i64() >= attempts[0]["started_at"].as_i64());
+    }
+    assert_eq!(
+        shown["nodes"][0]["attempts"][0]["output"]["input"],
+        json!({"batch": 7})
+    );
+}

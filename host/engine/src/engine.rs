@@ -725,41 +725,6 @@ impl Engine {
         }
     }
 
-    /// A run's record, its state rebuilt from its events, and its workflow.
-    pub async fn inspect(
-        &self,
-        run_id: &str,
-    ) -> Result<(RunRecord, RunState, Arc<CompiledWorkflow>)> {
-        self.inspect_record(self.record(run_id).await?).await
-    }
-
-    /// A run's record, or [`Error::NotFound`] naming the run.
-    pub(crate) async fn record(&self, run_id: &str) -> Result<RunRecord> {
-        self.shared
-            .store
-            .run(run_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no run `{run_id}`")))
-    }
-
-    /// [`Engine::inspect`] for a run already read.
-    pub async fn inspect_record(
-        &self,
-        run: RunRecord,
-    ) -> Result<(RunRecord, RunState, Arc<CompiledWorkflow>)> {
-        let run_id = run.id.as_str();
-        let wf = self.compiled(&run.workflow, run.version).await?;
-        let stored = self.shared.store.all_events(run_id).await?;
-        let events = parse_events(&stored)?;
-        let state = RunState::replay(
-            run_id,
-            run.input.clone(),
-            &wf,
-            events.iter().map(|(e, at)| (e, *at)),
-        );
-        Ok((run, state, wf))
-    }
-
     /// Resume run `run_id` here from its committed events, under `fence`.
     pub(crate) async fn resume_one(&self, run_id: &str, fence: baton_store::Fence) -> Result<()> {
         let (run, state, wf) = self.inspect(run_id).await?;

@@ -25,7 +25,7 @@ impl Engine {
 /// `rows`, with a row for each step folded into one of `events` that has
 /// none (a run stored before folded steps went without rows has both), in
 /// the store's order: by start, node, item and attempt.
-fn with_folded(
+pub(crate) fn with_folded(
     mut rows: Vec<Execution>,
     run_id: &str,
     events: &[(Event, Millis)],

@@ -59,6 +59,7 @@ mod error;
 mod executions;
 mod executor;
 pub mod incidents;
+mod inspect;
 pub mod interlock;
 pub mod locks;
 mod node;

@@ -247,8 +247,7 @@ pub async fn show(
             .ok_or_else(|| ApiError::not_found(format!("no run `{id}`")))?;
         return Ok(Json(run_view(&run)));
     }
-    let (run, run_state, wf) = state.engine.inspect(&id).await?;
-    let executions = state.engine.executions(&id).await?;
+    let (run, run_state, wf, executions) = state.engine.inspect_executions(&id).await?;
     let nodes: Vec<Value> = wf
         .nodes
         .iter()
