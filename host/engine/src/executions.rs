@@ -59,8 +59,9 @@ pub(crate) fn with_folded(
     rows
 }
 
-/// The row a folded step's attempt would have had. An event without the
-/// attempt's start (none is stored so) is dated back from its commit.
+/// The row a folded step's attempt would have had. Events stored before
+/// steps carried their start came with rows, so a step without one is only
+/// guarded against: it is dated back from its commit.
 fn row(run_id: &str, node: &str, output: &serde_json::Value, step: &Step, at: Millis) -> Execution {
     let duration = i64::try_from(step.duration_ms).unwrap_or(i64::MAX);
     let started_at = if step.started_at > 0 {
