@@ -129,18 +129,17 @@ impl Server {
         }
     }
 
+    /// `PUT /workflows/{name}` with `yaml`, as the admin.
+    async fn apply(&self, name: &str, yaml: &str) -> (StatusCode, Value) {
+        let path = format!("/api/v1/workflows/{name}");
+        self.call(Method::PUT, &path, Some(&self.admin), &[], yaml.to_string())
+            .await
+    }
+
     /// The test plugins and the `flow` workflow.
     async fn install_flow(&self) {
         self.install_plugins().await;
-        let (status, body) = self
-            .call(
-                Method::PUT,
-                "/api/v1/workflows/flow",
-                Some(&self.admin),
-                &[],
-                FLOW,
-            )
-            .await;
+        let (status, body) = self.apply("flow", FLOW).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
 
@@ -287,15 +286,7 @@ async fn plugins_upload_is_idempotent_conflicts_are_409_and_bad_input_is_refused
         &s.admin,
     )
     .await;
-    let (status, _) = s
-        .call(
-            Method::PUT,
-            "/api/v1/workflows/flow",
-            Some(&s.admin),
-            &[],
-            FLOW,
-        )
-        .await;
+    let (status, _) = s.apply("flow", FLOW).await;
     assert_eq!(status, StatusCode::CREATED);
     let (status, body) = s
         .call(
@@ -328,11 +319,8 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
 
     // Invalid: 422 with every problem, each with node and field.
     let (status, body) = s
-        .call(
-            Method::PUT,
-            "/api/v1/workflows/flow",
-            Some(&s.admin),
-            &[],
+        .apply(
+            "flow",
             "name: flow\nnodes:\n  a: { plugin: ghost@1, needs: [zz] }\n",
         )
         .await;
@@ -350,26 +338,10 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = s
-        .call(
-            Method::PUT,
-            "/api/v1/workflows/other",
-            Some(&s.admin),
-            &[],
-            FLOW,
-        )
-        .await;
+    let (status, body) = s.apply("other", FLOW).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
 
-    let (status, body) = s
-        .call(
-            Method::PUT,
-            "/api/v1/workflows/flow",
-            Some(&s.admin),
-            &[],
-            FLOW,
-        )
-        .await;
+    let (status, body) = s.apply("flow", FLOW).await;
     assert_eq!(
         (status, body["version"].as_i64()),
         (StatusCode::CREATED, Some(1))
@@ -753,15 +725,7 @@ async fn a_pure_chain_lists_each_steps_attempt_though_none_has_a_row() {
     let s = server().await;
     s.install_plugins().await;
     let chain = "name: chain\nnodes:\n  a: { plugin: scripted@1, input: \"input\" }\n  b: { needs: [a], plugin: scripted@1 }\n  c: { needs: [b], plugin: scripted@1 }\n";
-    let (status, body) = s
-        .call(
-            Method::PUT,
-            "/api/v1/workflows/chain",
-            Some(&s.admin),
-            &[],
-            chain,
-        )
-        .await;
+    let (status, body) = s.apply("chain", chain).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, run) = s
         .call(
@@ -783,7 +747,11 @@ async fn a_pure_chain_lists_each_steps_attempt_though_none_has_a_row() {
         assert_eq!(attempts[0]["status"], "succeeded", "{node}");
         assert_eq!(attempts[0]["attempt"], 1, "{node}");
         assert_eq!(attempts[0]["output"], node["output"], "{node}");
-        assert!(attempts[0]["finished_at"].as_i64() >= attempts[0]["started_at"].as_i64());
+        let (started, finished) = (&attempts[0]["started_at"], &attempts[0]["finished_at"]);
+        assert!(
+            finished.as_i64().unwrap() >= started.as_i64().unwrap(),
+            "{node}"
+        );
     }
     assert_eq!(
         shown["nodes"][0]["attempts"][0]["output"]["input"],

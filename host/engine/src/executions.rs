@@ -30,23 +30,25 @@ pub(crate) fn with_folded(
     run_id: &str,
     events: &[(Event, Millis)],
 ) -> Vec<Execution> {
-    let stored: HashSet<(String, Option<u32>, Phase, u32)> = rows
+    let stored: HashSet<(&str, Option<u32>, Phase, u32)> = rows
         .iter()
-        .map(|x| (x.node_id.clone(), x.item, x.phase, x.attempt))
+        .map(|x| (x.node_id.as_str(), x.item, x.phase, x.attempt))
         .collect();
-    let before = rows.len();
-    for (event, at) in events {
-        if let Event::NodeSucceeded {
-            node,
-            output,
-            step: Some(step),
-        } = event
-            && !stored.contains(&(node.clone(), None, Phase::Run, step.attempt))
-        {
-            rows.push(row(run_id, node, output, step, *at));
-        }
-    }
-    if rows.len() > before {
+    let added: Vec<Execution> = events
+        .iter()
+        .filter_map(|(event, at)| match event {
+            Event::NodeSucceeded {
+                node,
+                output,
+                step: Some(step),
+            } if !stored.contains(&(node.as_str(), None, Phase::Run, step.attempt)) => {
+                Some(row(run_id, node, output, step, *at))
+            }
+            _ => None,
+        })
+        .collect();
+    if !added.is_empty() {
+        rows.extend(added);
         rows.sort_by(|a, b| {
             (a.started_at, &a.node_id, a.item, a.attempt).cmp(&(
                 b.started_at,

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use baton_store::{Execution, RunRecord};
+use baton_store::{Execution, Millis, RunRecord};
 
 use crate::compiled::CompiledWorkflow;
 use crate::engine::{Engine, parse_events};
@@ -47,7 +47,7 @@ impl Engine {
         RunRecord,
         RunState,
         Arc<CompiledWorkflow>,
-        Vec<(Event, i64)>,
+        Vec<(Event, Millis)>,
     )> {
         let run_id = run.id.as_str();
         let wf = self.compiled(&run.workflow, run.version).await?;

@@ -3,12 +3,12 @@
 //! rather than growing, as the writer's checkpoint thread promises.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-use baton_store::{NewEvent, Store, StoreOptions, Transition};
+use baton_store::{Store, StoreOptions, Transition};
 use serde_json::json;
 
 #[allow(unused_macros)]
 mod common;
-use common::{new_run, sqlite};
+use common::{new_run, sqlite, step_event};
 
 /// Size of a file in pages of 4 KiB; 0 if it does not exist.
 fn pages(path: &std::path::Path) -> u64 {
@@ -31,16 +31,10 @@ async fn the_log_is_copied_back_and_restarts_instead_of_growing() {
     let mut largest = 0;
     for n in 0..3000 {
         store
-            .commit(Transition {
-                run_id: Some("r".into()),
-                events: vec![NewEvent {
-                    kind: "step".into(),
-                    node_id: Some("a".into()),
-                    actor: None,
-                    data: json!({"type": "step", "n": n, "padding": padding}).into(),
-                }],
-                ..Transition::default()
-            })
+            .commit(step_event(
+                "r",
+                json!({"type": "step", "n": n, "padding": padding}),
+            ))
             .await
             .unwrap();
         largest = largest.max(pages(&log));

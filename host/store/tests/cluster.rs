@@ -6,14 +6,12 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use baton_store::{
-    Created, Error, Fence, NewEvent, NewRun, Registered, Store, StoreOptions, Transition,
-};
+use baton_store::{Created, Error, Fence, NewRun, Registered, Store, StoreOptions, Transition};
 use serde_json::json;
 
 #[macro_use]
 mod common;
-use common::{new_run, postgres, sqlite};
+use common::{new_run, postgres, sqlite, step_event};
 
 const LEASE: Duration = Duration::from_secs(10);
 
@@ -26,15 +24,8 @@ fn owned(id: &str, owner: &str) -> NewRun {
 
 fn step(run: &str, fence: Option<Fence>, n: usize) -> Transition {
     Transition {
-        run_id: Some(run.into()),
-        events: vec![NewEvent {
-            kind: "step".into(),
-            node_id: None,
-            actor: None,
-            data: json!({"n": n}).into(),
-        }],
         fence,
-        ..Default::default()
+        ..step_event(run, json!({"n": n}))
     }
 }
 

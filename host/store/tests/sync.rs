@@ -10,12 +10,12 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use baton_store::{NewEvent, Store, StoreOptions, Transition};
+use baton_store::{Store, StoreOptions, Transition};
 use serde_json::json;
 
 #[allow(unused_macros)]
 mod common;
-use common::{new_run, sqlite};
+use common::{new_run, sqlite, step_event};
 
 static FSYNCS: AtomicUsize = AtomicUsize::new(0);
 static FDATASYNCS: AtomicUsize = AtomicUsize::new(0);
@@ -50,16 +50,7 @@ async fn commits_are_synced_with_fdatasync_not_fsync() {
     );
     for n in 0..20 {
         store
-            .commit(Transition {
-                run_id: Some("r".into()),
-                events: vec![NewEvent {
-                    kind: "step".into(),
-                    node_id: Some("a".into()),
-                    actor: None,
-                    data: json!({"type": "step", "n": n}).into(),
-                }],
-                ..Transition::default()
-            })
+            .commit(step_event("r", json!({"type": "step", "n": n})))
             .await
             .unwrap();
     }

@@ -2,8 +2,8 @@
 //! SQLite and on PostgreSQL.
 #![allow(dead_code)]
 
-use baton_store::NewRun;
-use serde_json::json;
+use baton_store::{NewEvent, NewRun, Transition};
+use serde_json::{Value, json};
 
 pub struct Db {
     pub url: String,
@@ -80,5 +80,19 @@ pub fn new_run(id: &str, key: Option<&str>) -> NewRun {
         unique_key: false,
         parent: None,
         depth: 0,
+    }
+}
+
+/// A commit of run `run` that stores one `step` event holding `data`.
+pub fn step_event(run: &str, data: Value) -> Transition {
+    Transition {
+        run_id: Some(run.into()),
+        events: vec![NewEvent {
+            kind: "step".into(),
+            node_id: None,
+            actor: None,
+            data: data.into(),
+        }],
+        ..Transition::default()
     }
 }
