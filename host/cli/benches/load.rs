@@ -14,8 +14,10 @@
 //! - accept, open loop: requests sent on a fixed schedule at half the
 //!   sustained rate, each latency counted from when it was due;
 //! - and, as the baselines of the commits: an fsync microbenchmark of the
-//!   server's data directory, the group commits' times during the open
-//!   loop (from `/metrics`), and the transitions per group commit.
+//!   server's data directory, the disk's own tail (40 KiB synced writes
+//!   for 3 s, alone and with a second file synced beside them, as a
+//!   checkpoint does), the group commits' times during the open loop (from
+//!   `/metrics`), and the transitions per group commit.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::io::{BufRead, BufReader};
@@ -127,9 +129,16 @@ async fn drive(
     (all, start.elapsed())
 }
 
+/// Most connections the open loop keeps: under the server's own cap
+/// (`[server] max_connections`, 512), so that a stall of the server makes
+/// requests queue here, counted from when they were due, rather than in the
+/// kernel's backlog until an idle connection times out.
+const OPEN_LOOP_CONNECTIONS: usize = 256;
+
 /// Send `rate` requests per second for `seconds`, on a schedule that does
-/// not wait for answers (connections are reused when free, opened when
-/// not). Each latency runs from when its request was due to its answer.
+/// not wait for answers (connections are reused when free, opened when not,
+/// up to [`OPEN_LOOP_CONNECTIONS`]). Each latency runs from when its request
+/// was due to its answer.
 async fn open_loop(
     addr: &str,
     rate: f64,
@@ -138,7 +147,8 @@ async fn open_loop(
     body: &'static str,
     expect: u16,
 ) -> Vec<Duration> {
-    let (free_tx, mut free_rx) = tokio::sync::mpsc::unbounded_channel::<Conn>();
+    let free = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Conn>::new()));
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(OPEN_LOOP_CONNECTIONS));
     let mut pending = tokio::task::JoinSet::new();
     let start = Instant::now();
     let total = (rate * seconds as f64) as u64;
@@ -158,9 +168,10 @@ async fn open_loop(
         }
     });
     while let Some(due) = due_rx.recv().await {
-        let conn = free_rx.try_recv().ok();
-        let (addr, free) = (addr.to_string(), free_tx.clone());
+        let (addr, free, slots) = (addr.to_string(), free.clone(), slots.clone());
         pending.spawn(async move {
+            let _slot = slots.acquire_owned().await.unwrap();
+            let conn = free.lock().unwrap().pop();
             let mut conn = match conn {
                 Some(conn) => conn,
                 None => Conn::open(&addr).await,
@@ -168,7 +179,7 @@ async fn open_loop(
             let (status, answer) = conn.call(Method::POST, path, body).await;
             assert_eq!(status, expect, "{}", String::from_utf8_lossy(&answer));
             let latency = due.elapsed();
-            let _ = free.send(conn);
+            free.lock().unwrap().push(conn);
             latency
         });
     }
@@ -178,6 +189,18 @@ async fn open_loop(
     }
     all.sort();
     all
+}
+
+/// CPU time process `pid` has used so far, user and system, from
+/// `/proc/PID/stat`: the steadier figure on a machine whose speed drifts.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name, which is in parentheses.
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf reads a constant of the system.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_micros(ticks * 1_000_000 / per_second)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -275,7 +298,7 @@ fn against_health(
 
 /// The closed-loop phases: `/healthz`, runs awaited to their end, and runs
 /// accepted and drained; the sustained rate, in runs/s.
-async fn closed_loop(addr: &str, concurrency: u64, seconds: u64) -> f64 {
+async fn closed_loop(addr: &str, pid: u32, concurrency: u64, seconds: u64) -> f64 {
     let (health, wall) = drive(addr, concurrency, seconds, Method::GET, "/healthz", "", 200).await;
     println!(
         "healthz (baseline)   {:>8.0} req/s   p50 {}   p99 {}",
@@ -296,6 +319,7 @@ async fn closed_loop(addr: &str, concurrency: u64, seconds: u64) -> f64 {
     against_health("end to end", "runs/s", &e2e, &health);
 
     let t0 = Instant::now();
+    let cpu0 = cpu_time(pid);
     let accept = drive(
         addr,
         concurrency,
@@ -310,13 +334,15 @@ async fn closed_loop(addr: &str, concurrency: u64, seconds: u64) -> f64 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drained = t0.elapsed();
+    let cpu = cpu_time(pid) - cpu0;
     against_health("accept", "runs/s", &accept, &health);
     let sustained = accept.0.len() as f64 / drained.as_secs_f64();
     println!(
-        "sustained            {:>8.0} runs/s  ({} three-step runs accepted and finished in {:.1} s)",
+        "sustained            {:>8.0} runs/s  ({} three-step runs accepted and finished in {:.1} s; server CPU {:.0} µs per run)",
         sustained,
         accept.0.len(),
-        drained.as_secs_f64()
+        drained.as_secs_f64(),
+        cpu.as_secs_f64() * 1e6 / accept.0.len().max(1) as f64
     );
     sustained.max(2.0)
 }
@@ -339,6 +365,7 @@ fn main() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let pid = server.id();
     let mut stderr = BufReader::new(server.stderr.take().unwrap());
     let mut addr = String::new();
     let mut line = String::new();
@@ -368,27 +395,45 @@ fn main() {
             data.path().display(),
             baton_sim::disk::fsync_median(data.path()).unwrap().as_secs_f64() * 1e6
         );
+        // The floor of any durable accept on this disk, at its tail.
+        let tail = |beside| {
+            baton_sim::disk::sync_tail(data.path(), Duration::from_secs(3), beside).unwrap()
+        };
+        let (alone, beside) = (tail(false), tail(true));
+        println!(
+            "disk tail            40 KiB write + fdatasync, 3 s each: alone p50 {} p99 {} max {}; \
+             with a second file synced beside it p50 {} p99 {} max {}",
+            ms(alone.p50),
+            ms(alone.p99),
+            ms(alone.max),
+            ms(beside.p50),
+            ms(beside.p99),
+            ms(beside.max)
+        );
         let before = commits(&addr).await;
         let rate = if fixed_rate > 0 {
             fixed_rate as f64
         } else {
-            closed_loop(&addr, concurrency, seconds).await / 2.0
+            closed_loop(&addr, pid, concurrency, seconds).await / 2.0
         };
         // Open loop: requests are sent on a schedule, whatever the answers
         // do, and each latency is counted from the moment its request was
         // due.
         let times = commit_times(&addr).await;
+        let cpu0 = cpu_time(pid);
         let open = open_loop(&addr, rate, seconds, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#, 202).await;
         while running(&addr).await > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let cpu = cpu_time(pid) - cpu0;
         println!(
-            "accept, open loop    {:>8.0} runs/s  p50 {}   p99 {}   ({}; {} requests)",
+            "accept, open loop    {:>8.0} runs/s  p50 {}   p99 {}   ({}; {} requests; server CPU {:.0} µs per run)",
             rate,
             ms(pct(&open, 0.5)),
             ms(pct(&open, 0.99)),
             if fixed_rate > 0 { "the rate asked for" } else { "half the sustained rate" },
-            open.len()
+            open.len(),
+            cpu.as_secs_f64() * 1e6 / open.len().max(1) as f64
         );
         // The disk's share: an accept waits for the commit in flight and
         // for its own.

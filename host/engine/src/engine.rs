@@ -458,7 +458,14 @@ impl Engine {
                 created: true,
             });
         }
-        let transition = crate::run::projection(&wf, &state, &events);
+        // A run whose first steps are pure commits its start alone: their
+        // events wait in its actor for its next commit point, as those of
+        // any pure step do (see `docs/engine.md`, "The fast path").
+        let deferred = self.shared.fast_path.enabled
+            && !first.is_empty()
+            && first.iter().all(|d| crate::run::pure_event(&wf, &d.event));
+        let committed = if deferred { &events[..1] } else { &events[..] };
+        let transition = crate::run::projection(&wf, &state, committed);
         tokio::spawn(async move {
             // The run as its creation stores it, for whoever waits for it.
             let born = RunRecord::created(&run, 0);
@@ -482,7 +489,7 @@ impl Engine {
                 Created::New(id) => {
                     let record = born.created_by(at, update.as_ref());
                     let actor = engine.actor(wf, state, engine.shared.node.new_fence());
-                    let task = tokio::spawn(actor.stored(record).start(first));
+                    let task = tokio::spawn(actor.stored(record).start(first, !deferred));
                     engine.track(&id, task);
                     Ok(Started {
                         run_id: id,

@@ -38,6 +38,7 @@ mod unborn;
 use crate::scheduler::{Outcome, Scheduler};
 use crate::state::{ExecStatus, NodeStatus, RunState};
 use crate::{Error, Result};
+pub(crate) use fast_path::pure_event;
 pub(crate) use projection::projection;
 
 /// What can happen to a run from outside.
@@ -221,11 +222,17 @@ impl RunActor {
         self
     }
 
-    /// Run a freshly created run whose first events are already committed.
-    pub(crate) async fn start(mut self, first: Events) {
+    /// Run a freshly created run from its first decided events: committed
+    /// with its creation, or, when they are all a pure step's own (see
+    /// [`fast_path::pure_event`]), kept for its next commit point.
+    pub(crate) async fn start(mut self, first: Events, committed: bool) {
         self.arm_deadline();
-        self.subscribe_waits(&first).await;
-        self.act(&first);
+        if committed {
+            self.subscribe_waits(&first).await;
+            self.act(&first);
+        } else if self.advance(first, false).await.is_err() {
+            return;
+        }
         self.main_loop().await;
     }
 

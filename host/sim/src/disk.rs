@@ -23,6 +23,102 @@ pub fn fsync_median(dir: &Path) -> std::io::Result<Duration> {
     Ok(times[times.len() / 2])
 }
 
+/// Latencies of synced writes: their median, 99th percentile and maximum,
+/// and how many were timed.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncTimes {
+    /// The median.
+    pub p50: Duration,
+    /// The 99th percentile.
+    pub p99: Duration,
+    /// The slowest.
+    pub max: Duration,
+    /// Writes timed.
+    pub count: usize,
+}
+
+/// Bytes of one write of [`sync_tail`]: about what a group commit of a few
+/// runs adds to SQLite's write-ahead log.
+pub const LOG_WRITE: usize = 40 * 1024;
+
+/// Time back-to-back writes of [`LOG_WRITE`] bytes to a file in `dir`, each
+/// synced with `fdatasync`, for `duration`, going round one 6 MiB region as
+/// a write-ahead log does. With `beside`, a second file in `dir` meanwhile
+/// has 30 scattered 4 KiB pages written and synced every 5 ms, as a
+/// checkpoint copies a log's pages into the database file: a durable commit
+/// waits for the disk at least this long, with its file's own pages written
+/// back beside it. Both files are removed.
+pub fn sync_tail(dir: &Path, duration: Duration, beside: bool) -> std::io::Result<SyncTimes> {
+    use std::os::unix::fs::FileExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const REGION: u64 = 6 << 20;
+    let log_path = dir.join("sync-probe.log");
+    let db_path = dir.join("sync-probe.db");
+    let log = std::fs::File::create(&log_path)?;
+    log.write_all_at(&vec![0u8; REGION as usize], 0)?;
+    log.sync_all()?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let background = if beside {
+        let db = std::fs::File::create(&db_path)?;
+        const PAGES: u64 = 16 * 1024;
+        db.write_all_at(&vec![0u8; (PAGES * 4096) as usize], 0)?;
+        db.sync_all()?;
+        let stop = stop.clone();
+        Some(std::thread::spawn(move || -> std::io::Result<()> {
+            let page = [1u8; 4096];
+            // A fixed sequence of scattered pages (an LCG): no dependency.
+            let mut next: u64 = 0x2545_f491_4f6c_dd1d;
+            while !stop.load(Ordering::Relaxed) {
+                for _ in 0..30 {
+                    next = next
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    db.write_all_at(&page, ((next >> 33) % PAGES) * 4096)?;
+                }
+                db.sync_data()?;
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(())
+        }))
+    } else {
+        None
+    };
+    let block = vec![2u8; LOG_WRITE];
+    let mut times = Vec::new();
+    let mut at = 0;
+    let end = Instant::now() + duration;
+    let mut timed = Ok(());
+    while timed.is_ok() && Instant::now() < end {
+        let t = Instant::now();
+        timed = log.write_all_at(&block, at).and_then(|()| log.sync_data());
+        times.push(t.elapsed());
+        at = (at + LOG_WRITE as u64) % (REGION - LOG_WRITE as u64);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let besides = background.map(|b| b.join());
+    let _ = std::fs::remove_file(&log_path);
+    let _ = std::fs::remove_file(&db_path);
+    timed?;
+    match besides {
+        Some(Ok(result)) => result?,
+        Some(Err(_)) => return Err(std::io::Error::other("the probe's second writer panicked")),
+        None => {}
+    }
+    times.sort();
+    let Some(&max) = times.last() else {
+        return Err(std::io::Error::other("no write finished in time"));
+    };
+    let at = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize];
+    Ok(SyncTimes {
+        p50: at(0.5),
+        p99: at(0.99),
+        max,
+        count: times.len(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -39,6 +135,28 @@ mod tests {
         std::fs::remove_dir(&dir).unwrap();
         assert!(
             super::fsync_median(&dir).is_err(),
+            "a missing directory is an error"
+        );
+    }
+
+    #[test]
+    fn the_sync_tail_is_ordered_and_leaves_nothing_behind() {
+        let dir = std::env::temp_dir().join(format!("baton-sync-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for beside in [false, true] {
+            let t = super::sync_tail(&dir, std::time::Duration::from_millis(200), beside).unwrap();
+            assert!(t.count > 0, "{t:?}");
+            assert!(t.p50 > std::time::Duration::ZERO, "{t:?}");
+            assert!(t.p50 <= t.p99 && t.p99 <= t.max, "{t:?}");
+            assert_eq!(
+                std::fs::read_dir(&dir).unwrap().count(),
+                0,
+                "the probe's files are removed"
+            );
+        }
+        std::fs::remove_dir(&dir).unwrap();
+        assert!(
+            super::sync_tail(&dir, std::time::Duration::from_millis(10), true).is_err(),
             "a missing directory is an error"
         );
     }

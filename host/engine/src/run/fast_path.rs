@@ -2,6 +2,7 @@
 //! going on from them without one (see the parent module).
 
 use crate::Result;
+use crate::compiled::CompiledWorkflow;
 use crate::event::Event;
 use baton_store::Phase;
 
@@ -56,45 +57,9 @@ impl RunActor {
         Ok(())
     }
 
-    /// The task of `node` in `phase`, if it has one.
-    fn task(&self, node: &str, phase: Phase) -> Option<&crate::compiled::Task> {
-        let node = &self.wf.nodes[self.wf.index(node)?];
-        match phase {
-            Phase::Run => node.task.as_ref(),
-            Phase::Compensate => node.compensate.as_ref(),
-        }
-    }
-
     /// Whether `event` may wait for a later commit (see [`Self::advance`]).
     fn pure_event(&self, event: &Event) -> bool {
-        match event {
-            Event::AttemptStarted { node, phase, .. } => {
-                self.task(node, *phase).is_some_and(|t| t.pure)
-            }
-            Event::AttemptFailed { retry_at, .. } => retry_at.is_none(),
-            Event::NodeStarted { .. }
-            | Event::AttemptSucceeded { .. }
-            | Event::NodeSucceeded { .. }
-            | Event::NodeFailed { .. }
-            | Event::NodeSkipped { .. }
-            | Event::NodeCancelled { .. }
-            | Event::RunStopping { .. }
-            | Event::CompensationStarted { .. }
-            | Event::CompensationSucceeded { .. }
-            | Event::CompensationFailed { .. } => true,
-            Event::RunStarted { .. }
-            | Event::IncidentOpened { .. }
-            | Event::IncidentResolved { .. }
-            | Event::LocksRequested { .. }
-            | Event::LocksAcquired { .. }
-            | Event::NodeWaiting { .. }
-            | Event::NodeApproved { .. }
-            | Event::NodeRejected { .. }
-            | Event::NodeTimedOut { .. }
-            | Event::RunSucceeded { .. }
-            | Event::RunFailed { .. }
-            | Event::RunCancelled { .. } => false,
-        }
+        pure_event(&self.wf, event)
     }
 
     /// Whether `event` ends an attempt of a step that holds a grant.
@@ -102,9 +67,53 @@ impl RunActor {
         match event {
             Event::AttemptSucceeded { node, phase, .. }
             | Event::AttemptFailed { node, phase, .. } => {
-                self.task(node, *phase).is_some_and(|t| !t.pure)
+                task(&self.wf, node, *phase).is_some_and(|t| !t.pure)
             }
             _ => false,
         }
+    }
+}
+
+/// The task of `node` in `phase`, if it has one.
+fn task<'a>(
+    wf: &'a CompiledWorkflow,
+    node: &str,
+    phase: Phase,
+) -> Option<&'a crate::compiled::Task> {
+    let node = &wf.nodes[wf.index(node)?];
+    match phase {
+        Phase::Run => node.task.as_ref(),
+        Phase::Compensate => node.compensate.as_ref(),
+    }
+}
+
+/// Whether `event` may wait for a later commit (see [`RunActor::advance`]):
+/// one of a pure step's own.
+pub(crate) fn pure_event(wf: &CompiledWorkflow, event: &Event) -> bool {
+    match event {
+        Event::AttemptStarted { node, phase, .. } => task(wf, node, *phase).is_some_and(|t| t.pure),
+        Event::AttemptFailed { retry_at, .. } => retry_at.is_none(),
+        Event::NodeStarted { .. }
+        | Event::AttemptSucceeded { .. }
+        | Event::NodeSucceeded { .. }
+        | Event::NodeFailed { .. }
+        | Event::NodeSkipped { .. }
+        | Event::NodeCancelled { .. }
+        | Event::RunStopping { .. }
+        | Event::CompensationStarted { .. }
+        | Event::CompensationSucceeded { .. }
+        | Event::CompensationFailed { .. } => true,
+        Event::RunStarted { .. }
+        | Event::IncidentOpened { .. }
+        | Event::IncidentResolved { .. }
+        | Event::LocksRequested { .. }
+        | Event::LocksAcquired { .. }
+        | Event::NodeWaiting { .. }
+        | Event::NodeApproved { .. }
+        | Event::NodeRejected { .. }
+        | Event::NodeTimedOut { .. }
+        | Event::RunSucceeded { .. }
+        | Event::RunFailed { .. }
+        | Event::RunCancelled { .. } => false,
     }
 }

@@ -47,14 +47,27 @@ fn kinds(events: &[Event]) -> Vec<&'static str> {
     events.iter().map(Event::kind).collect()
 }
 
+/// The fast path with a `max_delay` longer than any of these tests: the
+/// run's first pure step (`a`, 300 ms) waits for a commit point with the
+/// steps after it, and would otherwise fall due at 100 ms, while the test
+/// holds the commits.
+fn patient() -> EngineConfig {
+    fast_path(FastPath {
+        max_delay: Duration::from_secs(30),
+        ..FastPath::default()
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pure_steps_run_ahead_of_their_commit_and_nothing_of_them_shows_until_it_happens() {
-    let h = Harness::new().await;
+    let h = Harness::configured(Db::sqlite(), patient()).await;
     h.apply(MIXED).await;
     let mut stream = h.engine.store().subscribe();
     let id = h.start("mixed", json!({})).await;
     let created = events(h.engine.store(), &id).await;
     let hold = h.engine.store().hold_commits().await;
+    // The first step is pure: the creation committed the run's start alone.
+    assert_eq!(kinds(&created), ["run_started"]);
 
     // a, b and c run while no commit can happen...
     until_succeeded(&h, 3).await;
@@ -151,11 +164,11 @@ async fn next_step_runs_while_held(config: EngineConfig, durable: bool) -> bool 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_durable_node_and_a_disabled_fast_path_wait_for_the_commit() {
     assert!(
-        next_step_runs_while_held(EngineConfig::default(), false).await,
+        next_step_runs_while_held(patient(), false).await,
         "a pure step runs before the previous one is committed"
     );
     assert!(
-        !next_step_runs_while_held(EngineConfig::default(), true).await,
+        !next_step_runs_while_held(patient(), true).await,
         "a `durable: true` step waits for the commit"
     );
     let off = fast_path(FastPath {
@@ -165,6 +178,53 @@ async fn a_durable_node_and_a_disabled_fast_path_wait_for_the_commit() {
     assert!(
         !next_step_runs_while_held(off, false).await,
         "with the fast path off, every step waits for the commit"
+    );
+}
+
+/// A run whose first step holds a grant commits that step's start with its
+/// creation, as before the step acts: two commits in all for one such
+/// step, not a third for the start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_step_that_holds_a_grant_starts_in_the_creations_commit() {
+    let h = Harness::new().await;
+    h.apply(
+        r#"
+name: write-first
+nodes:
+  w:
+    plugin: modbus-write@1
+    config: { device: oven-1, kind: holding, address: 101 }
+    input: { values: "[9]" }
+    grants: { plc: [{ device: oven-1, write: ["holding:101"] }] }
+"#,
+    )
+    .await;
+    let commits = || h.engine.store().writer_stats().commits();
+    let before = commits();
+    let id = h.start("write-first", json!({})).await;
+    let run = h.finish(&id).await;
+    assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+    assert_eq!(
+        commits() - before,
+        2,
+        "the creation with w's start, then its end"
+    );
+    let stored = h.engine.store().all_events(&id).await.unwrap();
+    let kinds: Vec<&str> = stored.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds[..3],
+        ["run_started", "node_started", "attempt_started"],
+        "{kinds:?}"
+    );
+    assert_eq!(
+        stored[2].at, stored[0].at,
+        "w started in the creation's commit"
+    );
+    let writes = h.plc.writes();
+    assert_eq!(writes.len(), 1);
+    assert_eq!(
+        (writes[0].address, writes[0].values.clone()),
+        (101, vec![9])
     );
 }
 
@@ -218,14 +278,12 @@ async fn a_pure_step_committed_whole_is_one_stored_event_and_replays_the_same() 
 
     let stored = h.engine.store().all_events(&run.id).await.unwrap();
     let kinds: Vec<&str> = stored.iter().map(|e| e.kind.as_str()).collect();
-    // The first step starts in the creation's commit; the rest are whole.
+    // The creation's commit holds the run's start alone: the first step,
+    // pure too, waits with the others and is as whole as they are.
     assert_eq!(
         kinds,
         [
             "run_started",
-            "node_started",
-            "attempt_started",
-            "attempt_succeeded",
             "node_succeeded",
             "node_succeeded",
             "node_succeeded",
@@ -234,8 +292,7 @@ async fn a_pure_step_committed_whole_is_one_stored_event_and_replays_the_same() 
             "run_succeeded"
         ]
     );
-    assert!(stored[4].data.get("step").is_none(), "s0 was not whole");
-    for e in &stored[5..9] {
+    for e in &stored[1..6] {
         assert_eq!(e.data["step"]["attempt"], 1, "{:?}", e.data);
         assert!(e.data["step"]["input"].is_object(), "{:?}", e.data);
     }
@@ -270,24 +327,22 @@ async fn a_pure_step_committed_whole_is_one_stored_event_and_replays_the_same() 
         assert_eq!(node.input, before.output, "s{i} got s{}'s output", i - 1);
     }
 
-    // The whole steps' attempts have no rows of their own: only s0's is in
-    // the table. The engine lists all five, each as its event has it.
+    // The whole steps' attempts have no rows of their own: the table has
+    // none. The engine lists all five, each as its event has it, in order.
     let rows = h.engine.store().executions(&run.id).await.unwrap();
-    let stored_nodes: Vec<&str> = rows.iter().map(|x| x.node_id.as_str()).collect();
-    assert_eq!(stored_nodes, ["s0"]);
+    assert!(rows.is_empty(), "{rows:?}");
     let listed = h.executions(&run.id).await;
     let nodes: Vec<&str> = listed.iter().map(|x| x.node_id.as_str()).collect();
     assert_eq!(nodes, ["s0", "s1", "s2", "s3", "s4"]);
-    for (x, e) in listed[1..].iter().zip(&stored[5..9]) {
+    let mut after = listed[0].started_at;
+    for (x, e) in listed.iter().zip(&stored[1..6]) {
         assert_eq!((x.status.as_str(), x.attempt), ("succeeded", 1), "{x:?}");
         assert_eq!(x.output.as_ref(), Some(&e.data["output"]), "{x:?}");
         assert_eq!(json!(x.started_at), e.data["step"]["started_at"], "{x:?}");
         let duration = e.data["step"]["duration_ms"].as_i64().unwrap();
         assert_eq!(x.finished_at, Some(x.started_at + duration), "{x:?}");
-        assert!(
-            x.started_at >= listed[0].started_at && x.started_at <= e.at,
-            "{x:?}"
-        );
+        assert!(x.started_at >= after && x.started_at <= e.at, "{x:?}");
+        after = x.started_at;
     }
 }
 
