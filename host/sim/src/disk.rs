@@ -60,9 +60,10 @@ pub fn sync_tail(dir: &Path, duration: Duration, beside: bool) -> std::io::Resul
     log.write_all_at(&vec![0u8; REGION as usize], 0)?;
     log.sync_all()?;
     let stop = Arc::new(AtomicBool::new(false));
+    const PAGES: u64 = 16 * 1024;
     let background = if beside {
+        // Written and synced whole before the timing starts.
         let db = std::fs::File::create(&db_path)?;
-        const PAGES: u64 = 16 * 1024;
         db.write_all_at(&vec![0u8; (PAGES * 4096) as usize], 0)?;
         db.sync_all()?;
         let stop = stop.clone();
