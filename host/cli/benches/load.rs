@@ -191,6 +191,12 @@ async fn open_loop(
     all
 }
 
+/// Microseconds of CPU per run that process `pid` used since it had used
+/// `since`, over `runs` runs.
+fn cpu_per_run(pid: u32, since: Duration, runs: usize) -> f64 {
+    (cpu_time(pid) - since).as_secs_f64() * 1e6 / runs.max(1) as f64
+}
+
 /// CPU time process `pid` has used so far, user and system, from
 /// `/proc/PID/stat`: the steadier figure on a machine whose speed drifts.
 fn cpu_time(pid: u32) -> Duration {
@@ -334,7 +340,7 @@ async fn closed_loop(addr: &str, pid: u32, concurrency: u64, seconds: u64) -> f6
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let drained = t0.elapsed();
-    let cpu = cpu_time(pid) - cpu0;
+    let cpu = cpu_per_run(pid, cpu0, accept.0.len());
     against_health("accept", "runs/s", &accept, &health);
     let sustained = accept.0.len() as f64 / drained.as_secs_f64();
     println!(
@@ -342,7 +348,7 @@ async fn closed_loop(addr: &str, pid: u32, concurrency: u64, seconds: u64) -> f6
         sustained,
         accept.0.len(),
         drained.as_secs_f64(),
-        cpu.as_secs_f64() * 1e6 / accept.0.len().max(1) as f64
+        cpu
     );
     sustained.max(2.0)
 }
@@ -425,7 +431,7 @@ fn main() {
         while running(&addr).await > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let cpu = cpu_time(pid) - cpu0;
+        let cpu = cpu_per_run(pid, cpu0, open.len());
         println!(
             "accept, open loop    {:>8.0} runs/s  p50 {}   p99 {}   ({}; {} requests; server CPU {:.0} µs per run)",
             rate,
@@ -433,7 +439,7 @@ fn main() {
             ms(pct(&open, 0.99)),
             if fixed_rate > 0 { "the rate asked for" } else { "half the sustained rate" },
             open.len(),
-            cpu.as_secs_f64() * 1e6 / open.len().max(1) as f64
+            cpu
         );
         // The disk's share: an accept waits for the commit in flight and
         // for its own.

@@ -409,11 +409,10 @@ impl Engine {
             .into_iter()
             .map(|e| Decided::new(e, now))
             .collect();
-        let mut events = vec![Decided {
+        let started = Decided {
             by: options.actor.clone(),
             ..Decided::new(started, now)
-        }];
-        events.extend(first.iter().cloned());
+        };
         // Creating the run and starting its actor must not be torn apart by
         // a caller that goes away (an HTTP client disconnecting), or the run
         // would exist without anyone running it until the next restart.
@@ -451,6 +450,8 @@ impl Engine {
             // run's first commit point, which nothing outside sees before.
             let id = run.id.clone();
             let actor = self.actor(wf, state, self.shared.node.new_fence());
+            let mut events = vec![started];
+            events.extend(first);
             let task = tokio::spawn(actor.start_unborn(run, events));
             self.track(&id, task);
             return Ok(Started {
@@ -464,8 +465,11 @@ impl Engine {
         let deferred = self.shared.fast_path.enabled
             && !first.is_empty()
             && first.iter().all(|d| crate::run::pure_event(&wf, &d.event));
-        let committed = if deferred { &events[..1] } else { &events[..] };
-        let transition = crate::run::projection(&wf, &state, committed);
+        let mut committed = vec![started];
+        if !deferred {
+            committed.extend(first.iter().cloned());
+        }
+        let transition = crate::run::projection(&wf, &state, &committed);
         tokio::spawn(async move {
             // The run as its creation stores it, for whoever waits for it.
             let born = RunRecord::created(&run, 0);
