@@ -474,7 +474,13 @@ impl Engine {
             // The run as its creation stores it, for whoever waits for it.
             let born = RunRecord::created(&run, 0);
             let update = transition.run.clone();
-            let (created, at) = engine.shared.store.create_run_at(run, transition).await?;
+            // Its start alone: answered once it is in the store's intake
+            // log, where the store has one (see `baton_store::Store::accept_run`).
+            let (created, at) = if deferred {
+                engine.shared.store.accept_run(run, transition).await?
+            } else {
+                engine.shared.store.create_run_at(run, transition).await?
+            };
             match created {
                 Created::Existing(id) => Ok(Started {
                     run_id: id,

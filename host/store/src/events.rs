@@ -31,6 +31,7 @@ fn event(row: EventRow) -> Result<StoredEvent> {
 impl Store {
     /// A run's events after `after` (a sequence number; 0 for all), in order.
     pub async fn events(&self, run_id: &str, after: i64, limit: u32) -> Result<Vec<StoredEvent>> {
+        self.settled(Some(run_id)).await;
         let rows: Vec<EventRow> = with_pool!(&self.pool, p => {
             sqlx::query_as(
                 "SELECT seq, run_id, at, kind, node_id, actor, data FROM events \
@@ -62,6 +63,8 @@ impl Store {
 
     /// Audit entries matching `filter`, newest first.
     pub async fn audit_filtered(&self, filter: &AuditFilter) -> Result<Vec<StoredEvent>> {
+        // A run's start is audited in its creation's commit.
+        self.settled(None).await;
         let rows: Vec<EventRow> = with_pool!(&self.pool, p => {
             let mut q = sqlx::QueryBuilder::new(
                 "SELECT seq, run_id, at, kind, node_id, actor, data FROM events \

@@ -14,6 +14,8 @@
 //! # Layout
 //! - `store`: opening a database, the backends, migrations.
 //! - `exclusive`: one process per SQLite database.
+//! - `intake`: runs accepted on an SQLite file before the writer creates
+//!   them, in a log of their own.
 //! - `writer`: the group-commit writer; `writer::lite`, its transactions
 //!   on an SQLite file in one call each.
 //! - [`model`]: the records the store reads and writes.
@@ -38,6 +40,7 @@ mod exclusive;
 mod flags;
 mod histogram;
 mod inbox;
+mod intake;
 mod locks;
 mod plugins;
 mod retention;
@@ -56,6 +59,6 @@ pub use inbox::{INBOX_CHANNEL, InboxItem};
 pub use locks::{LockOp, LockRecord};
 pub use model::*;
 pub use retention::Deleted;
-pub use store::{Backend, Store, StoreOptions, Synchronous, WriterStats};
+pub use store::{Backend, CommitsHeld, Store, StoreOptions, Synchronous, WriterStats};
 pub use tokens::TokenRecord;
 pub use trigger_state::PlcTriggerState;

@@ -121,11 +121,135 @@ impl Store {
             .send(Request::Create {
                 run: Box::new(run),
                 transition,
+                created_at: None,
                 reply,
             })
             .await
             .map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)?.map_err(Error::from)
+    }
+
+    /// [`Store::create_run_at`], answered sooner where it can be. On an
+    /// SQLite file, a run that nothing could refuse (no idempotency key, no
+    /// unique key, no locks, not a child run) and whose creation writes
+    /// nothing but the run and its events is written to the intake log
+    /// (see `intake`), and this returns once it is durable there, with the
+    /// time it was accepted. The writer then creates it; reads of runs and
+    /// events wait for that. Anything else is created by the writer before
+    /// this returns, as [`Store::create_run_at`] does.
+    pub async fn accept_run(
+        &self,
+        run: NewRun,
+        transition: Transition,
+    ) -> Result<(Created, Millis)> {
+        let intake = match &self.intake {
+            Some(intake) if crate::intake::record::fits(&run, &transition) => intake.clone(),
+            _ => return self.create_run_at(run, transition).await,
+        };
+        let body = crate::intake::record::encode(&run, &transition)?;
+        let id = run.id.clone();
+        let at = intake.accept(id.clone(), body).await?;
+        let (reply, rx) = oneshot::channel();
+        let sent = self
+            .writes
+            .send(Request::Create {
+                run: Box::new(run),
+                transition,
+                created_at: Some(at),
+                reply,
+            })
+            .await;
+        if sent.is_err() {
+            // Stopping: the next start creates it from the intake log.
+            intake.stored(&id, false);
+            return Err(Error::Closed);
+        }
+        let created_id = id.clone();
+        tokio::spawn(async move {
+            let id = created_id;
+            let created = match rx.await {
+                Ok(Ok((Created::New(_), _))) => true,
+                Ok(Ok((other, _))) => {
+                    tracing::error!(run = %id, outcome = ?other, "an accepted run was not created; the next start creates it from the intake log");
+                    false
+                }
+                Ok(Err(refused)) => {
+                    tracing::error!(run = %id, error = %Error::from(refused), "an accepted run was not created; the next start creates it from the intake log");
+                    false
+                }
+                Err(_) => false,
+            };
+            intake.stored(&id, created);
+        });
+        Ok((Created::New(id), at))
+    }
+
+    /// Create the runs that the intake log holds and the main database
+    /// does not: accepted before the last stop, and not created by then.
+    /// Their rows go once their runs are there.
+    pub(crate) async fn create_accepted(&self, rows: Vec<crate::intake::Row>) -> Result<()> {
+        let Some(intake) = &self.intake else {
+            return Ok(());
+        };
+        let mut there = Vec::new();
+        let mut waiting = Vec::new();
+        for row in rows {
+            if self.run_exists(&row.id).await? {
+                there.push(row.id);
+                continue;
+            }
+            let (run, transition) = match crate::intake::record::decode(&row.body) {
+                Ok(decoded) => decoded,
+                Err(e) => {
+                    tracing::error!(run = %row.id, error = %e, "an accepted run in the intake log cannot be read; its row is kept");
+                    continue;
+                }
+            };
+            let (reply, rx) = oneshot::channel();
+            self.writes
+                .send(Request::Create {
+                    run: Box::new(run),
+                    transition,
+                    created_at: Some(row.at),
+                    reply,
+                })
+                .await
+                .map_err(|_| Error::Closed)?;
+            waiting.push((row.id, rx));
+        }
+        let recovered = waiting.len();
+        for (id, rx) in waiting {
+            if let Err(refused) = rx.await.map_err(|_| Error::Closed)? {
+                // Created meanwhile by another store on the same file.
+                if !self.run_exists(&id).await? {
+                    return Err(refused.into());
+                }
+            }
+            there.push(id);
+        }
+        if recovered > 0 {
+            tracing::info!(
+                runs = recovered,
+                "created the runs accepted before the last stop"
+            );
+        }
+        crate::intake::forget(intake, there);
+        Ok(())
+    }
+
+    async fn run_exists(&self, id: &str) -> Result<bool> {
+        let row: Option<(String,)> = with_pool!(&self.pool, p => {
+            sqlx::query_as("SELECT id FROM runs WHERE id = $1").bind(id).fetch_optional(p).await?
+        });
+        Ok(row.is_some())
+    }
+
+    /// Wait until the writer has created run `id` (every run, with none),
+    /// if it was accepted into the intake log and is not created yet.
+    pub(crate) async fn settled(&self, id: Option<&str>) {
+        if let Some(intake) = &self.intake {
+            intake.settled(id).await;
+        }
     }
 
     /// Commit a transition. Returns once it is durable.
@@ -146,6 +270,7 @@ impl Store {
 
     /// The run with this id.
     pub async fn run(&self, id: &str) -> Result<Option<RunRecord>> {
+        self.settled(Some(id)).await;
         let row: Option<RunRow> = with_pool!(&self.pool, p => {
             sqlx::query_as(select!("WHERE id = $1")).bind(id).fetch_optional(p).await?
         });
@@ -154,6 +279,7 @@ impl Store {
 
     /// Runs matching `filter`, newest first.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
+        self.settled(None).await;
         let rows: Vec<RunRow> = with_pool!(&self.pool, p => {
             let mut q = sqlx::QueryBuilder::new(select!("WHERE 1 = 1"));
             if let Some(w) = &filter.workflow {
@@ -201,6 +327,7 @@ impl Store {
 
     /// How many runs are in each status.
     pub async fn count_runs(&self) -> Result<Vec<(RunStatus, i64)>> {
+        self.settled(None).await;
         let rows: Vec<(String, i64)> = with_pool!(&self.pool, p => {
             sqlx::query_as("SELECT status, COUNT(*) FROM runs GROUP BY status")
                 .fetch_all(p)
@@ -218,6 +345,7 @@ impl Store {
     /// Every execution of a run: attempts of nodes, foreach items and
     /// compensations, in start order.
     pub async fn executions(&self, run_id: &str) -> Result<Vec<Execution>> {
+        self.settled(Some(run_id)).await;
         let rows: Vec<ExecRow> = with_pool!(&self.pool, p => {
             sqlx::query_as(
                 "SELECT run_id, node_id, item, phase, attempt, status, output, error, error_kind, \

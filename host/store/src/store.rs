@@ -127,8 +127,18 @@ pub struct Store {
     /// `hold_commits`, and on SQLite by a retention batch (see `retention`),
     /// so that nothing else writes meanwhile.
     pub(crate) gate: Arc<tokio::sync::RwLock<()>>,
+    /// On an SQLite file, the runs accepted before the writer creates them
+    /// (see `intake`).
+    pub(crate) intake: Option<Arc<crate::intake::Intake>>,
     backend: Backend,
     _exclusive: Option<Arc<crate::exclusive::Exclusive>>,
+}
+
+/// Commits held back by [`Store::hold_commits`] until this is dropped.
+#[doc(hidden)]
+pub struct CommitsHeld {
+    _writer: tokio::sync::OwnedRwLockWriteGuard<()>,
+    _intake: Option<tokio::sync::OwnedRwLockWriteGuard<()>>,
 }
 
 /// What the store keeps in memory between reads (see `cache`).
@@ -214,7 +224,7 @@ impl Store {
         let stats = Arc::new(WriterStats::default());
         let gate = Arc::new(tokio::sync::RwLock::new(()));
         let writes = writer::spawn(
-            file,
+            file.clone(),
             pool.clone(),
             events.clone(),
             lock_grants.clone(),
@@ -222,7 +232,19 @@ impl Store {
             gate.clone(),
             options.max_batch.max(1),
         );
-        Ok(Self {
+        let (intake, left) = match &file {
+            Some((path, synchronous)) => {
+                let (path, synchronous) = (path.clone(), *synchronous);
+                let (intake, left) = tokio::task::spawn_blocking(move || {
+                    crate::intake::Intake::open(&path, synchronous)
+                })
+                .await
+                .map_err(|e| Error::Commit(format!("opening the intake log: {e}")))??;
+                (Some(intake), left)
+            }
+            None => (None, Vec::new()),
+        };
+        let store = Self {
             pool,
             stats,
             writes,
@@ -230,9 +252,12 @@ impl Store {
             lock_grants,
             caches: Arc::default(),
             gate,
+            intake,
             backend,
             _exclusive: exclusive,
-        })
+        };
+        store.create_accepted(left).await?;
+        Ok(store)
     }
 
     /// How well group commit is batching.
@@ -264,7 +289,23 @@ impl Store {
     /// wait, as they would for a slow disk. For tests that check what is
     /// visible before a commit.
     #[doc(hidden)]
-    pub async fn hold_commits(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
+    pub async fn hold_commits(&self) -> CommitsHeld {
+        let writer = self.gate.clone().write_owned().await;
+        let intake = match &self.intake {
+            Some(intake) => Some(intake.gate.clone().write_owned().await),
+            None => None,
+        };
+        CommitsHeld {
+            _writer: writer,
+            _intake: intake,
+        }
+    }
+
+    /// Hold the writer's commits back, but not the intake log's: runs are
+    /// accepted and not created, as when the writer is slow. For tests of
+    /// the intake log.
+    #[doc(hidden)]
+    pub async fn hold_writer(&self) -> tokio::sync::OwnedRwLockWriteGuard<()> {
         self.gate.clone().write_owned().await
     }
 

@@ -32,6 +32,9 @@ pub(crate) enum Request {
     Create {
         run: Box<NewRun>,
         transition: Transition,
+        /// The run's `created_at`, if not the commit's time: when it was
+        /// accepted into the intake log (see `intake`).
+        created_at: Option<Millis>,
         reply: oneshot::Sender<Result<(Created, Millis), Refused>>,
     },
 }
@@ -383,7 +386,7 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
         }
         for request in batch {
             match request {
-                Request::Create { run, transition, .. } => {
+                Request::Create { run, transition, created_at, .. } => {
                     if let Some(taken) = crate::locks::refused!(tx, turn, postgres, &run.id, transition) {
                         outcomes.push(Outcome::Created(Created::Locked(taken)));
                         continue;
@@ -398,7 +401,7 @@ async fn write_on(c: &mut Conn, batch: &[Request], outlets: &Outlets) -> Result<
                     .bind(run.input.to_string())
                     .bind(&run.idempotency_key)
                     .bind(&run.trigger)
-                    .bind(at)
+                    .bind(created_at.unwrap_or(at))
                     .bind(&run.owner)
                     .bind(i64::from(run.owner.is_some()))
                     .bind(&run.key)

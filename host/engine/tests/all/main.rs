@@ -10,6 +10,7 @@ mod deadlines;
 mod fast_path;
 mod graph;
 mod incidents;
+mod intake;
 mod keys;
 mod locks;
 mod plc_trigger;

@@ -103,7 +103,10 @@ pub(super) fn write(
     for (request_index, request) in batch.iter().enumerate() {
         let (run_id, transition) = match request {
             Request::Create {
-                run, transition, ..
+                run,
+                transition,
+                created_at,
+                ..
             } => {
                 let inserted: Option<String> = tx
                     .prepare_cached(sql::CREATE_RUN)?
@@ -115,7 +118,7 @@ pub(super) fn write(
                             run.input.to_string(),
                             run.idempotency_key,
                             run.trigger,
-                            at,
+                            created_at.unwrap_or(at),
                             run.owner,
                             i64::from(run.owner.is_some()),
                             run.key,

@@ -1,0 +1,381 @@
+//! The intake log: runs accepted before the writer has created them.
+//!
+//! An accepted run (`202 Accepted`) must survive a crash. Through the
+//! writer alone, its answer waits for the group commit in flight and then
+//! for its own, and at half of saturation that writer is busy most of the
+//! time. On an SQLite file, a run that nothing could refuse (see
+//! [`record::fits`]) is instead written to a small database of its own,
+//! next to the main one (`PATH-intake`), by a thread of its own that
+//! commits every run waiting at that moment in one transaction, synced as
+//! the main database is. Its answer waits for that commit only. The run is
+//! then handed to the writer, which creates it as it would have.
+//!
+//! - **Reads stay in step.** Until the writer has created a run, reads of
+//!   runs and events wait for it (see [`Intake::settled`]): a client that
+//!   got `202` and asks for the run finds it.
+//! - **Nothing is lost.** A row leaves the intake log after the run it
+//!   holds is in the main database. At start, every row whose run is not
+//!   there is created from the row (see `Store::open`), with the time it
+//!   was accepted, and the engine then resumes it as any other.
+//! - **Tests see what a slow disk shows.** `Store::hold_commits` holds
+//!   this log's commits too.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::{Connection, params};
+use tokio::sync::{RwLock, oneshot, watch};
+
+use crate::model::{Millis, now_millis};
+use crate::store::Synchronous;
+use crate::{Error, Result};
+
+pub(crate) mod record;
+
+/// Runs taken into one intake commit, at most.
+const MAX_BATCH: usize = 1024;
+
+/// How long rows of created runs wait for an accept's commit to be
+/// deleted in, before they are deleted in a commit of their own.
+const IDLE: Duration = Duration::from_millis(500);
+
+/// The file of the intake log for the database file `main`.
+pub(crate) fn path_for(main: &Path) -> PathBuf {
+    let mut name = main.as_os_str().to_owned();
+    name.push("-intake");
+    PathBuf::from(name)
+}
+
+/// A row of the intake log: a run's id, when it was accepted, and its
+/// creation as [`record::encode`] gave it.
+pub(crate) struct Row {
+    pub id: String,
+    pub at: Millis,
+    pub body: String,
+}
+
+/// What the intake thread is asked to do.
+enum Job {
+    /// Keep this run, and answer once it is synced.
+    Accept {
+        row: Row,
+        reply: oneshot::Sender<std::result::Result<Millis, String>>,
+    },
+    /// This run is in the main database: its row may go.
+    Created(String),
+}
+
+/// The intake log of an SQLite file store.
+pub(crate) struct Intake {
+    jobs: Sender<Job>,
+    /// Accepted runs that the writer has not created yet.
+    unstored: Mutex<HashSet<String>>,
+    /// Bumped whenever a run leaves `unstored`.
+    changed: watch::Sender<u64>,
+    /// Read-held by the intake thread for each commit; write-held by
+    /// `Store::hold_commits`.
+    pub(crate) gate: Arc<RwLock<()>>,
+}
+
+impl Intake {
+    /// Open the intake log of the database file `main`, and read the rows
+    /// left in it: the runs accepted and perhaps not created before the
+    /// last stop.
+    pub(crate) fn open(main: &Path, synchronous: Synchronous) -> Result<(Arc<Self>, Vec<Row>)> {
+        let path = path_for(main);
+        let failed =
+            |e: rusqlite::Error| Error::Commit(format!("intake log {}: {e}", path.display()));
+        let conn = connect(&path, synchronous).map_err(failed)?;
+        let left = read(&conn).map_err(failed)?;
+        let (tx, rx) = channel();
+        let gate = Arc::new(RwLock::new(()));
+        let thread_gate = gate.clone();
+        std::thread::Builder::new()
+            .name("baton-intake".into())
+            .spawn(move || run(conn, rx, thread_gate))
+            .map_err(|e| Error::Commit(format!("cannot start the intake thread: {e}")))?;
+        let (changed, _) = watch::channel(0);
+        let intake = Arc::new(Self {
+            jobs: tx,
+            unstored: Mutex::default(),
+            changed,
+            gate,
+        });
+        Ok((intake, left))
+    }
+
+    /// Keep the run `id`, encoded as `body`; returns once the row is
+    /// durable, with the time it was accepted. From then until
+    /// [`Intake::stored`], reads wait for the run.
+    pub(crate) async fn accept(&self, id: String, body: String) -> Result<Millis> {
+        let (reply, rx) = oneshot::channel();
+        let row = Row {
+            id: id.clone(),
+            at: 0,
+            body,
+        };
+        self.send(Job::Accept { row, reply })?;
+        let at = rx
+            .await
+            .map_err(|_| Error::Closed)?
+            .map_err(Error::Commit)?;
+        lock(&self.unstored).insert(id);
+        Ok(at)
+    }
+
+    /// The writer has tried to create run `id`; `created` if it did, and
+    /// then its row may go. Reads waiting for it go on either way: a run
+    /// that could not be created stays in the log, for the next start.
+    pub(crate) fn stored(&self, id: &str, created: bool) {
+        if created {
+            // A closed log is a stopping store: the row is dropped at the
+            // next start, once its run is found created.
+            let _ = self.send(Job::Created(id.to_string()));
+        }
+        lock(&self.unstored).remove(id);
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Wait until the writer has created run `id`, if it was accepted and
+    /// not yet created; with no id, every run accepted so far.
+    pub(crate) async fn settled(&self, id: Option<&str>) {
+        let mut changes = self.changed.subscribe();
+        let waiting: Vec<String> = {
+            let unstored = lock(&self.unstored);
+            match id {
+                Some(id) if unstored.contains(id) => vec![id.to_string()],
+                Some(_) => return,
+                None => unstored.iter().cloned().collect(),
+            }
+        };
+        if waiting.is_empty() {
+            return;
+        }
+        while changes.changed().await.is_ok() {
+            let unstored = lock(&self.unstored);
+            if waiting.iter().all(|id| !unstored.contains(id)) {
+                return;
+            }
+        }
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        self.jobs.send(job).map_err(|_| Error::Closed)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn connect(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match synchronous {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        },
+    )?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS accepted (\
+             id TEXT PRIMARY KEY NOT NULL, \
+             at INTEGER NOT NULL, \
+             body TEXT NOT NULL\
+         ) WITHOUT ROWID",
+    )?;
+    Ok(conn)
+}
+
+fn read(conn: &Connection) -> rusqlite::Result<Vec<Row>> {
+    let mut statement = conn.prepare("SELECT id, at, body FROM accepted ORDER BY id")?;
+    let rows = statement.query_map([], |r| {
+        Ok(Row {
+            id: r.get(0)?,
+            at: r.get(1)?,
+            body: r.get(2)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The intake thread: every accept waiting at that moment, and the rows of
+/// runs created since the last commit, in one transaction.
+fn run(mut conn: Connection, jobs: Receiver<Job>, gate: Arc<RwLock<()>>) {
+    let mut accepts = Vec::new();
+    let mut created: Vec<String> = Vec::new();
+    loop {
+        let first = if created.is_empty() {
+            jobs.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            jobs.recv_timeout(IDLE)
+        };
+        let idle = match first {
+            Ok(job) => {
+                take(job, &mut accepts, &mut created);
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => true,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        while accepts.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => take(job, &mut accepts, &mut created),
+                Err(_) => break,
+            }
+        }
+        // Created runs' rows alone wait for an accept, or for a pause.
+        if accepts.is_empty() && !idle && created.len() < MAX_BATCH {
+            continue;
+        }
+        let _open = gate.blocking_read();
+        let at = now_millis();
+        match write(&mut conn, &accepts, &created, at) {
+            Ok(()) => {
+                created.clear();
+                for (_, reply) in accepts.drain(..) {
+                    let _ = reply.send(Ok(at));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the intake log could not commit");
+                for (_, reply) in accepts.drain(..) {
+                    let _ = reply.send(Err(format!("the intake log could not commit: {e}")));
+                }
+                // Kept for the next commit; if none succeeds, the next start
+                // finds these runs created and drops their rows.
+                if created.len() > MAX_BATCH {
+                    created.clear();
+                }
+            }
+        }
+    }
+}
+
+type Accept = (Row, oneshot::Sender<std::result::Result<Millis, String>>);
+
+fn take(job: Job, accepts: &mut Vec<Accept>, created: &mut Vec<String>) {
+    match job {
+        Job::Accept { row, reply } => accepts.push((row, reply)),
+        Job::Created(id) => created.push(id),
+    }
+}
+
+fn write(
+    conn: &mut Connection,
+    accepts: &[Accept],
+    created: &[String],
+    at: Millis,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut insert =
+            tx.prepare_cached("INSERT INTO accepted (id, at, body) VALUES (?1, ?2, ?3)")?;
+        for (row, _) in accepts {
+            insert.execute(params![row.id, at, row.body])?;
+        }
+        let mut delete = tx.prepare_cached("DELETE FROM accepted WHERE id = ?1")?;
+        for id in created {
+            delete.execute(params![id])?;
+        }
+    }
+    tx.commit()
+}
+
+/// Let the rows of `ids` go: the runs they hold are in the main database.
+pub(crate) fn forget(intake: &Intake, ids: impl IntoIterator<Item = String>) {
+    for id in ids {
+        let _ = intake.send(Job::Created(id));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_accepted_row_is_there_after_a_reopen_until_its_run_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("baton.db");
+        let (intake, left) = Intake::open(&main, Synchronous::Full).unwrap();
+        assert!(left.is_empty());
+        let at = intake
+            .accept("r-1".into(), "{\"x\":1}".into())
+            .await
+            .unwrap();
+        intake.accept("r-2".into(), "{}".into()).await.unwrap();
+        assert!(at > 0);
+        // Read on a connection of its own, as a restart would.
+        let rows = read(&Connection::open(path_for(&main)).unwrap()).unwrap();
+        let ids: Vec<_> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["r-1", "r-2"]);
+        assert_eq!((rows[0].at, rows[0].body.as_str()), (at, "{\"x\":1}"));
+
+        // r-1 is created: its row goes with the next commit.
+        intake.stored("r-1", true);
+        intake.accept("r-3".into(), "{}".into()).await.unwrap();
+        let rows = read(&Connection::open(path_for(&main)).unwrap()).unwrap();
+        let ids: Vec<_> = rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["r-2", "r-3"]);
+        drop(intake);
+
+        let (_again, left) = Intake::open(&main, Synchronous::Full).unwrap();
+        let ids: Vec<_> = left.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, ["r-2", "r-3"]);
+    }
+
+    #[tokio::test]
+    async fn a_read_waits_for_an_accepted_run_until_it_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (intake, _) = Intake::open(&dir.path().join("b.db"), Synchronous::Full).unwrap();
+        intake.accept("r-1".into(), "{}".into()).await.unwrap();
+        // Another run's read does not wait.
+        intake.settled(Some("r-9")).await;
+        let one = tokio::spawn({
+            let intake = intake.clone();
+            async move { intake.settled(Some("r-1")).await }
+        });
+        let all = tokio::spawn({
+            let intake = intake.clone();
+            async move { intake.settled(None).await }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!one.is_finished() && !all.is_finished());
+        intake.stored("r-1", false);
+        tokio::time::timeout(Duration::from_secs(5), one)
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), all)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn created_rows_leave_after_a_pause_with_no_accepts() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("c.db");
+        let (intake, _) = Intake::open(&main, Synchronous::Full).unwrap();
+        intake.accept("r-1".into(), "{}".into()).await.unwrap();
+        intake.stored("r-1", true);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows = read(&Connection::open(path_for(&main)).unwrap()).unwrap();
+            if rows.is_empty() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a created run's row stayed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
