@@ -758,3 +758,59 @@ async fn a_pure_chain_lists_each_steps_attempt_though_none_has_a_row() {
         json!({"batch": 7})
     );
 }
+
+#[tokio::test]
+async fn an_accepted_run_is_found_at_once_and_counted_by_the_intake_log() {
+    let s = server().await;
+    s.install_plugins().await;
+    let (status, _) = s.apply("flow", FLOW).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let metric = |metrics: &Value, name: &str| -> u64 {
+        let text = metrics.as_str().unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("missing `{name}` in:\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    let (_, before) = s.get("/metrics", &s.viewer).await;
+    let mut ids = Vec::new();
+    for batch in 0..5 {
+        // No idempotency key and a pure first step: answered from the
+        // intake log, before the writer has created the run.
+        let (status, body) = s
+            .call(
+                Method::POST,
+                "/api/v1/workflows/flow/runs",
+                Some(&s.operator),
+                &[],
+                format!(r#"{{"input": {{"batch": {batch}}}}}"#),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let id = body["run_id"].as_str().unwrap().to_string();
+        // Asked at once, the run is there, with its start.
+        let (status, run) = s.get(&format!("/api/v1/runs/{id}"), &s.viewer).await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        assert_eq!(run["input"], json!({"batch": batch}));
+        let (status, events) = s.get(&format!("/api/v1/runs/{id}/events"), &s.viewer).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(events["events"][0]["kind"], "run_started", "{events}");
+        ids.push(id);
+    }
+    let (_, list) = s.get("/api/v1/runs?workflow=flow", &s.viewer).await;
+    let listed: Vec<&str> = list["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(ids.iter().all(|id| listed.contains(&id.as_str())), "{list}");
+    let (_, after) = s.get("/metrics", &s.viewer).await;
+    assert_eq!(
+        metric(&after, "baton_store_accepted_total")
+            - metric(&before, "baton_store_accepted_total"),
+        5
+    );
+    assert!(metric(&after, "baton_store_intake_commit_seconds_count") >= 1);
+}

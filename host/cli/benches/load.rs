@@ -244,13 +244,21 @@ async fn commits(addr: &str) -> (u64, u64) {
     )
 }
 
-/// The commit-time histogram's cumulative buckets, by upper bound.
-async fn commit_times(addr: &str) -> Vec<(String, u64)> {
+/// The writer's commit times, in `/metrics`.
+const WRITER: &str = "baton_store_commit_seconds";
+
+/// The intake log's commit times, in `/metrics`.
+const INTAKE: &str = "baton_store_intake_commit_seconds";
+
+/// The cumulative buckets of the commit-time histogram `name`, by upper
+/// bound.
+async fn commit_times(addr: &str, name: &str) -> Vec<(String, u64)> {
+    let prefix = format!("{name}_bucket{{le=\"");
     metrics(addr)
         .await
         .lines()
         .filter_map(|l| {
-            let rest = l.strip_prefix("baton_store_commit_seconds_bucket{le=\"")?;
+            let rest = l.strip_prefix(prefix.as_str())?;
             let (le, count) = rest.split_once("\"} ")?;
             Some((le.to_string(), count.trim().parse().ok()?))
         })
@@ -425,7 +433,8 @@ fn main() {
         // Open loop: requests are sent on a schedule, whatever the answers
         // do, and each latency is counted from the moment its request was
         // due.
-        let times = commit_times(&addr).await;
+        let times = commit_times(&addr, WRITER).await;
+        let intake = commit_times(&addr, INTAKE).await;
         let cpu0 = cpu_time(pid);
         let open = open_loop(&addr, rate, seconds, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#, 202).await;
         while running(&addr).await > 0 {
@@ -443,10 +452,15 @@ fn main() {
         );
         // The disk's share: an accept waits for the commit in flight and
         // for its own.
-        let later = commit_times(&addr).await;
+        let later = commit_times(&addr, WRITER).await;
         let (p50, n) = commit_pct(&times, &later, 0.5);
         let (p99, _) = commit_pct(&times, &later, 0.99);
         println!("commits, open loop   {n} commits, p50 under {p50}, p99 under {p99} (buckets of /metrics)");
+        // Where a run's accept waits: the intake log's commits.
+        let later = commit_times(&addr, INTAKE).await;
+        let (p50, n) = commit_pct(&intake, &later, 0.5);
+        let (p99, _) = commit_pct(&intake, &later, 0.99);
+        println!("intake, open loop    {n} commits, p50 under {p50}, p99 under {p99} (buckets of /metrics)");
         let after = commits(&addr).await;
         println!(
             "group commit         {:.1} transitions per commit over the phases ({} commits)",

@@ -22,15 +22,16 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, params};
 use tokio::sync::{RwLock, oneshot, watch};
 
 use crate::model::{Millis, now_millis};
-use crate::store::Synchronous;
+use crate::store::{Synchronous, WriterStats};
 use crate::{Error, Result};
 
 pub(crate) mod record;
@@ -84,7 +85,11 @@ impl Intake {
     /// Open the intake log of the database file `main`, and read the rows
     /// left in it: the runs accepted and perhaps not created before the
     /// last stop.
-    pub(crate) fn open(main: &Path, synchronous: Synchronous) -> Result<(Arc<Self>, Vec<Row>)> {
+    pub(crate) fn open(
+        main: &Path,
+        synchronous: Synchronous,
+        stats: Arc<WriterStats>,
+    ) -> Result<(Arc<Self>, Vec<Row>)> {
         let path = path_for(main);
         let failed =
             |e: rusqlite::Error| Error::Commit(format!("intake log {}: {e}", path.display()));
@@ -95,7 +100,7 @@ impl Intake {
         let thread_gate = gate.clone();
         std::thread::Builder::new()
             .name("baton-intake".into())
-            .spawn(move || run(conn, rx, thread_gate))
+            .spawn(move || run(conn, rx, thread_gate, stats))
             .map_err(|e| Error::Commit(format!("cannot start the intake thread: {e}")))?;
         let (changed, _) = watch::channel(0);
         let intake = Arc::new(Self {
@@ -207,7 +212,7 @@ fn read(conn: &Connection) -> rusqlite::Result<Vec<Row>> {
 
 /// The intake thread: every accept waiting at that moment, and the rows of
 /// runs created since the last commit, in one transaction.
-fn run(mut conn: Connection, jobs: Receiver<Job>, gate: Arc<RwLock<()>>) {
+fn run(mut conn: Connection, jobs: Receiver<Job>, gate: Arc<RwLock<()>>, stats: Arc<WriterStats>) {
     let mut accepts = Vec::new();
     let mut created: Vec<String> = Vec::new();
     loop {
@@ -235,9 +240,14 @@ fn run(mut conn: Connection, jobs: Receiver<Job>, gate: Arc<RwLock<()>>) {
             continue;
         }
         let _open = gate.blocking_read();
+        let began = Instant::now();
         let at = now_millis();
         match write(&mut conn, &accepts, &created, at) {
             Ok(()) => {
+                stats.intake_times.observe(began.elapsed());
+                stats
+                    .accepted
+                    .fetch_add(accepts.len() as u64, Ordering::Relaxed);
                 created.clear();
                 for (_, reply) in accepts.drain(..) {
                     let _ = reply.send(Ok(at));
@@ -303,7 +313,7 @@ mod tests {
     async fn an_accepted_row_is_there_after_a_reopen_until_its_run_is_created() {
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("baton.db");
-        let (intake, left) = Intake::open(&main, Synchronous::Full).unwrap();
+        let (intake, left) = Intake::open(&main, Synchronous::Full, Arc::default()).unwrap();
         assert!(left.is_empty());
         let at = intake
             .accept("r-1".into(), "{\"x\":1}".into())
@@ -325,7 +335,7 @@ mod tests {
         assert_eq!(ids, ["r-2", "r-3"]);
         drop(intake);
 
-        let (_again, left) = Intake::open(&main, Synchronous::Full).unwrap();
+        let (_again, left) = Intake::open(&main, Synchronous::Full, Arc::default()).unwrap();
         let ids: Vec<_> = left.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["r-2", "r-3"]);
     }
@@ -333,7 +343,8 @@ mod tests {
     #[tokio::test]
     async fn a_read_waits_for_an_accepted_run_until_it_is_stored() {
         let dir = tempfile::tempdir().unwrap();
-        let (intake, _) = Intake::open(&dir.path().join("b.db"), Synchronous::Full).unwrap();
+        let (intake, _) =
+            Intake::open(&dir.path().join("b.db"), Synchronous::Full, Arc::default()).unwrap();
         intake.accept("r-1".into(), "{}".into()).await.unwrap();
         // Another run's read does not wait.
         intake.settled(Some("r-9")).await;
@@ -362,7 +373,7 @@ mod tests {
     async fn created_rows_leave_after_a_pause_with_no_accepts() {
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("c.db");
-        let (intake, _) = Intake::open(&main, Synchronous::Full).unwrap();
+        let (intake, _) = Intake::open(&main, Synchronous::Full, Arc::default()).unwrap();
         intake.accept("r-1".into(), "{}".into()).await.unwrap();
         intake.stored("r-1", true);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

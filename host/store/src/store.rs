@@ -95,6 +95,11 @@ pub struct WriterStats {
     /// How long each database transaction that committed them took, to its
     /// sync to disk ([`crate::COMMIT_BUCKETS`]).
     pub commit_times: crate::Histogram,
+    /// Runs accepted through the intake log (see `intake`), on an SQLite
+    /// file.
+    pub accepted: std::sync::atomic::AtomicU64,
+    /// How long each of the intake log's commits took, to its sync to disk.
+    pub intake_times: crate::Histogram,
 }
 
 impl Default for WriterStats {
@@ -102,6 +107,8 @@ impl Default for WriterStats {
         Self {
             transitions: Default::default(),
             commit_times: crate::Histogram::new(crate::COMMIT_BUCKETS),
+            accepted: Default::default(),
+            intake_times: crate::Histogram::new(crate::COMMIT_BUCKETS),
         }
     }
 }
@@ -235,8 +242,9 @@ impl Store {
         let (intake, left) = match &file {
             Some((path, synchronous)) => {
                 let (path, synchronous) = (path.clone(), *synchronous);
+                let stats = stats.clone();
                 let (intake, left) = tokio::task::spawn_blocking(move || {
-                    crate::intake::Intake::open(&path, synchronous)
+                    crate::intake::Intake::open(&path, synchronous, stats)
                 })
                 .await
                 .map_err(|e| Error::Commit(format!("opening the intake log: {e}")))??;

@@ -166,6 +166,27 @@ pub async fn metrics(
         "# HELP baton_store_commit_seconds Time of each group commit, from its start to its sync to disk.\n# TYPE baton_store_commit_seconds histogram",
     );
     histogram(w, "baton_store_commit_seconds", "", &stats.commit_times);
+    line(
+        w,
+        "# HELP baton_store_accepted_total Runs accepted through the intake log (SQLite file), answered before the writer created them.\n# TYPE baton_store_accepted_total counter",
+    );
+    line(
+        w,
+        &format!(
+            "baton_store_accepted_total {}",
+            stats.accepted.load(Ordering::Relaxed)
+        ),
+    );
+    line(
+        w,
+        "# HELP baton_store_intake_commit_seconds Time of each commit of the intake log, from its start to its sync to disk.\n# TYPE baton_store_intake_commit_seconds histogram",
+    );
+    histogram(
+        w,
+        "baton_store_intake_commit_seconds",
+        "",
+        &stats.intake_times,
+    );
     let deleted = m.retention.deleted();
     line(
         w,
