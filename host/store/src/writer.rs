@@ -46,6 +46,18 @@ impl Request {
         }
     }
 
+    /// Whether this request may wait for another's commit: the creation of
+    /// a run accepted through the intake log, which holds it meanwhile.
+    fn lazy(&self) -> bool {
+        matches!(
+            self,
+            Request::Create {
+                created_at: Some(_),
+                ..
+            }
+        )
+    }
+
     /// The events this request stores once it is written, each with its
     /// run: the transition's, then a new run's audit record, which is
     /// outside the run.
@@ -150,6 +162,9 @@ async fn run(
         if got == 0 {
             break;
         }
+        if !lazy_wait(&mut rx, &mut batch, max_batch).await {
+            break;
+        }
         // Write-held by `Store::hold_commits`, and on SQLite by a retention
         // batch: then nothing is committed until it is released.
         let _open = gate.read().await;
@@ -177,6 +192,31 @@ async fn run(
         }
         conns.checkpoint(rx.is_empty()).await;
     }
+}
+
+/// How long runs accepted through the intake log wait for a commit that
+/// must happen anyway, before the writer commits them alone.
+pub(crate) const LAZY: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// With only accepted runs in `batch` (durable already, in the intake
+/// log), wait up to [`LAZY`] for a request that needs its commit now: a
+/// creation then costs no commit of its own, since its run's next commit
+/// follows it within milliseconds under load. False if the channel closed.
+async fn lazy_wait(
+    rx: &mut mpsc::Receiver<Request>,
+    batch: &mut Vec<Request>,
+    max_batch: usize,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + LAZY;
+    while batch.len() < max_batch && batch.iter().all(Request::lazy) {
+        match tokio::time::timeout_at(deadline, rx.recv_many(batch, max_batch - batch.len())).await
+        {
+            Ok(0) => return !batch.is_empty(),
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    true
 }
 
 /// The writer's connections: one from the pool, and on an SQLite file one
