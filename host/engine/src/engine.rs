@@ -551,6 +551,7 @@ impl Engine {
         self.shared
             .halted
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.store.halt();
         for (_, entry) in lock(&self.shared.runs).drain() {
             if let Some(task) = entry.task {
                 task.abort();

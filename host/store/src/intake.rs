@@ -21,8 +21,9 @@
 //!   this log's commits too.
 
 use std::collections::HashSet;
+use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -67,11 +68,17 @@ enum Job {
     },
     /// This run is in the main database: its row may go.
     Created(String),
+    /// End the thread (see [`Intake::stop`]).
+    Stop,
 }
 
 /// The intake log of an SQLite file store.
 pub(crate) struct Intake {
     jobs: Sender<Job>,
+    /// The lock on `PATH-intake.lock`: one store at a time uses the log.
+    held: Mutex<Option<File>>,
+    /// Set by [`Intake::stop`]: nothing more is accepted.
+    stopped: AtomicBool,
     /// Accepted runs that the writer has not created yet.
     unstored: Mutex<HashSet<String>>,
     /// Bumped whenever a run leaves `unstored`.
@@ -84,13 +91,18 @@ pub(crate) struct Intake {
 impl Intake {
     /// Open the intake log of the database file `main`, and read the rows
     /// left in it: the runs accepted and perhaps not created before the
-    /// last stop.
+    /// last stop. None if another store, in this process or another, uses
+    /// it: a store that reads a database served elsewhere neither creates
+    /// that server's accepted runs nor waits for them.
     pub(crate) fn open(
         main: &Path,
         synchronous: Synchronous,
         stats: Arc<WriterStats>,
-    ) -> Result<(Arc<Self>, Vec<Row>)> {
+    ) -> Result<Option<(Arc<Self>, Vec<Row>)>> {
         let path = path_for(main);
+        let Some(held) = hold(&path)? else {
+            return Ok(None);
+        };
         let failed =
             |e: rusqlite::Error| Error::Commit(format!("intake log {}: {e}", path.display()));
         let conn = connect(&path, synchronous).map_err(failed)?;
@@ -105,17 +117,30 @@ impl Intake {
         let (changed, _) = watch::channel(0);
         let intake = Arc::new(Self {
             jobs: tx,
+            held: Mutex::new(Some(held)),
+            stopped: AtomicBool::new(false),
             unstored: Mutex::default(),
             changed,
             gate,
         });
-        Ok((intake, left))
+        Ok(Some((intake, left)))
+    }
+
+    /// Take nothing more, and let another store take the log over, as a
+    /// crash would: its rows stay for whoever opens it next.
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::SeqCst);
+        let _ = self.send(Job::Stop);
+        drop(lock(&self.held).take());
     }
 
     /// Keep the run `id`, encoded as `body`; returns once the row is
     /// durable, with the time it was accepted. From then until
     /// [`Intake::stored`], reads wait for the run.
     pub(crate) async fn accept(&self, id: String, body: String) -> Result<Millis> {
+        if self.stopped.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
         let (reply, rx) = oneshot::channel();
         let row = Row {
             id: id.clone(),
@@ -223,17 +248,23 @@ fn run(mut conn: Connection, jobs: Receiver<Job>, gate: Arc<RwLock<()>>, stats: 
         };
         let idle = match first {
             Ok(job) => {
-                take(job, &mut accepts, &mut created);
+                if !take(job, &mut accepts, &mut created) {
+                    break;
+                }
                 false
             }
             Err(RecvTimeoutError::Timeout) => true,
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        while accepts.len() < MAX_BATCH {
+        let mut stop = false;
+        while accepts.len() < MAX_BATCH && !stop {
             match jobs.try_recv() {
-                Ok(job) => take(job, &mut accepts, &mut created),
+                Ok(job) => stop = !take(job, &mut accepts, &mut created),
                 Err(_) => break,
             }
+        }
+        if stop {
+            break;
         }
         // Created runs' rows alone wait for an accept, or for a pause.
         if accepts.is_empty() && !idle && created.len() < MAX_BATCH {
@@ -270,10 +301,37 @@ fn run(mut conn: Connection, jobs: Receiver<Job>, gate: Arc<RwLock<()>>, stats: 
 
 type Accept = (Row, oneshot::Sender<std::result::Result<Millis, String>>);
 
-fn take(job: Job, accepts: &mut Vec<Accept>, created: &mut Vec<String>) {
+/// File `job`; false for [`Job::Stop`].
+fn take(job: Job, accepts: &mut Vec<Accept>, created: &mut Vec<String>) -> bool {
     match job {
         Job::Accept { row, reply } => accepts.push((row, reply)),
         Job::Created(id) => created.push(id),
+        Job::Stop => return false,
+    }
+    true
+}
+
+/// Lock `PATH.lock` for the intake log at `path`; None if it is locked.
+fn hold(path: &Path) -> Result<Option<File>> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let failed = |e: std::io::Error| {
+        Error::Commit(format!(
+            "intake log lock {}: {e}",
+            Path::new(&name).display()
+        ))
+    };
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&name)
+        .map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => Err(failed(e)),
     }
 }
 
@@ -313,7 +371,9 @@ mod tests {
     async fn an_accepted_row_is_there_after_a_reopen_until_its_run_is_created() {
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("baton.db");
-        let (intake, left) = Intake::open(&main, Synchronous::Full, Arc::default()).unwrap();
+        let (intake, left) = Intake::open(&main, Synchronous::Full, Arc::default())
+            .unwrap()
+            .unwrap();
         assert!(left.is_empty());
         let at = intake
             .accept("r-1".into(), "{\"x\":1}".into())
@@ -333,9 +393,21 @@ mod tests {
         let rows = read(&Connection::open(path_for(&main)).unwrap()).unwrap();
         let ids: Vec<_> = rows.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["r-2", "r-3"]);
-        drop(intake);
+        // Held: a second store does without it.
+        assert!(
+            Intake::open(&main, Synchronous::Full, Arc::default())
+                .unwrap()
+                .is_none()
+        );
+        intake.stop();
+        assert!(matches!(
+            intake.accept("r-4".into(), "{}".into()).await,
+            Err(Error::Closed)
+        ));
 
-        let (_again, left) = Intake::open(&main, Synchronous::Full, Arc::default()).unwrap();
+        let (_again, left) = Intake::open(&main, Synchronous::Full, Arc::default())
+            .unwrap()
+            .unwrap();
         let ids: Vec<_> = left.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["r-2", "r-3"]);
     }
@@ -343,8 +415,9 @@ mod tests {
     #[tokio::test]
     async fn a_read_waits_for_an_accepted_run_until_it_is_stored() {
         let dir = tempfile::tempdir().unwrap();
-        let (intake, _) =
-            Intake::open(&dir.path().join("b.db"), Synchronous::Full, Arc::default()).unwrap();
+        let (intake, _) = Intake::open(&dir.path().join("b.db"), Synchronous::Full, Arc::default())
+            .unwrap()
+            .unwrap();
         intake.accept("r-1".into(), "{}".into()).await.unwrap();
         // Another run's read does not wait.
         intake.settled(Some("r-9")).await;
@@ -373,7 +446,9 @@ mod tests {
     async fn created_rows_leave_after_a_pause_with_no_accepts() {
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("c.db");
-        let (intake, _) = Intake::open(&main, Synchronous::Full, Arc::default()).unwrap();
+        let (intake, _) = Intake::open(&main, Synchronous::Full, Arc::default())
+            .unwrap()
+            .unwrap();
         intake.accept("r-1".into(), "{}".into()).await.unwrap();
         intake.stored("r-1", true);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -247,8 +247,9 @@ impl Store {
                     crate::intake::Intake::open(&path, synchronous, stats)
                 })
                 .await
-                .map_err(|e| Error::Commit(format!("opening the intake log: {e}")))??;
-                (Some(intake), left)
+                .map_err(|e| Error::Commit(format!("opening the intake log: {e}")))??
+                .unzip();
+                (intake, left.unwrap_or_default())
             }
             None => (None, Vec::new()),
         };
@@ -306,6 +307,16 @@ impl Store {
         CommitsHeld {
             _writer: writer,
             _intake: intake,
+        }
+    }
+
+    /// Stop as a crash would, for `Engine::halt`: the intake log takes no
+    /// more runs, and another store on the same file may take it over,
+    /// with the rows it holds.
+    #[doc(hidden)]
+    pub fn halt(&self) {
+        if let Some(intake) = &self.intake {
+            intake.stop();
         }
     }
 
