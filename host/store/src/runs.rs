@@ -160,9 +160,11 @@ impl Store {
             })
             .await;
         if sent.is_err() {
-            // Stopping: the next start creates it from the intake log.
+            // The writer has stopped: the run is accepted all the same, and
+            // the next start creates it from the intake log.
+            tracing::warn!(run = %id, "accepted while the writer stops; the next start creates it");
             intake.stored(&id, false);
-            return Err(Error::Closed);
+            return Ok((Created::New(id), at));
         }
         let created_id = id.clone();
         tokio::spawn(async move {
