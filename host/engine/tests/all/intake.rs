@@ -58,7 +58,7 @@ async fn a_run_accepted_but_never_created_is_created_and_run_at_the_next_start()
         .await
         .expect("the accept waited for the held writer");
     assert!(!in_main_database(&h.db.url, &id));
-    assert_eq!(intake_rows(&h.db.url), [id.clone()]);
+    assert_eq!(intake_rows(&h.db.url), std::slice::from_ref(&id));
     tokio::time::sleep(Duration::from_millis(200)).await;
     h.engine.halt();
     assert!(
