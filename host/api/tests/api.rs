@@ -301,6 +301,17 @@ async fn plugins_upload_is_idempotent_conflicts_are_409_and_bad_input_is_refused
     assert_eq!(body["error"]["details"]["workflows"], json!(["flow@1"]));
 }
 
+/// The value of the unlabelled sample `name` in the Prometheus text
+/// `metrics`.
+fn metric(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("missing `{name}` in:\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
 async fn start(s: &Server, token: &str) -> (StatusCode, Value) {
     s.call(
         Method::POST,
@@ -457,14 +468,7 @@ async fn a_run_through_the_api_from_apply_to_approval_with_audit() {
     }
     // Every group commit is timed: the histogram counts as many as the
     // counter, and its last bucket holds them all.
-    let value = |name: &str| -> u64 {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .unwrap_or_else(|| panic!("missing `{name}` in:\n{metrics}"))
-            .parse()
-            .unwrap()
-    };
+    let value = |name: &str| metric(metrics, name);
     let commits = value("baton_store_commits_total");
     assert!(commits > 0);
     assert_eq!(value("baton_store_commit_seconds_count"), commits);
@@ -765,14 +769,6 @@ async fn an_accepted_run_is_found_at_once_and_counted_by_the_intake_log() {
     s.install_plugins().await;
     let (status, _) = s.apply("flow", FLOW).await;
     assert_eq!(status, StatusCode::CREATED);
-    let metric = |metrics: &Value, name: &str| -> u64 {
-        let text = metrics.as_str().unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-            .unwrap_or_else(|| panic!("missing `{name}` in:\n{text}"))
-            .parse()
-            .unwrap()
-    };
     let (_, before) = s.get("/metrics", &s.viewer).await;
     let mut ids = Vec::new();
     for batch in 0..5 {
@@ -808,9 +804,14 @@ async fn an_accepted_run_is_found_at_once_and_counted_by_the_intake_log() {
     assert!(ids.iter().all(|id| listed.contains(&id.as_str())), "{list}");
     let (_, after) = s.get("/metrics", &s.viewer).await;
     assert_eq!(
-        metric(&after, "baton_store_accepted_total")
-            - metric(&before, "baton_store_accepted_total"),
+        metric(after.as_str().unwrap(), "baton_store_accepted_total")
+            - metric(before.as_str().unwrap(), "baton_store_accepted_total"),
         5
     );
-    assert!(metric(&after, "baton_store_intake_commit_seconds_count") >= 1);
+    assert!(
+        metric(
+            after.as_str().unwrap(),
+            "baton_store_intake_commit_seconds_count"
+        ) >= 1
+    );
 }

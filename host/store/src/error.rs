@@ -21,6 +21,18 @@ pub enum Error {
         /// Who holds it, as far as the lock file says.
         holder: String,
     },
+    /// The intake log beside an SQLite database (`PATH-intake`) could not
+    /// be opened or read; it may hold accepted runs, so the store does not
+    /// open without it.
+    #[error(
+        "the intake log {path} (accepted runs not yet in the database) cannot be used: {reason}"
+    )]
+    Intake {
+        /// The file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
     /// The database refused or failed an operation.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),

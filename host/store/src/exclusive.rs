@@ -30,6 +30,24 @@ pub(crate) fn lock_path(url: &str) -> Option<PathBuf> {
     Some(PathBuf::from(format!("{path}.lock")))
 }
 
+/// Open (creating it if needed) the lock file at `path` and try to lock
+/// it exclusively, without waiting: the file, and whether this call holds
+/// the lock now. Another open file holding it, in this process or
+/// another, leaves it unheld.
+pub(crate) fn try_lock_file(path: &Path) -> std::io::Result<(File, bool)> {
+    let file = File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok((file, true)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok((file, false)),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Lock the database at `url` for this process.
 pub(crate) fn acquire(url: &str) -> Result<Option<Exclusive>> {
     let Some(path) = lock_path(url) else {
@@ -44,29 +62,19 @@ pub(crate) fn acquire(url: &str) -> Result<Option<Exclusive>> {
     {
         std::fs::create_dir_all(dir).map_err(failed)?;
     }
-    let mut file = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(failed)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = holder.trim();
-            return Err(Error::Locked {
-                path: path.display().to_string(),
-                holder: if holder.is_empty() {
-                    "another process holds it".into()
-                } else {
-                    format!("process {holder} holds it")
-                },
-            });
-        }
-        Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+    let (mut file, held) = try_lock_file(&path).map_err(failed)?;
+    if !held {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        return Err(Error::Locked {
+            path: path.display().to_string(),
+            holder: if holder.is_empty() {
+                "another process holds it".into()
+            } else {
+                format!("process {holder} holds it")
+            },
+        });
     }
     // Say who holds it, for the message a second process gets.
     let _ = file.set_len(0);

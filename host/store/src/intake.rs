@@ -63,7 +63,8 @@ pub(crate) struct Row {
 enum Job {
     /// Keep this run, and answer once it is synced.
     Accept {
-        row: Row,
+        id: String,
+        body: String,
         reply: oneshot::Sender<std::result::Result<Millis, String>>,
     },
     /// This run is in the main database: its row may go.
@@ -100,20 +101,26 @@ impl Intake {
         stats: Arc<WriterStats>,
     ) -> Result<Option<(Arc<Self>, Vec<Row>)>> {
         let path = path_for(main);
-        let Some(held) = hold(&path)? else {
-            return Ok(None);
+        let failed = |reason: String| Error::Intake {
+            path: path.display().to_string(),
+            reason,
         };
-        let failed =
-            |e: rusqlite::Error| Error::Commit(format!("intake log {}: {e}", path.display()));
-        let conn = connect(&path, synchronous).map_err(failed)?;
-        let left = read(&conn).map_err(failed)?;
+        let mut lock = path.as_os_str().to_owned();
+        lock.push(".lock");
+        let (held, ours) = crate::exclusive::try_lock_file(Path::new(&lock))
+            .map_err(|e| failed(format!("its lock file: {e}")))?;
+        if !ours {
+            return Ok(None);
+        }
+        let conn = connect(&path, synchronous).map_err(|e| failed(e.to_string()))?;
+        let left = read(&conn).map_err(|e| failed(e.to_string()))?;
         let (tx, rx) = channel();
         let gate = Arc::new(RwLock::new(()));
         let thread_gate = gate.clone();
         std::thread::Builder::new()
             .name("baton-intake".into())
             .spawn(move || run(conn, rx, thread_gate, stats))
-            .map_err(|e| Error::Commit(format!("cannot start the intake thread: {e}")))?;
+            .map_err(|e| failed(format!("its thread cannot start: {e}")))?;
         let (changed, _) = watch::channel(0);
         let intake = Arc::new(Self {
             jobs: tx,
@@ -142,12 +149,11 @@ impl Intake {
             return Err(Error::Closed);
         }
         let (reply, rx) = oneshot::channel();
-        let row = Row {
+        self.send(Job::Accept {
             id: id.clone(),
-            at: 0,
             body,
-        };
-        self.send(Job::Accept { row, reply })?;
+            reply,
+        })?;
         let at = rx
             .await
             .map_err(|_| Error::Closed)?
@@ -192,6 +198,14 @@ impl Intake {
         }
     }
 
+    /// Let the rows of `ids` go: the runs they hold are in the main
+    /// database.
+    pub(crate) fn forget(&self, ids: impl IntoIterator<Item = String>) {
+        for id in ids {
+            let _ = self.send(Job::Created(id));
+        }
+    }
+
     fn send(&self, job: Job) -> Result<()> {
         self.jobs.send(job).map_err(|_| Error::Closed)
     }
@@ -202,17 +216,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn connect(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-    conn.pragma_update(
-        None,
-        "synchronous",
-        match synchronous {
-            Synchronous::Full => "FULL",
-            Synchronous::Normal => "NORMAL",
-        },
-    )?;
+    let conn = crate::writer::open_wal(path, synchronous)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS accepted (\
              id TEXT PRIMARY KEY NOT NULL, \
@@ -280,13 +284,13 @@ fn run(mut conn: Connection, jobs: Receiver<Job>, gate: Arc<RwLock<()>>, stats: 
                     .accepted
                     .fetch_add(accepts.len() as u64, Ordering::Relaxed);
                 created.clear();
-                for (_, reply) in accepts.drain(..) {
+                for (_, _, reply) in accepts.drain(..) {
                     let _ = reply.send(Ok(at));
                 }
             }
             Err(e) => {
                 tracing::error!(error = %e, "the intake log could not commit");
-                for (_, reply) in accepts.drain(..) {
+                for (_, _, reply) in accepts.drain(..) {
                     let _ = reply.send(Err(format!("the intake log could not commit: {e}")));
                 }
                 // Kept for the next commit; if none succeeds, the next start
@@ -299,40 +303,21 @@ fn run(mut conn: Connection, jobs: Receiver<Job>, gate: Arc<RwLock<()>>, stats: 
     }
 }
 
-type Accept = (Row, oneshot::Sender<std::result::Result<Millis, String>>);
+/// A run to keep: its id, its body, and who waits for the commit.
+type Accept = (
+    String,
+    String,
+    oneshot::Sender<std::result::Result<Millis, String>>,
+);
 
 /// File `job`; false for [`Job::Stop`].
 fn take(job: Job, accepts: &mut Vec<Accept>, created: &mut Vec<String>) -> bool {
     match job {
-        Job::Accept { row, reply } => accepts.push((row, reply)),
+        Job::Accept { id, body, reply } => accepts.push((id, body, reply)),
         Job::Created(id) => created.push(id),
         Job::Stop => return false,
     }
     true
-}
-
-/// Lock `PATH.lock` for the intake log at `path`; None if it is locked.
-fn hold(path: &Path) -> Result<Option<File>> {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".lock");
-    let failed = |e: std::io::Error| {
-        Error::Commit(format!(
-            "intake log lock {}: {e}",
-            Path::new(&name).display()
-        ))
-    };
-    let file = File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&name)
-        .map_err(failed)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => Err(failed(e)),
-    }
 }
 
 fn write(
@@ -345,8 +330,8 @@ fn write(
     {
         let mut insert =
             tx.prepare_cached("INSERT INTO accepted (id, at, body) VALUES (?1, ?2, ?3)")?;
-        for (row, _) in accepts {
-            insert.execute(params![row.id, at, row.body])?;
+        for (id, body, _) in accepts {
+            insert.execute(params![id, at, body])?;
         }
         let mut delete = tx.prepare_cached("DELETE FROM accepted WHERE id = ?1")?;
         for id in created {
@@ -354,13 +339,6 @@ fn write(
         }
     }
     tx.commit()
-}
-
-/// Let the rows of `ids` go: the runs they hold are in the main database.
-pub(crate) fn forget(intake: &Intake, ids: impl IntoIterator<Item = String>) {
-    for id in ids {
-        let _ = intake.send(Job::Created(id));
-    }
 }
 
 #[cfg(test)]
@@ -440,6 +418,22 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[test]
+    fn a_damaged_log_is_refused_naming_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("d.db");
+        std::fs::write(path_for(&main), vec![7u8; 8192]).unwrap();
+        let Err(e) = Intake::open(&main, Synchronous::Full, Arc::default()) else {
+            panic!("a file that is not a database was opened as the intake log");
+        };
+        let text = e.to_string();
+        assert!(matches!(e, Error::Intake { .. }), "{text}");
+        assert!(
+            text.contains(&path_for(&main).display().to_string()) && text.contains("accepted runs"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -235,7 +235,7 @@ impl Store {
                 "created the runs accepted before the last stop"
             );
         }
-        crate::intake::forget(intake, there);
+        intake.forget(there);
         Ok(())
     }
 

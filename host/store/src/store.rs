@@ -241,13 +241,17 @@ impl Store {
         );
         let (intake, left) = match &file {
             Some((path, synchronous)) => {
+                let shown = crate::intake::path_for(path).display().to_string();
                 let (path, synchronous) = (path.clone(), *synchronous);
                 let stats = stats.clone();
                 let (intake, left) = tokio::task::spawn_blocking(move || {
                     crate::intake::Intake::open(&path, synchronous, stats)
                 })
                 .await
-                .map_err(|e| Error::Commit(format!("opening the intake log: {e}")))??
+                .map_err(|e| Error::Intake {
+                    path: shown,
+                    reason: format!("opening it failed: {e}"),
+                })??
                 .unzip();
                 (intake, left.unwrap_or_default())
             }

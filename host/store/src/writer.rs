@@ -101,6 +101,7 @@ mod lite;
 mod sql;
 
 pub(crate) use checkpoint::BACKSTOP;
+pub(crate) use lite::open_wal;
 
 /// Where the writer's own SQLite connection opens (see `lite`): the
 /// database file, and how it syncs. None for PostgreSQL and in-memory

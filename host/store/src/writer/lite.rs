@@ -19,8 +19,10 @@ use super::{Done, Outcome, Request, sql, stored_event};
 use crate::model::{Created, Millis};
 use crate::store::Synchronous;
 
-/// The writer's own connection to the database file at `path`.
-pub(super) fn open(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Connection> {
+/// A connection of Baton's own to the SQLite file at `path`, in WAL mode
+/// and synced as `synchronous` says: the writer's, its checkpoint
+/// thread's and the intake log's.
+pub(crate) fn open_wal(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(10))?;
     let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -32,6 +34,12 @@ pub(super) fn open(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Co
             Synchronous::Normal => "NORMAL",
         },
     )?;
+    Ok(conn)
+}
+
+/// The writer's own connection to the database file at `path`.
+pub(super) fn open(path: &Path, synchronous: Synchronous) -> rusqlite::Result<Connection> {
+    let conn = open_wal(path, synchronous)?;
     conn.pragma_update(None, "foreign_keys", "OFF")?;
     // The checkpoint thread does this work (see `checkpoint`).
     conn.pragma_update(None, "wal_autocheckpoint", super::BACKSTOP)?;
