@@ -4,15 +4,23 @@
 //! `cargo bench -p baton-cli --bench load [-- --concurrency 32 --seconds 10]`;
 //! `BATON_BIN=path/to/baton` runs another build's server instead, and
 //! `--rate N` runs only the open loop, at N runs/s, to compare builds at
-//! the same load.
+//! the same load; `--trace FILE` writes each open-loop accept's due time
+//! and latency to FILE.
 //!
 //! It reports, as medians and percentiles from one run:
 //! - `GET /healthz`: the HTTP floor, the baseline the others are compared to;
 //! - accept: `POST /workflows/{name}/runs` to its 202, with the run durable;
 //! - end to end: `POST ...?wait=60`, trigger to the finished run;
 //! - sustained runs/s: runs accepted and finished per second, all on SQLite;
+//! - healthz, open loop: `GET /healthz` on the open loop's schedule, the
+//!   floor of the client and the loopback at that rate, with the CPU each
+//!   side spends per request;
 //! - accept, open loop: requests sent on a fixed schedule at half the
-//!   sustained rate, each latency counted from when it was due;
+//!   sustained rate, each latency counted from when it was due, with the
+//!   accepts over 10 ms (stalls) and the slowest, and the client's CPU per
+//!   run beside the server's: on one machine they share the cores;
+//! - the disk's writes and cache flushes during that loop, as the block
+//!   device counts them (`/proc/diskstats`);
 //! - and, as the baselines of the commits: an fsync microbenchmark of the
 //!   server's data directory, the disk's own tail (40 KiB synced writes
 //!   for 3 s, alone and with a second file synced beside them, as a
@@ -56,6 +64,15 @@ fn arg(name: &str, default: u64) -> u64 {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The value of option `name`, if given.
+fn text_arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 struct Conn {
@@ -143,10 +160,9 @@ async fn open_loop(
     addr: &str,
     rate: f64,
     seconds: u64,
-    path: &'static str,
-    body: &'static str,
+    (method, path, body): (Method, &'static str, &'static str),
     expect: u16,
-) -> Vec<Duration> {
+) -> OpenLoop {
     let free = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Conn>::new()));
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(OPEN_LOOP_CONNECTIONS));
     let mut pending = tokio::task::JoinSet::new();
@@ -169,6 +185,7 @@ async fn open_loop(
     });
     while let Some(due) = due_rx.recv().await {
         let (addr, free, slots) = (addr.to_string(), free.clone(), slots.clone());
+        let method = method.clone();
         pending.spawn(async move {
             let _slot = slots.acquire_owned().await.unwrap();
             let conn = free.lock().unwrap().pop();
@@ -176,19 +193,50 @@ async fn open_loop(
                 Some(conn) => conn,
                 None => Conn::open(&addr).await,
             };
-            let (status, answer) = conn.call(Method::POST, path, body).await;
+            let (status, answer) = conn.call(method, path, body).await;
             assert_eq!(status, expect, "{}", String::from_utf8_lossy(&answer));
             let latency = due.elapsed();
             free.lock().unwrap().push(conn);
-            latency
+            (due - start, latency)
         });
     }
-    let mut all = Vec::new();
-    while let Some(latency) = pending.join_next().await {
-        all.push(latency.unwrap());
+    let mut trace = Vec::new();
+    while let Some(done) = pending.join_next().await {
+        trace.push(done.unwrap());
     }
-    all.sort();
-    all
+    trace.sort();
+    let mut sorted: Vec<Duration> = trace.iter().map(|(_, latency)| *latency).collect();
+    sorted.sort();
+    OpenLoop { sorted, trace }
+}
+
+/// An open loop's latencies: sorted, and by when each request was due.
+struct OpenLoop {
+    sorted: Vec<Duration>,
+    /// (when it was due, from the loop's start; its latency), in order.
+    trace: Vec<(Duration, Duration)>,
+}
+
+/// Latencies over this count as a stall in the open loop's report.
+const STALL: Duration = Duration::from_millis(10);
+
+impl OpenLoop {
+    /// How many requests took longer than [`STALL`], and the slowest.
+    fn stalls(&self) -> (usize, Duration) {
+        let over = self.sorted.iter().filter(|l| **l > STALL).count();
+        (over, self.sorted.last().copied().unwrap_or_default())
+    }
+
+    /// Write `due_s latency_ms` lines to `path`, to see when the slow
+    /// requests were due.
+    fn write_trace(&self, path: &str) {
+        let text: String = self
+            .trace
+            .iter()
+            .map(|(due, l)| format!("{:.6} {:.3}\n", due.as_secs_f64(), l.as_secs_f64() * 1e3))
+            .collect();
+        std::fs::write(path, text).unwrap();
+    }
 }
 
 /// Microseconds of CPU per run that process `pid` used since it had used
@@ -433,23 +481,66 @@ fn main() {
         // Open loop: requests are sent on a schedule, whatever the answers
         // do, and each latency is counted from the moment its request was
         // due.
+        // The floor at this rate: the same schedule of requests that the
+        // server answers without work, so the client's share and the
+        // loopback's are measured in the same run.
+        let me = std::process::id();
+        let (cpu0, client0) = (cpu_time(pid), cpu_time(me));
+        let floor = open_loop(&addr, rate, seconds, (Method::GET, "/healthz", ""), 200).await;
+        println!(
+            "healthz, open loop   {:>8.0} req/s   p50 {}   p99 {}   (the HTTP floor at this rate; server CPU {:.0} µs, client CPU {:.0} µs per request)",
+            rate,
+            ms(pct(&floor.sorted, 0.5)),
+            ms(pct(&floor.sorted, 0.99)),
+            cpu_per_run(pid, cpu0, floor.sorted.len()),
+            cpu_per_run(me, client0, floor.sorted.len()),
+        );
         let times = commit_times(&addr, WRITER).await;
         let intake = commit_times(&addr, INTAKE).await;
-        let cpu0 = cpu_time(pid);
-        let open = open_loop(&addr, rate, seconds, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#, 202).await;
+        let disk0 = baton_sim::disk::device_counters(data.path());
+        let (cpu0, client0) = (cpu_time(pid), cpu_time(me));
+        let began = Instant::now();
+        let accepts = open_loop(&addr, rate, seconds, (Method::POST, "/api/v1/workflows/three-steps/runs", r#"{"input": {"value": 1}}"#), 202).await;
         while running(&addr).await > 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let wall = began.elapsed().as_secs_f64();
+        let disk = baton_sim::disk::device_counters(data.path()).zip(disk0).map(|(b, a)| b.since(a));
+        let open = &accepts.sorted;
         let cpu = cpu_per_run(pid, cpu0, open.len());
+        let client = cpu_per_run(me, client0, open.len());
         println!(
-            "accept, open loop    {:>8.0} runs/s  p50 {}   p99 {}   ({}; {} requests; server CPU {:.0} µs per run)",
+            "accept, open loop    {:>8.0} runs/s  p50 {}   p99 {}   ({}; {} requests; server CPU {:.0} µs, client CPU {:.0} µs per run)",
             rate,
-            ms(pct(&open, 0.5)),
-            ms(pct(&open, 0.99)),
+            ms(pct(open, 0.5)),
+            ms(pct(open, 0.99)),
             if fixed_rate > 0 { "the rate asked for" } else { "half the sustained rate" },
             open.len(),
-            cpu
+            cpu,
+            client
         );
+        let (stalled, slowest) = accepts.stalls();
+        println!(
+            "stalls, open loop    {stalled} accepts over {} ({:.2}%); the slowest {}",
+            ms(STALL),
+            stalled as f64 * 100.0 / open.len().max(1) as f64,
+            ms(slowest)
+        );
+        if let Some(path) = text_arg("--trace") {
+            accepts.write_trace(&path);
+            println!("trace                {path}: each accept's due time (s) and latency (ms)");
+        }
+        // What the runs cost the disk, as the device itself counts it.
+        match disk {
+            Some(d) => println!(
+                "disk, open loop      {:.1} MB/s written in {:.0} writes/s and {:.0} cache flushes/s, over the loop and its drain ({:.1} KiB per run)",
+                d.bytes_written as f64 / wall / 1e6,
+                d.writes as f64 / wall,
+                d.flushes as f64 / wall,
+                d.bytes_written as f64 / 1024.0 / open.len().max(1) as f64
+            ),
+            None => println!("disk, open loop      the data directory's device is not in /proc/diskstats"),
+        }
         // The disk's share: an accept waits for the commit in flight and
         // for its own.
         let later = commit_times(&addr, WRITER).await;

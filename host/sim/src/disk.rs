@@ -120,8 +120,69 @@ pub fn sync_tail(dir: &Path, duration: Duration, beside: bool) -> std::io::Resul
     })
 }
 
+/// What the block device under a directory has done since it started,
+/// from `/proc/diskstats`: compare two readings to see how much a
+/// benchmark wrote, and how many cache flushes (each `fsync`'s barrier) it
+/// asked of the disk.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeviceCounters {
+    /// Write requests completed.
+    pub writes: u64,
+    /// Bytes written.
+    pub bytes_written: u64,
+    /// Cache flushes completed (0 on kernels before 5.5, which do not
+    /// count them).
+    pub flushes: u64,
+}
+
+impl DeviceCounters {
+    /// What happened between `earlier` and this reading.
+    pub fn since(self, earlier: DeviceCounters) -> DeviceCounters {
+        DeviceCounters {
+            writes: self.writes.saturating_sub(earlier.writes),
+            bytes_written: self.bytes_written.saturating_sub(earlier.bytes_written),
+            flushes: self.flushes.saturating_sub(earlier.flushes),
+        }
+    }
+}
+
+/// The counters of the block device that holds `dir`, or None where the
+/// system has no `/proc/diskstats` or the device is not in it (a tmpfs, an
+/// overlay).
+pub fn device_counters(dir: &Path) -> Option<DeviceCounters> {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata(dir).ok()?.dev();
+    // Linux's encoding of a device number (see `makedev(3)`).
+    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff);
+    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff);
+    parse_diskstats(
+        &std::fs::read_to_string("/proc/diskstats").ok()?,
+        major,
+        minor,
+    )
+}
+
+/// The line of device `major:minor` in the text of `/proc/diskstats`.
+fn parse_diskstats(stats: &str, major: u64, minor: u64) -> Option<DeviceCounters> {
+    stats.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        if number(0)? != major || number(1)? != minor {
+            return None;
+        }
+        Some(DeviceCounters {
+            writes: number(7)?,
+            // Sectors of 512 bytes, whatever the device's own size.
+            bytes_written: number(9)? * 512,
+            flushes: number(18).unwrap_or(0),
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_synced_write_takes_time_and_leaves_nothing_behind() {
         let dir = std::env::temp_dir().join(format!("baton-fsync-{}", std::process::id()));
@@ -160,5 +221,41 @@ mod tests {
             super::sync_tail(&dir, std::time::Duration::from_millis(10), true).is_err(),
             "a missing directory is an error"
         );
+    }
+
+    /// Two lines as Linux 6.x writes them: a whole disk and a partition.
+    const STATS: &str = "\
+ 254       0 vda 255236 11841 17059802 163232 7619226 108003 277107680 1137315 1 344148 1449051 14941 144 25962256 4433 2687882 144070
+ 254       1 vda1 1000 0 2000 30 40 0 800 10 0 50 60 0 0 0 0 0 0
+";
+
+    #[test]
+    fn a_device_is_read_by_its_number() {
+        let disk = parse_diskstats(STATS, 254, 0).expect("vda is listed");
+        assert_eq!(disk.writes, 7_619_226);
+        assert_eq!(disk.bytes_written, 277_107_680 * 512);
+        assert_eq!(disk.flushes, 2_687_882);
+        let part = parse_diskstats(STATS, 254, 1).expect("vda1 is listed");
+        assert_eq!(
+            (part.writes, part.bytes_written, part.flushes),
+            (40, 800 * 512, 0)
+        );
+        assert!(parse_diskstats(STATS, 8, 0).is_none());
+    }
+
+    #[test]
+    fn counters_since_an_earlier_reading_are_the_difference() {
+        let earlier = DeviceCounters {
+            writes: 10,
+            bytes_written: 4096,
+            flushes: 3,
+        };
+        let later = DeviceCounters {
+            writes: 15,
+            bytes_written: 12288,
+            flushes: 5,
+        };
+        let d = later.since(earlier);
+        assert_eq!((d.writes, d.bytes_written, d.flushes), (5, 8192, 2));
     }
 }
