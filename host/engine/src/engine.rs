@@ -59,6 +59,12 @@ impl Shared {
         lock(&self.runs).remove(run_id);
         self.waiters.wake(run_id, ended);
     }
+
+    /// Whether a caller (`?wait=`, or a parent run) waits for run `run_id`
+    /// to end.
+    pub(crate) fn awaited(&self, run_id: &str) -> bool {
+        self.waiters.awaited(run_id)
+    }
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -528,6 +528,7 @@ impl RunActor {
     fn transition(&self, events: &[Decided]) -> Transition {
         Transition {
             fence: Some(self.fence.clone()),
+            lazy: self.unobserved_end(events),
             ..projection(&self.wf, &self.state, events)
         }
     }

@@ -45,6 +45,13 @@ impl Waiters {
         }
     }
 
+    /// Whether anyone waits for run `run_id` to end.
+    pub(crate) fn awaited(&self, run_id: &str) -> bool {
+        self.lock()
+            .get(run_id)
+            .is_some_and(|list| list.iter().any(|tx| !tx.is_closed()))
+    }
+
     /// Drop the signals of callers that gave up on run `run_id`.
     pub(crate) fn prune(&self, run_id: &str) {
         let mut waiting = self.lock();
@@ -109,5 +116,17 @@ mod tests {
         // Another run's waiter is not woken.
         assert_eq!(waiters.len(), 1);
         drop(other);
+    }
+
+    #[test]
+    fn a_run_is_awaited_while_a_caller_still_waits_for_it() {
+        let waiters = Waiters::default();
+        assert!(!waiters.awaited("r1"));
+        let a = waiters.register("r1");
+        assert!(waiters.awaited("r1"));
+        assert!(!waiters.awaited("r2"), "only the run waited for");
+        // A caller that gave up no longer counts, even before a prune.
+        drop(a);
+        assert!(!waiters.awaited("r1"));
     }
 }

@@ -379,6 +379,12 @@ pub struct Transition {
     /// The run never asks for locks (its workflow declares none), so its
     /// end need not look for any to give back.
     pub lockless: bool,
+    /// Nothing acts on this change before it is committed, and nobody
+    /// waits for it: the writer may hold it up to a few milliseconds for a
+    /// commit that must happen anyway, unless someone listens to the
+    /// committed events (see `Store::subscribe`). The engine sets it on the
+    /// end of a run of pure steps that no caller or parent awaits.
+    pub lazy: bool,
 }
 
 /// A node that waits, from [`crate::Store::waiting_nodes`].

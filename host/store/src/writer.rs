@@ -47,15 +47,14 @@ impl Request {
     }
 
     /// Whether this request may wait for another's commit: the creation of
-    /// a run accepted through the intake log, which holds it meanwhile.
-    fn lazy(&self) -> bool {
-        matches!(
-            self,
-            Request::Create {
-                created_at: Some(_),
-                ..
-            }
-        )
+    /// a run accepted through the intake log, which holds it meanwhile, and
+    /// a change marked [`Transition::lazy`] while nobody is `listening` to
+    /// the committed events.
+    fn lazy(&self, listening: bool) -> bool {
+        match self {
+            Request::Create { created_at, .. } => created_at.is_some(),
+            Request::Commit { transition, .. } => transition.lazy && !listening,
+        }
     }
 
     /// The events this request stores once it is written, each with its
@@ -163,7 +162,8 @@ async fn run(
         if got == 0 {
             break;
         }
-        if !lazy_wait(&mut rx, &mut batch, max_batch).await {
+        let listening = outlets.events.receiver_count() > 0;
+        if !lazy_wait(&mut rx, &mut batch, max_batch, listening).await {
             break;
         }
         // Write-held by `Store::hold_commits`, and on SQLite by a retention
@@ -195,21 +195,24 @@ async fn run(
     }
 }
 
-/// How long runs accepted through the intake log wait for a commit that
-/// must happen anyway, before the writer commits them alone.
+/// How long lazy requests (runs accepted through the intake log, and
+/// changes marked [`Transition::lazy`]) wait for a commit that must happen
+/// anyway, before the writer commits them alone.
 pub(crate) const LAZY: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// With only accepted runs in `batch` (durable already, in the intake
-/// log), wait up to [`LAZY`] for a request that needs its commit now: a
-/// creation then costs no commit of its own, since its run's next commit
-/// follows it within milliseconds under load. False if the channel closed.
+/// With only lazy requests in `batch`, wait up to [`LAZY`] for a request
+/// that needs its commit now: an accepted run is durable already, in the
+/// intake log, and an unobserved run's end is a pure step's, which a crash
+/// reruns. Under load, another commit follows within milliseconds, and
+/// they cost none of their own. False if the channel closed.
 async fn lazy_wait(
     rx: &mut mpsc::Receiver<Request>,
     batch: &mut Vec<Request>,
     max_batch: usize,
+    listening: bool,
 ) -> bool {
     let deadline = tokio::time::Instant::now() + LAZY;
-    while batch.len() < max_batch && batch.iter().all(Request::lazy) {
+    while batch.len() < max_batch && batch.iter().all(|r| r.lazy(listening)) {
         match tokio::time::timeout_at(deadline, rx.recv_many(batch, max_batch - batch.len())).await
         {
             Ok(0) => return !batch.is_empty(),

@@ -64,6 +64,7 @@ async fn group_commit(store: Store) {
                         fence: None,
                         locks: Vec::new(),
                         lockless: false,
+                        lazy: false,
                     })
                     .await
                     .unwrap();
@@ -620,4 +621,52 @@ both!(
     commits_report_the_run_they_stored_on_sqlite,
     commits_report_the_run_they_stored_on_postgres,
     commits_report_the_run_they_stored
+);
+
+/// How long the writer holds a lazy change for another commit (the store's
+/// `LAZY`).
+const LAZY: std::time::Duration = std::time::Duration::from_millis(5);
+
+/// A change marked lazy (an unobserved run's end) waits for a commit that
+/// must happen anyway: alone, it is committed once [`LAZY`] has passed.
+/// While someone listens to the committed events (an event stream), it is
+/// committed at once, as any other.
+async fn lazy_changes_wait_unless_someone_listens(store: Store) {
+    store
+        .create_run(new_run("lazy", None), Transition::default())
+        .await
+        .unwrap();
+    let lazy = |n: u32| Transition {
+        lazy: true,
+        ..common::step_event("lazy", json!({"n": n}))
+    };
+    let began = std::time::Instant::now();
+    store.commit(lazy(0)).await.unwrap();
+    assert!(
+        began.elapsed() >= LAZY,
+        "a lazy change alone was committed after {:?}, before the writer's wait",
+        began.elapsed()
+    );
+
+    // Ten lazy changes one after another: had each waited, they would take
+    // ten waits at least.
+    let live = store.subscribe();
+    let began = std::time::Instant::now();
+    for n in 1..=10 {
+        store.commit(lazy(n)).await.unwrap();
+    }
+    assert!(
+        began.elapsed() < LAZY * 10,
+        "with a listener, ten lazy changes took {:?}: they waited",
+        began.elapsed()
+    );
+    drop(live);
+    let stored = store.events("lazy", 0, 100).await.unwrap();
+    assert_eq!(stored.len(), 11, "every lazy change is stored");
+}
+
+both!(
+    lazy_changes_wait_unless_someone_listens_on_sqlite,
+    lazy_changes_wait_unless_someone_listens_on_postgres,
+    lazy_changes_wait_unless_someone_listens
 );

@@ -57,6 +57,29 @@ impl RunActor {
         Ok(())
     }
 
+    /// Whether the commit of `events` may wait a few milliseconds for
+    /// another's (see `baton_store::Transition::lazy`): it ends the run,
+    /// nothing in it ends an attempt of a step that holds a grant, the
+    /// workflow takes no locks that others could be waiting for, and nobody
+    /// waits for the end: no `?wait=` caller or parent run, no operator's
+    /// action. A crash before the commit reruns only pure steps.
+    pub(super) fn unobserved_end(&self, events: &[super::Decided]) -> bool {
+        self.shared.fast_path.enabled
+            && !self.wf.any_locks
+            && self.replies.is_empty()
+            && self.unborn.is_none()
+            && events.iter().any(|d| {
+                matches!(
+                    d.event,
+                    Event::RunSucceeded { .. }
+                        | Event::RunFailed { .. }
+                        | Event::RunCancelled { .. }
+                )
+            })
+            && !events.iter().any(|d| self.effect_ended(&d.event))
+            && !self.shared.awaited(&self.state.run_id)
+    }
+
     /// Whether `event` may wait for a later commit (see [`Self::advance`]).
     fn pure_event(&self, event: &Event) -> bool {
         pure_event(&self.wf, event)

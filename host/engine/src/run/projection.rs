@@ -166,6 +166,7 @@ pub(crate) fn projection(
         fence: None,
         locks,
         lockless: !wf.any_locks,
+        lazy: false,
     }
 }
 
