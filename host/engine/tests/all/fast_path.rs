@@ -387,3 +387,43 @@ nodes:
     assert_eq!(spin.len(), 1, "{x:?}");
     assert_eq!(spin[0].error_kind.as_deref(), Some("cancelled"), "{x:?}");
 }
+
+/// The end of a run of pure steps that nobody waits for or watches waits
+/// for another commit, up to the writer's 5 ms (see `docs/engine.md`, "An
+/// unobserved run's end waits for another commit"): with nothing else to
+/// commit, it is committed that long after its last step ended, as the
+/// stored times show. A run with a caller waiting is committed at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unobserved_runs_end_waits_for_another_commit() {
+    let h = Harness::configured(Db::sqlite(), EngineConfig::default()).await;
+    // The step outlasts the run's creation, which waits in the writer too.
+    h.apply("name: one\nnodes:\n  a: { plugin: scripted@1, config: { sleep_ms: 30 } }\n")
+        .await;
+    let id = h.start("one", json!({})).await;
+    // Read from the store, with no waiter and no event stream open.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let run = h.engine.store().run(&id).await.unwrap();
+        if run.status.is_terminal() {
+            assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the run did not end");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let stored = h.engine.store().all_events(&id).await.unwrap();
+    let step = stored
+        .iter()
+        .find(|e| e.kind == "node_succeeded")
+        .expect("a's step is stored");
+    let ended = step.data["step"]["started_at"].as_i64().unwrap()
+        + step.data["step"]["duration_ms"].as_i64().unwrap();
+    let end = stored.last().unwrap();
+    assert_eq!(end.kind, "run_succeeded");
+    // Whole milliseconds on both sides: at least 4 of the writer's 5.
+    assert!(
+        end.at - ended >= 4,
+        "the run's end was committed {} ms after its step ended: it did not wait",
+        end.at - ended
+    );
+}
