@@ -403,7 +403,13 @@ async fn an_unobserved_runs_end_waits_for_another_commit() {
     // Read from the store, with no waiter and no event stream open.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let run = h.engine.store().run(&id).await.unwrap();
+        let run = h
+            .engine
+            .store()
+            .run(&id)
+            .await
+            .unwrap()
+            .expect("the run is stored");
         if run.status.is_terminal() {
             assert_eq!(run.status, RunStatus::Succeeded, "{:?}", run.error);
             break;
