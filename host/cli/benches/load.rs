@@ -20,7 +20,8 @@
 //!   accepts over 10 ms (stalls) and the slowest, and the client's CPU per
 //!   run beside the server's: on one machine they share the cores;
 //! - the disk's writes and cache flushes during that loop, as the block
-//!   device counts them (`/proc/diskstats`);
+//!   device counts them (`/proc/diskstats`: the whole device, so another
+//!   process writing to it meanwhile counts too);
 //! - and, as the baselines of the commits: an fsync microbenchmark of the
 //!   server's data directory, the disk's own tail (40 KiB synced writes
 //!   for 3 s, alone and with a second file synced beside them, as a
