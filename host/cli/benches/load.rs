@@ -58,11 +58,9 @@ nodes:
     config: { reshape: { x: /w } }
 "#;
 
+/// The number given to option `name`, or `default`.
 fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
+    text_arg(name)
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
@@ -542,17 +540,15 @@ fn main() {
             ),
             None => println!("disk, open loop      the data directory's device is not in /proc/diskstats"),
         }
-        // The disk's share: an accept waits for the commit in flight and
-        // for its own.
-        let later = commit_times(&addr, WRITER).await;
-        let (p50, n) = commit_pct(&times, &later, 0.5);
-        let (p99, _) = commit_pct(&times, &later, 0.99);
-        println!("commits, open loop   {n} commits, p50 under {p50}, p99 under {p99} (buckets of /metrics)");
-        // Where a run's accept waits: the intake log's commits.
-        let later = commit_times(&addr, INTAKE).await;
-        let (p50, n) = commit_pct(&intake, &later, 0.5);
-        let (p99, _) = commit_pct(&intake, &later, 0.99);
-        println!("intake, open loop    {n} commits, p50 under {p50}, p99 under {p99} (buckets of /metrics)");
+        // The disk's share: the writer's commits, and the intake log's,
+        // which a run's accept waits for (the one in flight, then its own).
+        for (label, name, before) in [("commits", WRITER, &times), ("intake", INTAKE, &intake)] {
+            let later = commit_times(&addr, name).await;
+            let (p50, n) = commit_pct(before, &later, 0.5);
+            let (p99, _) = commit_pct(before, &later, 0.99);
+            let label = format!("{label}, open loop");
+            println!("{label:<21}{n} commits, p50 under {p50}, p99 under {p99} (buckets of /metrics)");
+        }
         let after = commits(&addr).await;
         println!(
             "group commit         {:.1} transitions per commit over the phases ({} commits)",

@@ -152,13 +152,10 @@ impl DeviceCounters {
 pub fn device_counters(dir: &Path) -> Option<DeviceCounters> {
     use std::os::unix::fs::MetadataExt;
     let dev = std::fs::metadata(dir).ok()?.dev();
-    // Linux's encoding of a device number (see `makedev(3)`).
-    let major = ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff);
-    let minor = ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff);
     parse_diskstats(
         &std::fs::read_to_string("/proc/diskstats").ok()?,
-        major,
-        minor,
+        u64::from(libc::major(dev)),
+        u64::from(libc::minor(dev)),
     )
 }
 

@@ -75,6 +75,8 @@ enum Job {
 
 /// The intake log of an SQLite file store.
 pub(crate) struct Intake {
+    /// Its file (`PATH-intake`), for messages.
+    pub(crate) path: PathBuf,
     jobs: Sender<Job>,
     /// The lock on `PATH-intake.lock`: one store at a time uses the log.
     held: Mutex<Option<File>>,
@@ -123,6 +125,7 @@ impl Intake {
             .map_err(|e| failed(format!("its thread cannot start: {e}")))?;
         let (changed, _) = watch::channel(0);
         let intake = Arc::new(Self {
+            path,
             jobs: tx,
             held: Mutex::new(Some(held)),
             stopped: AtomicBool::new(false),
@@ -345,13 +348,19 @@ fn write(
 mod tests {
     use super::*;
 
+    /// The intake log of the database file `main`, held by this test, and
+    /// the rows left in it.
+    fn open(main: &Path) -> (Arc<Intake>, Vec<Row>) {
+        Intake::open(main, Synchronous::Full, Arc::default())
+            .unwrap()
+            .expect("no other store holds the log")
+    }
+
     #[tokio::test]
     async fn an_accepted_row_is_there_after_a_reopen_until_its_run_is_created() {
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("baton.db");
-        let (intake, left) = Intake::open(&main, Synchronous::Full, Arc::default())
-            .unwrap()
-            .unwrap();
+        let (intake, left) = open(&main);
         assert!(left.is_empty());
         let at = intake
             .accept("r-1".into(), "{\"x\":1}".into())
@@ -383,9 +392,7 @@ mod tests {
             Err(Error::Closed)
         ));
 
-        let (_again, left) = Intake::open(&main, Synchronous::Full, Arc::default())
-            .unwrap()
-            .unwrap();
+        let (_again, left) = open(&main);
         let ids: Vec<_> = left.iter().map(|r| r.id.as_str()).collect();
         assert_eq!(ids, ["r-2", "r-3"]);
     }
@@ -393,9 +400,7 @@ mod tests {
     #[tokio::test]
     async fn a_read_waits_for_an_accepted_run_until_it_is_stored() {
         let dir = tempfile::tempdir().unwrap();
-        let (intake, _) = Intake::open(&dir.path().join("b.db"), Synchronous::Full, Arc::default())
-            .unwrap()
-            .unwrap();
+        let (intake, _) = open(&dir.path().join("b.db"));
         intake.accept("r-1".into(), "{}".into()).await.unwrap();
         // Another run's read does not wait.
         intake.settled(Some("r-9")).await;
@@ -440,9 +445,7 @@ mod tests {
     async fn created_rows_leave_after_a_pause_with_no_accepts() {
         let dir = tempfile::tempdir().unwrap();
         let main = dir.path().join("c.db");
-        let (intake, _) = Intake::open(&main, Synchronous::Full, Arc::default())
-            .unwrap()
-            .unwrap();
+        let (intake, _) = open(&main);
         intake.accept("r-1".into(), "{}".into()).await.unwrap();
         intake.stored("r-1", true);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);

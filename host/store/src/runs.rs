@@ -116,17 +116,31 @@ impl Store {
         run: NewRun,
         transition: Transition,
     ) -> Result<(Created, Millis)> {
+        let rx = self.queue_create(run, transition, None).await?;
+        rx.await.map_err(|_| Error::Closed)?.map_err(Error::from)
+    }
+
+    /// Hand the creation of `run` to the writer, with its `created_at` if
+    /// not the commit's time; the writer's answer comes on the receiver.
+    /// [`Error::Closed`] if the writer has stopped.
+    async fn queue_create(
+        &self,
+        run: NewRun,
+        transition: Transition,
+        created_at: Option<Millis>,
+    ) -> Result<oneshot::Receiver<std::result::Result<(Created, Millis), crate::writer::Refused>>>
+    {
         let (reply, rx) = oneshot::channel();
         self.writes
             .send(Request::Create {
                 run: Box::new(run),
                 transition,
-                created_at: None,
+                created_at,
                 reply,
             })
             .await
             .map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?.map_err(Error::from)
+        Ok(rx)
     }
 
     /// [`Store::create_run_at`], answered sooner where it can be. On an
@@ -149,23 +163,13 @@ impl Store {
         let body = crate::intake::record::encode(&run, &transition)?;
         let id = run.id.clone();
         let at = intake.accept(id.clone(), body).await?;
-        let (reply, rx) = oneshot::channel();
-        let sent = self
-            .writes
-            .send(Request::Create {
-                run: Box::new(run),
-                transition,
-                created_at: Some(at),
-                reply,
-            })
-            .await;
-        if sent.is_err() {
+        let Ok(rx) = self.queue_create(run, transition, Some(at)).await else {
             // The writer has stopped: the run is accepted all the same, and
             // the next start creates it from the intake log.
             tracing::warn!(run = %id, "accepted while the writer stops; the next start creates it");
             intake.stored(&id, false);
             return Ok((Created::New(id), at));
-        }
+        };
         let created_id = id.clone();
         tokio::spawn(async move {
             let id = created_id;
@@ -203,20 +207,11 @@ impl Store {
             let (run, transition) = match crate::intake::record::decode(&row.body) {
                 Ok(decoded) => decoded,
                 Err(e) => {
-                    tracing::error!(run = %row.id, error = %e, "an accepted run in the intake log cannot be read; its row is kept");
+                    tracing::error!(run = %row.id, log = %intake.path.display(), error = %e, "an accepted run in the intake log cannot be read; its row is kept");
                     continue;
                 }
             };
-            let (reply, rx) = oneshot::channel();
-            self.writes
-                .send(Request::Create {
-                    run: Box::new(run),
-                    transition,
-                    created_at: Some(row.at),
-                    reply,
-                })
-                .await
-                .map_err(|_| Error::Closed)?;
+            let rx = self.queue_create(run, transition, Some(row.at)).await?;
             waiting.push((row.id, rx));
         }
         let recovered = waiting.len();
