@@ -21,7 +21,8 @@
 //!   run beside the server's: on one machine they share the cores. Both
 //!   open loops run their client on one thread, with 32 connections opened
 //!   before the first request, so that the client costs the shared cores
-//!   as little as it can;
+//!   as little as it can, and each loop prints how late its requests were
+//!   sent: the client's own share of their latencies;
 //! - the disk's writes and cache flushes during that loop, as the block
 //!   device counts them (`/proc/diskstats`: the whole device, so another
 //!   process writing to it meanwhile counts too);
@@ -205,21 +206,34 @@ async fn open_loop(
                 Some(conn) => conn,
                 None => Conn::open(&addr).await,
             };
+            let late = due.elapsed();
             let (status, answer) = conn.call(method, path, body).await;
             assert_eq!(status, expect, "{}", String::from_utf8_lossy(&answer));
             let latency = due.elapsed();
             free.lock().unwrap().push(conn);
-            (due - start, latency)
+            ((due - start, latency), late)
         });
     }
     let mut trace = Vec::new();
+    let mut late = Vec::new();
+    let mut from_sent = Vec::new();
     while let Some(done) = pending.join_next().await {
-        trace.push(done.unwrap());
+        let (row, sent) = done.unwrap();
+        trace.push(row);
+        late.push(sent);
+        from_sent.push(row.1.saturating_sub(sent));
     }
     trace.sort();
+    late.sort();
+    from_sent.sort();
     let mut sorted: Vec<Duration> = trace.iter().map(|(_, latency)| *latency).collect();
     sorted.sort();
-    OpenLoop { sorted, trace }
+    OpenLoop {
+        sorted,
+        trace,
+        late,
+        from_sent,
+    }
 }
 
 /// An open loop's latencies: sorted, and by when each request was due.
@@ -227,6 +241,12 @@ struct OpenLoop {
     sorted: Vec<Duration>,
     /// (when it was due, from the loop's start; its latency), in order.
     trace: Vec<(Duration, Duration)>,
+    /// How late each request was sent, after it was due, sorted: the
+    /// client's own share of its latency (its timer thread, its runtime and
+    /// a free connection), which a client on another machine would not add.
+    late: Vec<Duration>,
+    /// Each latency from when its request was sent rather than due, sorted.
+    from_sent: Vec<Duration>,
 }
 
 /// Latencies over this count as a stall in the open loop's report.
@@ -547,6 +567,18 @@ fn main() {
             open.len(),
             cpu,
             client
+        );
+        println!(
+            "sent late, open loop healthz p50 {} p99 {}; accept p50 {} p99 {} (from due to sent: the client's share of the latencies above); \
+             from sent to answered: healthz p50 {} p99 {}, accept p50 {} p99 {}",
+            ms(pct(&floor.late, 0.5)),
+            ms(pct(&floor.late, 0.99)),
+            ms(pct(&accepts.late, 0.5)),
+            ms(pct(&accepts.late, 0.99)),
+            ms(pct(&floor.from_sent, 0.5)),
+            ms(pct(&floor.from_sent, 0.99)),
+            ms(pct(&accepts.from_sent, 0.5)),
+            ms(pct(&accepts.from_sent, 0.99)),
         );
         let (stalled, slowest) = accepts.stalls();
         println!(
