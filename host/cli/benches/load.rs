@@ -442,8 +442,9 @@ async fn closed_loop(addr: &str, pid: u32, concurrency: u64, seconds: u64) -> f6
 }
 
 /// Run `job` to its end on a runtime of one thread: the open loop's client,
-/// whose requests and connections then never wake another thread to go on.
-/// The caller's runtime waits meanwhile.
+/// whose requests and connections then share that thread rather than wake
+/// one another across the runtime's workers (only the schedule's own thread
+/// wakes it). The caller's runtime waits meanwhile.
 fn on_one_thread<T: Send>(job: impl std::future::Future<Output = T> + Send) -> T {
     std::thread::scope(|s| {
         s.spawn(|| {
