@@ -526,10 +526,15 @@ impl RunActor {
     }
 
     fn transition(&self, events: &[Decided]) -> Transition {
+        let change = projection(&self.wf, &self.state, events);
+        let ends = change
+            .run
+            .as_ref()
+            .is_some_and(|run| run.status.is_terminal());
         Transition {
             fence: Some(self.fence.clone()),
-            lazy: self.unobserved_end(events),
-            ..projection(&self.wf, &self.state, events)
+            lazy: ends && self.unobserved_end(events),
+            ..change
         }
     }
 

@@ -57,8 +57,8 @@ impl RunActor {
         Ok(())
     }
 
-    /// Whether the commit of `events` may wait a few milliseconds for
-    /// another's (see `baton_store::Transition::lazy`): it ends the run,
+    /// Whether the commit of `events`, which ends the run, may wait a few
+    /// milliseconds for another's (see `baton_store::Transition::lazy`):
     /// nothing in it ends an attempt of a step that holds a grant, the
     /// workflow takes no locks that others could be waiting for, and nobody
     /// waits for the end: no `?wait=` caller or parent run, no operator's
@@ -68,14 +68,6 @@ impl RunActor {
             && !self.wf.any_locks
             && self.replies.is_empty()
             && self.unborn.is_none()
-            && events.iter().any(|d| {
-                matches!(
-                    d.event,
-                    Event::RunSucceeded { .. }
-                        | Event::RunFailed { .. }
-                        | Event::RunCancelled { .. }
-                )
-            })
             && !events.iter().any(|d| self.effect_ended(&d.event))
             && !self.shared.awaited(&self.state.run_id)
     }
