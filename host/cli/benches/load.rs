@@ -62,11 +62,13 @@ nodes:
     config: { reshape: { x: /w } }
 "#;
 
-/// The number given to option `name`, or `default`.
+/// The number given to option `name`, or `default`; a value that is not a
+/// whole number stops the bench, naming the option.
 fn arg(name: &str, default: u64) -> u64 {
-    text_arg(name)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    text_arg(name).map_or(default, |v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("{name} takes a whole number, not `{v}`"))
+    })
 }
 
 /// The value of option `name`, if given.
@@ -211,41 +213,52 @@ async fn open_loop(
             assert_eq!(status, expect, "{}", String::from_utf8_lossy(&answer));
             let latency = due.elapsed();
             free.lock().unwrap().push(conn);
-            ((due - start, latency), late)
+            Sent {
+                due: due - start,
+                late,
+                latency,
+            }
         });
     }
     let mut trace = Vec::new();
-    let mut late = Vec::new();
-    let mut from_sent = Vec::new();
     while let Some(done) = pending.join_next().await {
-        let (row, sent) = done.unwrap();
-        trace.push(row);
-        late.push(sent);
-        from_sent.push(row.1.saturating_sub(sent));
+        trace.push(done.unwrap());
     }
-    trace.sort();
-    late.sort();
-    from_sent.sort();
-    let mut sorted: Vec<Duration> = trace.iter().map(|(_, latency)| *latency).collect();
-    sorted.sort();
+    trace.sort_by_key(|r| r.due);
+    let sorted = |of: fn(&Sent) -> Duration| {
+        let mut all: Vec<Duration> = trace.iter().map(of).collect();
+        all.sort();
+        all
+    };
     OpenLoop {
-        sorted,
+        sorted: sorted(|r| r.latency),
+        late: sorted(|r| r.late),
+        from_sent: sorted(|r| r.latency.saturating_sub(r.late)),
         trace,
-        late,
-        from_sent,
     }
 }
 
-/// An open loop's latencies: sorted, and by when each request was due.
+/// One request of an open loop.
+struct Sent {
+    /// When it was due, from the loop's start.
+    due: Duration,
+    /// How long after that it was sent: the client's own share of its
+    /// latency (its timer thread, its runtime and a free connection), which
+    /// a client on another machine would not add.
+    late: Duration,
+    /// From when it was due to its answer.
+    latency: Duration,
+}
+
+/// An open loop's requests in the order they were due, and their latencies
+/// sorted three ways, for percentiles.
 struct OpenLoop {
+    trace: Vec<Sent>,
+    /// From due to answered.
     sorted: Vec<Duration>,
-    /// (when it was due, from the loop's start; its latency), in order.
-    trace: Vec<(Duration, Duration)>,
-    /// How late each request was sent, after it was due, sorted: the
-    /// client's own share of its latency (its timer thread, its runtime and
-    /// a free connection), which a client on another machine would not add.
+    /// From due to sent.
     late: Vec<Duration>,
-    /// Each latency from when its request was sent rather than due, sorted.
+    /// From sent to answered.
     from_sent: Vec<Duration>,
 }
 
@@ -265,9 +278,15 @@ impl OpenLoop {
         let text: String = self
             .trace
             .iter()
-            .map(|(due, l)| format!("{:.6} {:.3}\n", due.as_secs_f64(), l.as_secs_f64() * 1e3))
+            .map(|r| {
+                format!(
+                    "{:.6} {:.3}\n",
+                    r.due.as_secs_f64(),
+                    r.latency.as_secs_f64() * 1e3
+                )
+            })
             .collect();
-        std::fs::write(path, text).unwrap();
+        std::fs::write(path, text).unwrap_or_else(|e| panic!("--trace: cannot write {path}: {e}"));
     }
 }
 
